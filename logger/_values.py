@@ -1,0 +1,330 @@
+"""Turning what users log into what the store can keep, losslessly and without surprises.
+
+Metric values must be numbers. Python's sqlite3 silently stores NumPy scalars as BLOBs of raw
+bytes and NaN as NULL (RELIABILITY.md §B6): values are converted here (``.item()`` for NumPy
+and torch scalars, without importing either) and NaN/-0.0 are flagged by the store.
+
+Config values go through an explicit type table into JSON, and secret-looking values are
+masked before they are stored (RELIABILITY.md X2).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import re
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_KEY_LEN = 250
+
+
+class TrackerWarning(UserWarning):
+    """Something the user logged could not be kept as given (the message says what and why)."""
+
+
+_warned: set[str] = set()
+
+
+def warn_once(tag: str, message: str) -> None:
+    """Warn with ``message`` the first time ``tag`` is seen in this process."""
+    if tag in _warned:
+        return
+    _warned.add(tag)
+    warnings.warn(message, TrackerWarning, stacklevel=3)
+
+
+# ---------------------------------------------------------------------------------- metrics
+def to_number(key: str, v: Any) -> int | float | None:
+    """Convert one logged value to ``int``/``float``; warn (once per key and type) and return
+    None for anything that is not a scalar number."""
+    t = type(v)
+    if t is float or t is bool:
+        return v
+    if t is int:
+        if INT64_MIN <= v <= INT64_MAX:
+            return v
+        warn_once(f"bigint:{key}", f"tracker: {key!r}: integer {v} does not fit in 64 bits; logged as float")
+        return float(v)
+    item = getattr(v, "item", None)
+    if item is not None and callable(item) and not isinstance(v, (str, bytes)):
+        try:
+            out = item()  # NumPy scalars, 0-d arrays, torch 0-d tensors (CPU or CUDA)
+        except (ValueError, RuntimeError, TypeError):
+            shape = getattr(v, "shape", None)
+            warn_once(
+                f"nonscalar:{key}:{t.__name__}",
+                f"tracker: {key!r} is a {t.__module__}.{t.__name__}"
+                + (f" of shape {tuple(shape)}" if shape is not None else "")
+                + ", not a scalar; it was not logged (log a number, e.g. x.mean().item())",
+            )
+            return None
+        if type(out) is not type(v):
+            return to_number(key, out)
+    if isinstance(v, bool):
+        return bool(v)
+    if isinstance(v, int):
+        return to_number(key, int(v))
+    if isinstance(v, float):
+        return float(v)
+    if not isinstance(v, (str, bytes, complex)):
+        try:
+            import numbers
+
+            if isinstance(v, numbers.Real):  # Decimal is not Real; Fraction is
+                return float(v)
+        except (TypeError, ValueError, OverflowError):
+            pass
+        if type(v).__name__ == "Decimal":
+            try:
+                return float(v)
+            except (TypeError, ValueError, OverflowError):
+                pass
+    warn_once(
+        f"nonscalar:{key}:{t.__name__}",
+        f"tracker: {key!r} is a {t.__name__}, not a number; it was not logged "
+        "(metrics must be int, float, bool or a scalar with .item())",
+    )
+    return None
+
+
+def normalize_metrics(data: Mapping[Any, Any]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """The slow path of ``Run.log``: keys made strings, values converted, bad ones dropped."""
+    keys: list[str] = []
+    vals: list[Any] = []
+    seen: set[str] = set()
+    for k, v in data.items():
+        if not isinstance(k, str):
+            name = str(k)
+            warn_once(f"keytype:{name}", f"tracker: metric key {k!r} ({type(k).__name__}) stored as the string {name!r}")
+            k = name
+        if len(k) > MAX_KEY_LEN:
+            short = k[: MAX_KEY_LEN - 1] + "…"
+            warn_once(f"keylen:{k}", f"tracker: metric key of {len(k)} characters truncated to {MAX_KEY_LEN}: {short[:40]!r}…")
+            k = short
+        if k in seen:
+            warn_once(f"dupkey:{k}", f"tracker: two metric keys became {k!r}; the later value was kept")
+            i = keys.index(k)
+            del keys[i], vals[i]
+        n = to_number(k, v)
+        if n is None:
+            continue
+        seen.add(k)
+        keys.append(k)
+        vals.append(n)
+    return tuple(keys), tuple(vals)
+
+
+def normalize_step(step: Any) -> int:
+    """An explicit ``step=`` as an int; a clear error for anything that is not a whole number."""
+    t = type(step)
+    if t is int:
+        v = step
+    elif t is bool:
+        raise TypeError(f"tracker: step must be an integer, got bool {step!r}")
+    elif hasattr(step, "item") and not isinstance(step, (str, bytes)):
+        return normalize_step(step.item())
+    elif isinstance(step, float):
+        if not math.isfinite(step) or step != int(step):
+            raise ValueError(f"tracker: step must be a whole number, got {step!r}")
+        v = int(step)
+    elif isinstance(step, int):
+        v = int(step)
+    else:
+        raise TypeError(f"tracker: step must be an integer, got {type(step).__name__} {step!r}")
+    if not INT64_MIN <= v <= INT64_MAX:
+        raise ValueError(f"tracker: step {v} does not fit in 64 bits")
+    return v
+
+
+# ---------------------------------------------------------------------------------- config
+def load_config_source(cfg: Any) -> dict[str, Any]:
+    """Accept a dict, an argparse.Namespace, a dataclass instance, an object with
+    ``model_dump()``/``dict()`` (pydantic), or a path to a YAML/JSON file."""
+    if cfg is None:
+        return {}
+    if isinstance(cfg, Mapping):
+        return dict(cfg)
+    import os
+
+    if isinstance(cfg, (str, os.PathLike)):
+        path = os.fspath(cfg)
+        low = path.lower()
+        if not low.endswith((".yaml", ".yml", ".json")):
+            raise ValueError(f"tracker: config path {path!r} must end in .yaml, .yml or .json")
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as e:
+            raise ValueError(f"tracker: cannot read config file {path!r}: {e.strerror or e}") from e
+        try:
+            if low.endswith(".json"):
+                data = json.loads(text)
+            else:
+                import yaml
+
+                data = yaml.safe_load(text)
+        except Exception as e:  # yaml.YAMLError / json.JSONDecodeError: report, with the file
+            raise ValueError(f"tracker: cannot parse config file {path!r}: {e}") from e
+        if data is None:
+            return {}
+        if not isinstance(data, Mapping):
+            raise ValueError(f"tracker: config file {path!r} must hold a mapping at the top, got {type(data).__name__}")
+        return dict(data)
+    import dataclasses
+
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
+    dump = getattr(cfg, "model_dump", None) or getattr(cfg, "dict", None)
+    if callable(dump):
+        out = dump()
+        if isinstance(out, Mapping):
+            return dict(out)
+    if type(cfg).__name__ == "Namespace" or hasattr(cfg, "__dict__"):
+        return dict(vars(cfg))
+    raise TypeError(
+        f"tracker: config must be a dict, argparse.Namespace, dataclass or a YAML/JSON path, got {type(cfg).__name__}"
+    )
+
+
+def jsonable(v: Any, path: str = "", depth: int = 0) -> Any:
+    """Convert a config value to JSON-compatible data, deterministically (RELIABILITY.md B3)."""
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, float):
+        return float(v)
+    if depth > 64:
+        warn_once(f"deep:{path}", f"tracker: config {path!r} nests deeper than 64 levels; stored as text")
+        return repr(v)
+    if isinstance(v, Mapping):
+        out: dict[str, Any] = {}
+        originals: dict[str, Any] = {}
+        for k, sub in v.items():
+            name = k if isinstance(k, str) else _key_str(k)
+            if name in out:
+                # {1: 'a', '1': 'b'}: keep both, under distinct, reported names (no silent loss).
+                alt = f"{name} ({type(k).__name__})"
+                warn_once(
+                    f"collide:{path}{name}",
+                    f"tracker: config keys {originals[name]!r} and {k!r} at {path or 'top level'} both "
+                    f"read as {name!r}; the second is stored as {alt!r}",
+                )
+                name = alt
+            originals[name] = k
+            out[name] = jsonable(sub, f"{path}.{name}" if path else name, depth + 1)
+        return out
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x, path, depth + 1) for x in v]
+    if isinstance(v, (set, frozenset)):
+        items = [jsonable(x, path, depth + 1) for x in v]
+        return sorted(items, key=lambda x: json.dumps(x, sort_keys=True, default=str))
+    if isinstance(v, enum.Enum):
+        return jsonable(v.value, path, depth + 1)
+    item = getattr(v, "item", None)
+    if callable(item) and getattr(v, "ndim", 0) == 0:
+        try:
+            return jsonable(item(), path, depth + 1)
+        except Exception:  # a foreign object's .item(): fall through to the generic cases
+            pass
+    tolist = getattr(v, "tolist", None)
+    if callable(tolist):
+        try:
+            return jsonable(tolist(), path, depth + 1)
+        except Exception:  # same
+            pass
+    iso = getattr(v, "isoformat", None)
+    if callable(iso):
+        return iso()
+    import os
+
+    if isinstance(v, os.PathLike):
+        return os.fspath(v)
+    tname = type(v).__name__
+    if tname in ("Decimal", "Fraction", "UUID"):
+        return str(v)
+    if isinstance(v, complex):
+        return str(v)
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "backslashreplace")
+    try:
+        return jsonable(load_config_source(v), path, depth + 1)
+    except (TypeError, ValueError):
+        pass
+    warn_once(f"repr:{path}:{tname}", f"tracker: config {path!r} is a {tname}; stored as its repr()")
+    return repr(v)
+
+
+def _key_str(k: Any) -> str:
+    if isinstance(k, tuple):
+        return ",".join(map(str, k))
+    return str(k)
+
+
+def dumps(v: Any) -> str:
+    """JSON text for the store; NaN/Infinity kept as Python's json reads them back."""
+    return json.dumps(v, ensure_ascii=False, allow_nan=True, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------------------------- secrets
+_SECRET_WORDS = {"password", "passwd", "passphrase", "pwd", "secret", "secrets", "credential",
+                 "credentials", "apikey", "privatekey", "accesskey", "secretkey", "authtoken"}
+_KEY_QUALIFIERS = {"api", "access", "private", "secret", "ssh", "signing", "encryption", "auth",
+                   "client", "license", "master", "session", "account", "service", "app"}
+_TOKEN_WORDS = {"token", "pat", "bearer", "cookie", "sessionid"}
+_SECRET_VALUE = re.compile(
+    r"(?:^sk-[A-Za-z0-9_-]{16,}$|^sk_(?:live|test)_[A-Za-z0-9]{10,}$|^gh[pousr]_[A-Za-z0-9]{20,}$|"
+    r"^github_pat_[A-Za-z0-9_]{20,}$|^(?:AKIA|ASIA)[0-9A-Z]{16}$|^xox[abprs]-[A-Za-z0-9-]{10,}$|"
+    r"^hf_[A-Za-z0-9]{20,}$|^glpat-[A-Za-z0-9_-]{16,}$|"
+    r"^eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+$|"
+    r"^-----BEGIN [A-Z ]*PRIVATE KEY-----)"
+)
+_URL_CRED = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*):([^/\s@]+)@")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def _words(key: str) -> list[str]:
+    return [w for w in re.split(r"[^a-z0-9]+", _CAMEL.sub("_", key).lower()) if w]
+
+
+def is_secret_key(key: str) -> bool:
+    """True for ``api_key``, ``OPENAI_API_KEY``, ``hf_token``, ``db_password``,
+    ``aws_secret_access_key``, ``client_secret``, ``private_key``…; False for ``max_tokens``,
+    ``num_tokens``, ``tokenizer``, ``key_dim``, ``monkey_patch``."""
+    words = _words(key)
+    if not words:
+        return False
+    if any(w in _SECRET_WORDS for w in words):
+        return True
+    last = words[-1]
+    if last in _TOKEN_WORDS:
+        return True
+    if last == "key" and (len(words) == 1 or words[-2] in _KEY_QUALIFIERS or len(words) >= 2 and words[-2] in ("openai", "anthropic", "wandb", "hf", "aws", "gcp", "azure")):
+        return True
+    return False
+
+
+def mask(value: str) -> str:
+    """``••••`` plus the last 4 characters (only for long values)."""
+    return "••••" + (value[-4:] if len(value) >= 12 else "")
+
+
+def mask_secrets(v: Any, key: str = "") -> Any:
+    """Mask secret-looking strings in JSON-able config data (by key name or by value shape)."""
+    if isinstance(v, dict):
+        return {k: mask_secrets(sub, k) for k, sub in v.items()}
+    if isinstance(v, list):
+        return [mask_secrets(x, key) for x in v]
+    if isinstance(v, str) and v:
+        if key and is_secret_key(key):
+            return mask(v)
+        if _SECRET_VALUE.match(v):
+            return mask(v)
+        m = _URL_CRED.match(v)
+        if m:
+            return f"{m.group(1)}:••••@{v[m.end():]}"
+    return v

@@ -1,0 +1,195 @@
+"""The background writer: one thread per process turns queued ``log()`` calls into batched
+``BEGIN IMMEDIATE`` transactions.
+
+``Run.log`` appends a tuple to a deque (atomic under the GIL, no lock, so a signal handler can
+never deadlock on it) and returns. This thread wakes every ``flush_interval`` seconds, or sooner
+when enough calls are queued, and commits everything queued in one transaction. Store errors
+(locked, disk full, read-only, I/O) keep the batch, warn once, back off and retry: nothing is
+raised into the training loop and nothing already queued is dropped. The queue is bounded:
+past ``max_pending`` queued calls, ``log()`` waits for the writer (backpressure).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import sys
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from ._values import warn_once
+
+FLUSH_INTERVAL = 0.25
+HEARTBEAT_INTERVAL = 10.0
+MAX_BATCH = 5000
+WAKE_AT = 500
+MAX_PENDING = 65536
+
+
+class Control:
+    """A queued non-metric operation: a run-row update, an event, or a flush request."""
+
+    __slots__ = ("rid", "fields", "event", "done")
+
+    def __init__(self, rid: int | None = None, fields: dict[str, Any] | None = None,
+                 event: tuple[int | None, float, str, str] | None = None,
+                 done: threading.Event | None = None) -> None:
+        self.rid = rid
+        self.fields = fields
+        self.event = event
+        self.done = done
+
+
+class Writer:
+    """Owns the process's store connection after ``init()`` and commits queued work."""
+
+    def __init__(self, store: Any, flush_interval: float = FLUSH_INTERVAL) -> None:
+        self.store = store
+        self.flush_interval = flush_interval
+        self.q: deque[Any] = deque()
+        self.wake = threading.Event()
+        self.active: set[int] = set()
+        self.dead = False
+        self.failing_since: float | None = None
+        self.last_error: str | None = None
+        self.pid = os.getpid()
+        self._last_commit = time.monotonic()
+        self._stop = False
+        self.thread = threading.Thread(target=self._loop, name="tracker-writer", daemon=True)
+        self.thread.start()
+
+    # ---------------------------------------------------------------- producer side
+    def backpressure(self) -> None:
+        """Called by ``log()`` when the queue is full: wait (with a warning) for room."""
+        warned = False
+        start = time.monotonic()
+        self.wake.set()
+        while len(self.q) > MAX_PENDING // 2 and not self.dead:
+            if not warned and time.monotonic() - start > 1.0:
+                warned = True
+                why = f" ({self.last_error})" if self.last_error else ""
+                print(
+                    f"tracker: {len(self.q)} log() calls are waiting to be written to {self.store.path}{why}; "
+                    "log() is pausing until the store catches up (nothing is dropped).",
+                    file=sys.stderr,
+                )
+            time.sleep(0.005)
+
+    def flush(self, timeout: float | None) -> bool:
+        """Block until everything queued so far is committed; False on timeout."""
+        if self.dead:
+            return False
+        done = threading.Event()
+        self.q.append(Control(done=done))
+        self.wake.set()
+        return done.wait(timeout)
+
+    # ---------------------------------------------------------------- writer thread
+    def _loop(self) -> None:
+        while not self._stop:
+            self.wake.wait(self.flush_interval)
+            self.wake.clear()
+            try:
+                self._drain()
+                if self.active and time.monotonic() - self._last_commit > HEARTBEAT_INTERVAL:
+                    self._with_retry(lambda: self.store.heartbeat(tuple(self.active)))
+                    self._last_commit = time.monotonic()
+            except Exception as e:  # a bug must not kill the writer silently: say it and go on
+                print(f"tracker: writer error: {type(e).__name__}: {e}", file=sys.stderr)
+                time.sleep(0.5)
+
+    def _drain(self) -> None:
+        q = self.q
+        while q:
+            batch = []
+            popleft = q.popleft
+            try:
+                for _ in range(MAX_BATCH):
+                    batch.append(popleft())
+            except IndexError:
+                pass
+            self._commit(batch)
+
+    def _commit(self, batch: list[Any]) -> None:
+        entries: list[tuple[Any, ...]] = []
+        updates: list[tuple[int, dict[str, Any]]] = []
+        events: list[tuple[int | None, float, str, str]] = []
+        dones: list[threading.Event] = []
+        for e in batch:
+            if type(e) is tuple:
+                entries.append(e)
+            elif e.done is not None:
+                dones.append(e.done)
+            else:
+                if e.fields is not None:
+                    updates.append((e.rid, e.fields))
+                if e.event is not None:
+                    events.append(e.event)
+        if entries or updates or events:
+            self._with_retry(lambda: self.store.append(entries, updates, events), entries)
+            self._last_commit = time.monotonic()
+        for d in dones:
+            d.set()
+
+    def _with_retry(self, fn: Any, entries: list[Any] | None = None) -> None:
+        """Run a store write until it succeeds; warn once per kind of failure."""
+        attempt = 0
+        while True:
+            try:
+                fn()
+                if self.failing_since is not None:
+                    took = time.monotonic() - self.failing_since
+                    print(f"tracker: the store is writable again after {took:.1f} s; nothing was lost.",
+                          file=sys.stderr)
+                self.failing_since = None
+                self.last_error = None
+                return
+            except sqlite3.OperationalError as e:
+                self._report(e)
+            except (sqlite3.InterfaceError, sqlite3.ProgrammingError, sqlite3.IntegrityError,
+                    OverflowError, TypeError, ValueError) as e:
+                if entries and len(entries) > 1:
+                    self._isolate(entries, e)
+                    return
+                print(f"tracker: could not store a value ({type(e).__name__}: {e}); it was skipped.",
+                      file=sys.stderr)
+                return
+            attempt += 1
+            if self._stop:
+                return
+            time.sleep(min(2.0, 0.01 * 2 ** min(attempt, 8)) * random.uniform(0.5, 1.5))
+
+    def _isolate(self, entries: list[Any], err: Exception) -> None:
+        """A batch failed for a reason other than the store: write entries one by one."""
+        for e in entries:
+            try:
+                self.store.append([e])
+            except sqlite3.OperationalError:
+                self._with_retry(lambda: self.store.append([e]))
+            except Exception as ex:  # one bad entry: report it, keep the others
+                print(f"tracker: skipped one log() call ({type(ex).__name__}: {ex})", file=sys.stderr)
+
+    def _report(self, e: sqlite3.OperationalError) -> None:
+        msg = str(e)
+        low = msg.lower()
+        if "locked" in low or "busy" in low:
+            kind, hint = "locked", "another process holds the write lock; retrying"
+        elif "full" in low:
+            kind, hint = "full", "the disk is full; free space and the queued points will be written"
+        elif "readonly" in low or "read-only" in low:
+            kind, hint = "readonly", "the store became read-only; retrying"
+        else:
+            kind, hint = "io", "retrying"
+        self.last_error = f"{msg}: {hint}"
+        if self.failing_since is None:
+            self.failing_since = time.monotonic()
+        warn_once(f"store:{kind}", f"tracker: cannot write to {self.store.path}: {msg} ({hint}). "
+                  "Training continues; log() calls are kept in memory meanwhile.")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop = True
+        self.wake.set()
+        self.thread.join(timeout)

@@ -1,0 +1,197 @@
+"""``tracker.Api``: read runs from a store while (or after) they train.
+
+    api = tracker.Api()
+    for run in api.runs(project="cifar", filters={"state": "finished", "config.lr": {"$lt": 1e-3}}):
+        print(run.name, run.summary["val/acc"], run.history(keys=["val/acc"])[-1])
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable
+
+_OPS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$exists")
+
+
+class Api:
+    """Read access to a store (``dir`` > ``$TRACKER_DIR`` > ``~/.tracker``). Never creates one."""
+
+    def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:
+        from tracker.store import Store, StoreMissing, resolve_dir
+
+        self.dir = resolve_dir(dir)
+        try:
+            self._store: Any = Store(self.dir, create=False)
+        except StoreMissing:
+            self._store = None
+
+    @property
+    def store(self) -> Any:
+        return self._store
+
+    def projects(self) -> list[str]:
+        return [] if self._store is None else [p for p, _ in self._store.projects()]
+
+    def runs(self, project: str | None = None, filters: dict[str, Any] | None = None,
+             order: str | None = None) -> list["ApiRun"]:
+        """Runs, newest first by default.
+
+        Args:
+            project: only this project's runs.
+            filters: ``{field: value}`` or ``{field: {"$gt": x}}`` with ``$eq $ne $gt $gte $lt
+                $lte $in $nin $regex $exists``; fields are ``state``, ``name``, ``id``, ``group``,
+                ``job_type``, ``host``, ``tags`` (matches if the run has the tag),
+                ``config.<dotted.path>`` and ``summary.<metric>``. All conditions must hold.
+            order: a field, ``-`` prefixed for descending (default ``-created_at``).
+        """
+        if self._store is None:
+            return []
+        runs = [ApiRun(self._store, r) for r in self._store.runs(project)]
+        if filters:
+            runs = [r for r in runs if _matches(r, filters)]
+        if order:
+            desc = order.startswith("-")
+            field = order.lstrip("+-")
+            present = [r for r in runs if _field(r, field) is not None]
+            missing = [r for r in runs if _field(r, field) is None]
+            present.sort(key=lambda r: _sort_key(_field(r, field)), reverse=desc)
+            runs = present + missing
+        return runs
+
+    def run(self, run_id: str) -> "ApiRun":
+        """The run with this id (or a unique prefix of its id or name)."""
+        from tracker.store import RunNotFound
+
+        if self._store is None:
+            raise RunNotFound(f"tracker: no store at {self.dir}")
+        return ApiRun(self._store, self._store.run(run_id))
+
+
+class ApiRun:
+    """A stored run. Attributes are read when the run was fetched; ``history()`` reads now."""
+
+    def __init__(self, store: Any, rec: Any) -> None:
+        self._store = store
+        self._rec = rec
+        self.id: str = rec.id
+        self.name: str = rec.name
+        self.project: str = rec.project
+        self.group: str | None = rec.group
+        self.job_type: str | None = rec.job_type
+        self.tags: list[str] = rec.tags
+        self.notes: str | None = rec.notes
+        self.state: str = rec.state
+        self.created_at: float = rec.created_at
+        self.updated_at: float = rec.updated_at
+        self.finished_at: float | None = rec.finished_at
+        self.heartbeat_at: float | None = rec.heartbeat_at
+        self.exit_code: int | None = rec.exit_code
+        self.host: str | None = rec.host
+        self.pid: int | None = rec.pid
+        self.user: str | None = rec.user
+        self.argv: list[str] = rec.argv
+        self.python: str | None = rec.python
+        self.cwd: str | None = rec.cwd
+        self.git: dict[str, Any] = {"commit": rec.git_commit, "branch": rec.git_branch, "dirty": rec.git_dirty}
+        self.config: dict[str, Any] = rec.config
+        self.summary: dict[str, Any] = rec.summary
+        self.meta: dict[str, Any] = rec.meta
+        self.last_step: int | None = rec.last_step
+
+    @property
+    def runtime(self) -> float:
+        return float(self._rec.runtime)
+
+    def metric_stats(self) -> dict[str, dict[str, Any]]:
+        """Per metric: ``last``, ``last_step``, ``min``, ``max``, ``count``."""
+        return {k: dict(last=s.last, last_step=s.last_step, min=s.min, max=s.max, count=s.count)
+                for k, s in self._rec.metrics.items()}
+
+    def keys(self) -> list[str]:
+        return sorted(self._rec.metrics)
+
+    def history(self, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """One dict per step, in step order: ``_step``, ``_timestamp`` and the metric values.
+
+        When a key was logged more than once at one step, the last value logged wins here;
+        :meth:`points` returns every stored point.
+        """
+        rows: dict[int, dict[str, Any]] = {}
+        for step, ts, key, value in self._store.points(self._rec.rid, None if keys is None else list(keys)):
+            row = rows.get(step)
+            if row is None:
+                row = rows[step] = {"_step": step, "_timestamp": ts}
+            elif ts > row["_timestamp"]:
+                row["_timestamp"] = ts
+            row[key] = value
+        return list(rows.values())
+
+    def points(self, keys: Iterable[str] | None = None) -> list[tuple[int, float, str, Any]]:
+        """Every stored point ``(step, timestamp, key, value)``, by step then logging order."""
+        return self._store.points(self._rec.rid, None if keys is None else list(keys))
+
+    def __repr__(self) -> str:
+        return f"<ApiRun {self.id} {self.name!r} {self.state}>"
+
+
+def _field(run: ApiRun, field: str) -> Any:
+    if field.startswith("config."):
+        cur: Any = run.config
+        for part in field[7:].split("."):
+            if isinstance(cur, dict) and part in cur:
+                cur = cur[part]
+            else:
+                return run.config.get(field[7:])  # a key that itself holds dots
+        return cur
+    if field.startswith("summary."):
+        return run.summary.get(field[8:])
+    if field == "group":
+        return run.group
+    return getattr(run, field, None)
+
+
+def _sort_key(v: Any) -> tuple[int, Any]:
+    if isinstance(v, bool):
+        return (0, int(v))
+    if isinstance(v, (int, float)):
+        return (0, v if v == v else float("inf"))
+    return (1, str(v))
+
+
+def _matches(run: ApiRun, filters: dict[str, Any]) -> bool:
+    import re
+
+    for field, cond in filters.items():
+        value = _field(run, field)
+        conds = cond if isinstance(cond, dict) and cond and all(k in _OPS for k in cond) else {"$eq": cond}
+        for op, arg in conds.items():
+            if field == "tags" and op in ("$eq", "$ne", "$in", "$nin"):
+                tags = set(run.tags)
+                hit = bool(tags & set(arg if isinstance(arg, (list, tuple, set)) else [arg]))
+                if (op in ("$eq", "$in")) != hit:
+                    return False
+                continue
+            try:
+                if op == "$eq" and not value == arg:
+                    return False
+                if op == "$ne" and not value != arg:
+                    return False
+                if op == "$gt" and not (value is not None and value > arg):
+                    return False
+                if op == "$gte" and not (value is not None and value >= arg):
+                    return False
+                if op == "$lt" and not (value is not None and value < arg):
+                    return False
+                if op == "$lte" and not (value is not None and value <= arg):
+                    return False
+                if op == "$in" and value not in arg:
+                    return False
+                if op == "$nin" and value in arg:
+                    return False
+                if op == "$regex" and not (value is not None and re.search(arg, str(value))):
+                    return False
+                if op == "$exists" and (value is not None) != bool(arg):
+                    return False
+            except TypeError:
+                return False
+    return True

@@ -1,0 +1,1 @@
+"""tracker.tui: the terminal side of tracker — the ``tracker-tui`` command."""
