@@ -30,7 +30,7 @@ from .fs import (
     resolve_dir,
 )
 from .models import FLAG_NAN, FLAG_NEG_ZERO, RUN_STATES, MetricStats, RunRecord, decode_value
-from .schema import SCHEMA_VERSION, SUMMARY_UPSERT, migrate
+from .schema import SCHEMA_VERSION, SUMMARY_MERGE, migrate
 
 __all__ = [
     "DB_NAME",
@@ -427,23 +427,32 @@ class Store:
         def do(c: sqlite3.Connection) -> int:
             rows: list[tuple[Any, ...]] = []
             key_tuples = self._key_tuples
+            # Entries grouped by (run, key set) so the summary is computed column-wise in C.
+            groups: dict[tuple[int, tuple[int, ...]], list[Any]] = {}
+            special: set[tuple[int, tuple[int, ...]]] = set()
             for rid, step, ts, keys, vals in entries:
                 kids = key_tuples.get(keys)
                 if kids is None:
                     kids = self._kids(c, keys, pending)
                 s = sum(vals)
+                g = (rid, kids)
                 if s - s or 0 in vals:  # NaN, ±Inf or a zero somewhere: check each value
-                    vals = _flagged(vals)
-                    rows.extend(zip(repeat(rid), kids, repeat(step), repeat(ts), *zip(*vals)))
+                    fv = _flagged(vals)
+                    rows.extend(zip(repeat(rid), kids, repeat(step), repeat(ts), *zip(*fv)))
+                    if any(f is not None for _, f in fv):
+                        special.add(g)
                 else:
                     rows.extend(zip(repeat(rid), kids, repeat(step), repeat(ts), vals, repeat(None)))
+                grp = groups.get(g)
+                if grp is None:
+                    grp = groups[g] = []
+                grp.append((len(rows), step, ts, vals))
                 last_steps[rid] = step
             if rows:
-                before = c.execute("SELECT coalesce(max(id), 0) FROM metrics").fetchone()[0]
                 c.executemany(
                     "INSERT INTO metrics (rid, kid, step, ts, value, flag) VALUES (?, ?, ?, ?, ?, ?)", rows
                 )
-                c.execute(SUMMARY_UPSERT, (before,))
+                c.executemany(SUMMARY_MERGE, _batch_summary(groups, special))
             touched = set(last_steps)
             for rid, step in last_steps.items():
                 c.execute(
@@ -657,3 +666,35 @@ def _flagged(vals: Sequence[Any]) -> list[tuple[Any, int | None]]:
         else:
             out.append((v, None))
     return out
+
+
+def _batch_summary(groups: dict[tuple[int, tuple[int, ...]], list[Any]],
+                   special: set[tuple[int, tuple[int, ...]]]) -> list[tuple[Any, ...]]:
+    """Per (run, metric) of one batch: last value (by logging order), min, max, count.
+
+    NaN is left out of min/max (as SQLite's min() leaves out NULL); ±Inf is kept.
+    """
+    out: dict[tuple[int, int], list[Any]] = {}
+    for (rid, kids), es in groups.items():
+        cols = list(zip(*(e[3] for e in es)))
+        order, step, ts, last_vals = es[-1]
+        for j, kid in enumerate(kids):
+            col = cols[j]
+            if (rid, kids) in special:
+                col = [v for v in col if v == v]
+            n = len(cols[j])
+            mn = min(col) if col else None
+            mx = max(col) if col else None
+            v = last_vals[j]
+            flag = FLAG_NAN if v != v else (FLAG_NEG_ZERO if v == 0 and type(v) is float and str(v)[0] == "-" else None)
+            cur = out.get((rid, kid))
+            if cur is None:
+                out[(rid, kid)] = [order, None if flag == FLAG_NAN else v, flag, step, ts, mn, mx, n]
+            else:
+                if order > cur[0]:
+                    cur[0:5] = [order, None if flag == FLAG_NAN else v, flag, step, ts]
+                if mn is not None:
+                    cur[5] = mn if cur[5] is None else min(cur[5], mn)
+                    cur[6] = mx if cur[6] is None else max(cur[6], mx)
+                cur[7] += n
+    return [(rid, kid, *vals[1:]) for (rid, kid), vals in out.items()]
