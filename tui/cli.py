@@ -1,0 +1,224 @@
+"""The ``tracker-tui`` command: list runs and export their history.
+
+    tracker-tui ls [--project P] [--json]
+    tracker-tui export RUN... [--format csv|jsonl] [--keys k1,k2] [-o FILE]
+
+Output for people is a table (Rich on a terminal, plain aligned text when piped); ``--json``
+and ``export`` are for scripts. Every string from the store is sanitised before it is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import time
+from typing import Any, Sequence
+
+from .text import sanitize
+
+
+def _api(store: str | None) -> Any:
+    from tracker.api import Api
+
+    return Api(store)
+
+
+def _fmt_num(v: Any) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _fmt_duration(s: float) -> str:
+    s = int(s)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def _fmt_time(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
+
+
+def _json_value(v: Any) -> Any:
+    """Valid JSON for scripts: non-finite floats become the strings "nan", "inf", "-inf"."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, dict):
+        return {k: _json_value(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_json_value(x) for x in v]
+    return v
+
+
+def _run_json(r: Any) -> dict[str, Any]:
+    return _json_value({
+        "id": r.id, "name": r.name, "project": r.project, "state": r.state, "group": r.group,
+        "job_type": r.job_type, "tags": r.tags, "notes": r.notes, "created_at": r.created_at,
+        "updated_at": r.updated_at, "finished_at": r.finished_at, "runtime": r.runtime,
+        "exit_code": r.exit_code, "host": r.host, "user": r.user, "last_step": r.last_step,
+        "git": r.git, "config": r.config, "summary": r.summary,
+    })
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    api = _api(args.store)
+    if api.store is None:
+        print(f"tracker-tui: no store at {api.dir} (pass --store DIR or set TRACKER_DIR)", file=sys.stderr)
+        return 1
+    runs = api.runs(project=args.project)
+    if args.json:
+        json.dump([_run_json(r) for r in runs], sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 0
+    if not runs:
+        where = f" in project {sanitize(args.project)!s}" if args.project else ""
+        print(f"no runs{where} in {api.dir}")
+        return 0
+    # The metrics most runs have, first: at most 3 columns.
+    counts: dict[str, int] = {}
+    for r in runs:
+        for k in r.summary:
+            counts[k] = counts.get(k, 0) + 1
+    metrics = sorted(counts, key=lambda k: (-counts[k], k))[:3]
+    header = ["STATE", "ID", "NAME", "PROJECT", "CREATED", "RUNTIME", "STEP", *metrics]
+    rows = []
+    for r in runs:
+        rows.append([
+            r.state, r.id, sanitize(r.name), sanitize(r.project), _fmt_time(r.created_at),
+            _fmt_duration(r.runtime), "" if r.last_step is None else str(r.last_step),
+            *[_fmt_num(r.summary[m]) if m in r.summary else "" for m in metrics],
+        ])
+    header = [sanitize(h) for h in header]
+    if sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb":
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        colours = {"running": "cyan", "finished": "green", "failed": "red", "crashed": "magenta"}
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for i, h in enumerate(header):
+            table.add_column(Text(h), justify="right" if i >= 6 else "left", no_wrap=i < 2,
+                             overflow="ellipsis", max_width=32 if i in (2, 3) else None)
+        for row in rows:
+            cells = [Text(c) for c in row]
+            cells[0].stylize(colours.get(row[0], ""))
+            table.add_row(*cells)
+        Console().print(table)
+    else:
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+        for line in [header, *rows]:
+            print("  ".join(c.ljust(w) if i < 6 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))).rstrip())
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tracker.store import RunNotFound
+
+    api = _api(args.store)
+    if api.store is None:
+        print(f"tracker-tui: no store at {api.dir} (pass --store DIR or set TRACKER_DIR)", file=sys.stderr)
+        return 1
+    try:
+        runs = [api.run(r) for r in args.runs]
+    except RunNotFound as e:
+        print(sanitize(e), file=sys.stderr)
+        return 1
+    keys = [k for k in args.keys.split(",") if k] if args.keys else None
+    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    try:
+        if args.format == "jsonl":
+            for r in runs:
+                for row in r.history(keys):
+                    rec = {"run_id": r.id, **_json_value(row)}
+                    out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        else:
+            histories = [(r, r.history(keys)) for r in runs]
+            cols: list[str] = []
+            seen: set[str] = set()
+            for _, h in histories:
+                for row in h:
+                    for k in row:
+                        if k not in seen and not k.startswith("_"):
+                            seen.add(k)
+                            cols.append(k)
+            cols.sort()
+            w = csv.writer(out)
+            w.writerow(["run_id", "run_name", "_step", "_timestamp", *cols])
+            for r, h in histories:
+                for row in h:
+                    w.writerow([r.id, r.name, row["_step"], f"{row['_timestamp']:.6f}",
+                                *[_fmt_csv(row.get(k)) for k in cols]])
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def _fmt_csv(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    return str(v)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tracker-tui", description="Local-first experiment tracker for the terminal.")
+    p.add_argument("--store", metavar="DIR", help="store directory (default: $TRACKER_DIR, then ~/.tracker)")
+    sub = p.add_subparsers(dest="cmd")
+    ls = sub.add_parser("ls", help="list runs")
+    ls.add_argument("--project", "-p", help="only this project's runs")
+    ls.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+    ls.set_defaults(func=cmd_ls)
+    ex = sub.add_parser("export", help="write runs' metric history as CSV or JSON lines")
+    ex.add_argument("runs", nargs="+", metavar="RUN", help="run id (or a unique prefix of an id or name)")
+    ex.add_argument("--format", "-f", choices=["csv", "jsonl"], default="csv")
+    ex.add_argument("--keys", "-k", help="comma-separated metric names (default: all)")
+    ex.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    ex.set_defaults(func=cmd_export)
+    for sp in (ls, ex):
+        sp.add_argument("--store", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from tracker.store import StoreError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.cmd is None:
+        args = parser.parse_args(["ls", *(argv or sys.argv[1:])])
+    try:
+        return int(args.func(args))
+    except StoreError as e:
+        print(sanitize(e), file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `tracker-tui ls | head`
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
