@@ -51,7 +51,7 @@ def _fmt_duration(s: float) -> str:
 
 
 def _fmt_time(t: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
+    return time.strftime("%m-%d %H:%M", time.localtime(t))
 
 
 def _json_value(v: Any) -> Any:
@@ -75,6 +75,43 @@ def _run_json(r: Any) -> dict[str, Any]:
     })
 
 
+def rich_table(header: list[str], rows: list[list[str]]) -> Any:
+    """The runs listing as a Rich table; cells are ``Text`` (never markup), already sanitised."""
+    from rich.table import Table
+    from rich.text import Text
+
+    colours = {"running": "cyan", "finished": "green", "failed": "red", "crashed": "magenta"}
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for i, h in enumerate(header):
+        numeric = h == "STEP" or i > header.index("STEP")
+        table.add_column(Text(h), justify="right" if numeric else "left", no_wrap=True,
+                         overflow="ellipsis", max_width=24 if h in ("NAME", "PROJECT") else None,
+                         min_width=8 if i < 2 else None)
+    for row in rows:
+        cells = [Text(c) for c in row]
+        cells[0].stylize(colours.get(row[0], ""))
+        table.add_row(*cells)
+    return table
+
+
+def ls_rows(runs: list[Any], max_metrics: int = 3) -> tuple[list[str], list[list[str]]]:
+    """Header and sanitised rows of the runs listing (the metrics most runs have, first)."""
+    counts: dict[str, int] = {}
+    for r in runs:
+        for k in r.summary:
+            counts[k] = counts.get(k, 0) + 1
+    metrics = sorted(counts, key=lambda k: (-counts[k], k))[:max_metrics]
+    header = [sanitize(h) for h in ["STATE", "ID", "NAME", "PROJECT", "CREATED", "RUNTIME", "STEP", *metrics]]
+    rows = []
+    for r in runs:
+        rows.append([
+            r.state, r.id, sanitize(r.name), sanitize(r.project), _fmt_time(r.created_at),
+            _fmt_duration(r.runtime), "" if r.last_step is None else str(r.last_step),
+            *[sanitize(_fmt_num(r.summary[m])) if m in r.summary else "" for m in metrics],
+        ])
+    return header, rows
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
     api = _api(args.store)
     if api.store is None:
@@ -82,47 +119,30 @@ def cmd_ls(args: argparse.Namespace) -> int:
         return 1
     runs = api.runs(project=args.project)
     if args.json:
-        json.dump([_run_json(r) for r in runs], sys.stdout, ensure_ascii=False)
+        json.dump([_run_json(r) for r in runs], sys.stdout)  # ASCII: C1 / bidi never reach a terminal raw
         sys.stdout.write("\n")
         return 0
     if not runs:
         where = f" in project {sanitize(args.project)!s}" if args.project else ""
         print(f"no runs{where} in {api.dir}")
         return 0
-    # The metrics most runs have, first: at most 3 columns.
-    counts: dict[str, int] = {}
-    for r in runs:
-        for k in r.summary:
-            counts[k] = counts.get(k, 0) + 1
-    metrics = sorted(counts, key=lambda k: (-counts[k], k))[:3]
-    header = ["STATE", "ID", "NAME", "PROJECT", "CREATED", "RUNTIME", "STEP", *metrics]
-    rows = []
-    for r in runs:
-        rows.append([
-            r.state, r.id, sanitize(r.name), sanitize(r.project), _fmt_time(r.created_at),
-            _fmt_duration(r.runtime), "" if r.last_step is None else str(r.last_step),
-            *[_fmt_num(r.summary[m]) if m in r.summary else "" for m in metrics],
-        ])
-    header = [sanitize(h) for h in header]
     if sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb":
         from rich.console import Console
-        from rich.table import Table
-        from rich.text import Text
 
-        colours = {"running": "cyan", "finished": "green", "failed": "red", "crashed": "magenta"}
-        table = Table(box=None, header_style="bold", pad_edge=False)
-        for i, h in enumerate(header):
-            table.add_column(Text(h), justify="right" if i >= 6 else "left", no_wrap=i < 2,
-                             overflow="ellipsis", max_width=32 if i in (2, 3) else None)
-        for row in rows:
-            cells = [Text(c) for c in row]
-            cells[0].stylize(colours.get(row[0], ""))
-            table.add_row(*cells)
-        Console().print(table)
-    else:
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-        for line in [header, *rows]:
-            print("  ".join(c.ljust(w) if i < 6 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))).rstrip())
+        console = Console()
+        one_project = len({r.project for r in runs}) == 1
+        fixed = 60 if one_project else 72  # the columns before the metrics, with gaps
+        header, rows = ls_rows(runs, max_metrics=max(0, min(6, (console.width - fixed) // 13)))
+        if one_project:  # the project is the same on every row: give its width to metrics
+            header.pop(3)
+            for row in rows:
+                row.pop(3)
+        console.print(rich_table(header, rows))
+        return 0
+    header, rows = ls_rows(runs)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    for line in [header, *rows]:
+        print("  ".join(c.ljust(w) if i < 6 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))).rstrip())
     return 0
 
 
@@ -145,7 +165,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             for r in runs:
                 for row in r.history(keys):
                     rec = {"run_id": r.id, **_json_value(row)}
-                    out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    out.write(json.dumps(rec) + "\n")
         else:
             histories = [(r, r.history(keys)) for r in runs]
             cols: list[str] = []
