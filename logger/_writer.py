@@ -147,8 +147,6 @@ class Writer:
                 self.failing_since = None
                 self.last_error = None
                 return
-            except sqlite3.OperationalError as e:
-                self._report(e)
             except (sqlite3.InterfaceError, sqlite3.ProgrammingError, sqlite3.IntegrityError,
                     OverflowError, TypeError, ValueError) as e:
                 if entries and len(entries) > 1:
@@ -157,6 +155,8 @@ class Writer:
                 print(f"tracker: could not store a value ({type(e).__name__}: {e}); it was skipped.",
                       file=sys.stderr)
                 return
+            except sqlite3.DatabaseError as e:  # locked, full, read-only, I/O, corrupt: keep, retry
+                self._report(e)
             attempt += 1
             if self._stop:
                 return
@@ -172,7 +172,7 @@ class Writer:
             except Exception as ex:  # one bad entry: report it, keep the others
                 print(f"tracker: skipped one log() call ({type(ex).__name__}: {ex})", file=sys.stderr)
 
-    def _report(self, e: sqlite3.OperationalError) -> None:
+    def _report(self, e: sqlite3.DatabaseError) -> None:
         msg = str(e)
         low = msg.lower()
         if "locked" in low or "busy" in low:

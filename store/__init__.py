@@ -422,6 +422,7 @@ class Store:
         """
         now = time.time() if now is None else now
         pending: dict[str, int] = {}
+        new_tuples: dict[tuple[str, ...], tuple[int, ...]] = {}
         last_steps: dict[int, int] = {}
 
         def do(c: sqlite3.Connection) -> int:
@@ -433,7 +434,9 @@ class Store:
             for rid, step, ts, keys, vals in entries:
                 kids = key_tuples.get(keys)
                 if kids is None:
-                    kids = self._kids(c, keys, pending)
+                    kids = new_tuples.get(keys)
+                    if kids is None:
+                        kids = new_tuples[keys] = self._kids(c, keys, pending)
                 s = sum(vals)
                 g = (rid, kids)
                 if s - s or 0 in vals:  # NaN, ±Inf or a zero somewhere: check each value
@@ -483,9 +486,7 @@ class Store:
         # Only now are the new key ids durable: a rolled-back batch must not poison the cache.
         for k, kid in pending.items():
             self._kid_cache[k] = kid
-        for rid, step, ts, keys, vals in entries:
-            if keys not in self._key_tuples:
-                self._key_tuples[keys] = tuple(self._kid_cache[k] for k in keys)
+        self._key_tuples.update(new_tuples)
         return n
 
     def heartbeat(self, rids: Iterable[int], now: float | None = None) -> None:
