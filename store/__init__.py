@@ -29,8 +29,8 @@ from .fs import (
     precreate_private_file,
     resolve_dir,
 )
-from .models import FLAG_NAN, FLAG_NEG_ZERO, RUN_STATES, MetricStats, RunRecord, decode_value
-from .schema import SCHEMA_VERSION, SUMMARY_MERGE, migrate
+from .models import FLAG_NAN, FLAG_NEG_ZERO, RUN_STATES, MetricStats, RunRecord, SeriesData, decode_value
+from .schema import BLOCK, BLOCK_MERGE, SCHEMA_VERSION, SUMMARY_MERGE, migrate
 
 __all__ = [
     "DB_NAME",
@@ -42,6 +42,7 @@ __all__ = [
     "MetricStats",
     "RunNotFound",
     "RunRecord",
+    "SeriesData",
     "Store",
     "StoreDirError",
     "StoreError",
@@ -442,7 +443,7 @@ class Store:
                 if s - s or 0 in vals:  # NaN, ±Inf or a zero somewhere: check each value
                     fv = _flagged(vals)
                     rows.extend(zip(repeat(rid), kids, repeat(step), repeat(ts), *zip(*fv)))
-                    if any(f is not None for _, f in fv):
+                    if s - s:  # a NaN or ±Inf: this group's columns need filtering
                         special.add(g)
                 else:
                     rows.extend(zip(repeat(rid), kids, repeat(step), repeat(ts), vals, repeat(None)))
@@ -455,7 +456,13 @@ class Store:
                 c.executemany(
                     "INSERT INTO metrics (rid, kid, step, ts, value, flag) VALUES (?, ?, ?, ?, ?, ?)", rows
                 )
-                c.executemany(SUMMARY_MERGE, _batch_summary(groups, special))
+                counts: dict[tuple[int, int], int] = {}
+                for rid in last_steps:
+                    for kid, cnt in c.execute("SELECT kid, count FROM metric_summary WHERE rid = ?", (rid,)):
+                        counts[(rid, kid)] = cnt
+                summary_rows, block_rows = _batch_summary(groups, special, counts)
+                c.executemany(SUMMARY_MERGE, summary_rows)
+                c.executemany(BLOCK_MERGE, block_rows)
             touched = set(last_steps)
             for rid, step in last_steps.items():
                 c.execute(
@@ -599,6 +606,103 @@ class Store:
         sql += " ORDER BY m.step, m.id"
         return [(s, t, k, v if f is None else decode_value(v, f)) for s, t, k, v, f in self.conn.execute(sql, params)]
 
+    def series(self, rid: int, key: str, *, step_range: tuple[float, float] | None = None,
+               max_raw: int = 20_000) -> SeriesData:
+        """A metric of a run for drawing: raw finite points, or block extremes when longer
+        than ``max_raw`` points (in ``step_range`` if given)."""
+        c = self.conn
+        row = c.execute("SELECT kid FROM keys WHERE name = ?", (key,)).fetchone()
+        if row is None:
+            return SeriesData(key, [], [], [], 0, 0)
+        kid = row[0]
+        lo, hi = (-(2**63), 2**63 - 1) if step_range is None else (int(step_range[0]) - 1, int(step_range[1]) + 1)
+        with self.snapshot() as c:
+            n_in = c.execute(
+                "SELECT coalesce(sum(n), 0), coalesce(sum(n - fn), 0) FROM metric_blocks "
+                "WHERE rid = ? AND kid = ? AND max_step >= ? AND min_step <= ?",
+                (rid, kid, lo, hi),
+            ).fetchone()
+            total, nonfinite = int(n_in[0]), int(n_in[1])
+            if total <= max_raw:
+                steps: list[int] = []
+                tss: list[float] = []
+                vals: list[float] = []
+                for st, t, v in c.execute(
+                    "SELECT step, ts, value FROM metrics WHERE rid = ? AND kid = ? AND step BETWEEN ? AND ? "
+                    "AND flag IS NULL ORDER BY step, id",
+                    (rid, kid, lo, hi),
+                ):
+                    if v is None or v - v != 0:
+                        continue
+                    steps.append(st)
+                    tss.append(t)
+                    vals.append(v)
+                if step_range is not None:  # recount exactly for the clipped range
+                    n_all = c.execute(
+                        "SELECT count(*) FROM metrics WHERE rid = ? AND kid = ? AND step BETWEEN ? AND ?",
+                        (rid, kid, lo, hi),
+                    ).fetchone()[0]
+                    total, nonfinite = int(n_all), int(n_all) - len(vals)
+                else:
+                    nonfinite = total - len(vals)
+                return SeriesData(key, steps, tss, vals, nonfinite, total)
+            steps, tss, vals, means = [], [], [], []
+            for mn_s, mx_s, mn_t, mx_t, fmin, fmax, fsum, fn in c.execute(
+                "SELECT min_step, max_step, min_ts, max_ts, fmin, fmax, fsum, fn FROM metric_blocks "
+                "WHERE rid = ? AND kid = ? AND max_step >= ? AND min_step <= ? ORDER BY min_step, blk",
+                (rid, kid, lo, hi),
+            ):
+                if not fn:
+                    continue
+                mean = fsum / fn
+                steps += [mn_s, mx_s]
+                tss += [mn_t, mx_t]
+                vals += [fmin, fmax]
+                means += [mean, mean]
+        return SeriesData(key, steps, tss, vals, nonfinite, total, downsampled=True, means=means)
+
+    def max_rev(self) -> int:
+        return int(self.conn.execute("SELECT coalesce(max(rev), 0) FROM runs").fetchone()[0])
+
+    def max_point_id(self) -> int:
+        return int(self.conn.execute("SELECT coalesce(max(id), 0) FROM metrics").fetchone()[0])
+
+    def runs_changed(self, after_rev: int, project: str | None = None) -> list[RunRecord]:
+        """Runs created or changed since ``after_rev`` (incremental refresh), with summaries."""
+        with self.snapshot() as c:
+            if project is None:
+                rows = c.execute(f"SELECT {_RUN_COLS} FROM runs WHERE rev > ? ORDER BY rev", (after_rev,)).fetchall()
+            else:
+                rows = c.execute(
+                    f"SELECT {_RUN_COLS} FROM runs WHERE rev > ? AND project = ? ORDER BY rev", (after_rev, project)
+                ).fetchall()
+            recs = [_record(r) for r in rows]
+            if recs:
+                by_rid = {r.rid: r for r in recs}
+                q = ("SELECT s.rid, k.name, s.last, s.last_flag, s.last_step, s.min, s.max, s.count "
+                     "FROM metric_summary s JOIN keys k ON k.kid = s.kid WHERE s.rid = ?")
+                for rid, rec in by_rid.items():
+                    for _, name, last, flag, last_step, mn, mx, count in c.execute(q, (rid,)):
+                        rec.metrics[name] = MetricStats(decode_value(last, flag), last_step, mn, mx, count)
+        return recs
+
+    def points_after(self, after_id: int, rids: Sequence[int] | None = None, limit: int = 50_000
+                     ) -> list[tuple[int, int, str, int, float, Any]]:
+        """Points with ``id > after_id`` as ``(id, rid, key, step, ts, value)``, oldest first."""
+        sql = ("SELECT m.id, m.rid, k.name, m.step, m.ts, m.value, m.flag FROM metrics m "
+               "JOIN keys k ON k.kid = m.kid WHERE m.id > ?")
+        params: list[Any] = [after_id]
+        if rids is not None:
+            rids = list(rids)
+            if not rids:
+                return []
+            sql += f" AND m.rid IN ({', '.join('?' * len(rids))})"
+            params += rids
+        sql += " ORDER BY m.id LIMIT ?"
+        params.append(limit)
+        return [(i, r, k, s, t, v if f is None else decode_value(v, f))
+                for i, r, k, s, t, v, f in self.conn.execute(sql, params)]
+
     def events(self, rid: int | None = None, after_id: int = 0) -> list[tuple[int, int | None, float, str, dict[str, Any]]]:
         """Events ``(id, rid, ts, kind, data)`` after ``after_id``."""
         if rid is None:
@@ -670,27 +774,51 @@ def _flagged(vals: Sequence[Any]) -> list[tuple[Any, int | None]]:
 
 
 def _batch_summary(groups: dict[tuple[int, tuple[int, ...]], list[Any]],
-                   special: set[tuple[int, tuple[int, ...]]]) -> list[tuple[Any, ...]]:
-    """Per (run, metric) of one batch: last value (by logging order), min, max, count.
+                   special: set[tuple[int, tuple[int, ...]]],
+                   counts: dict[tuple[int, int], int]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Per (run, metric) of one batch: the summary row (last value by logging order, min, max,
+    count, non-finite count) and the ``metric_blocks`` rows its points fall into.
 
-    NaN is left out of min/max (as SQLite's min() leaves out NULL); ±Inf is kept.
+    Works column-wise (C-level ``zip``/``min``/``max``/``sum`` over slices), not point by point.
+    NaN is left out of min/max (as SQLite's min() leaves out NULL); ±Inf is kept there, but
+    blocks (what charts draw) keep finite values only.
     """
     out: dict[tuple[int, int], list[Any]] = {}
+    blocks: list[tuple[Any, ...]] = []
     for (rid, kids), es in groups.items():
         cols = list(zip(*(e[3] for e in es)))
+        steps = [e[1] for e in es]
+        tss = [e[2] for e in es]
         order, step, ts, last_vals = es[-1]
+        is_special = (rid, kids) in special
         for j, kid in enumerate(kids):
             col = cols[j]
-            if (rid, kids) in special:
-                col = [v for v in col if v == v]
-            n = len(cols[j])
-            mn = min(col) if col else None
-            mx = max(col) if col else None
+            n = len(col)
+            fin = [v for v in col if v - v == 0] if is_special else col
+            nonfinite = n - len(fin)
+            stat = [v for v in col if v == v] if is_special else col
+            mn = min(stat) if stat else None
+            mx = max(stat) if stat else None
             v = last_vals[j]
             flag = FLAG_NAN if v != v else (FLAG_NEG_ZERO if v == 0 and type(v) is float and str(v)[0] == "-" else None)
+            # Blocks of BLOCK consecutive points of this series, continuing from its stored count.
+            start = counts.get((rid, kid), 0)
+            a = 0
+            while a < n:
+                blk, off = divmod(start + a, BLOCK)
+                b = min(n, a + BLOCK - off)
+                vals = col[a:b]
+                fv = [x for x in vals if x - x == 0] if is_special else vals
+                st = steps[a:b]
+                tt = tss[a:b]
+                blocks.append((rid, kid, blk, b - a, min(st), max(st), min(tt), max(tt),
+                               min(fv) if fv else None, max(fv) if fv else None,
+                               sum(fv) if fv else None, len(fv)))
+                a = b
+            counts[(rid, kid)] = start + n
             cur = out.get((rid, kid))
             if cur is None:
-                out[(rid, kid)] = [order, None if flag == FLAG_NAN else v, flag, step, ts, mn, mx, n]
+                out[(rid, kid)] = [order, None if flag == FLAG_NAN else v, flag, step, ts, mn, mx, n, nonfinite]
             else:
                 if order > cur[0]:
                     cur[0:5] = [order, None if flag == FLAG_NAN else v, flag, step, ts]
@@ -698,4 +826,5 @@ def _batch_summary(groups: dict[tuple[int, tuple[int, ...]], list[Any]],
                     cur[5] = mn if cur[5] is None else min(cur[5], mn)
                     cur[6] = mx if cur[6] is None else max(cur[6], mx)
                 cur[7] += n
-    return [(rid, kid, *vals[1:]) for (rid, kid), vals in out.items()]
+                cur[8] += nonfinite
+    return [(rid, kid, *vals[1:]) for (rid, kid), vals in out.items()], blocks

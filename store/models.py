@@ -36,6 +36,26 @@ class MetricStats:
 
 
 @dataclass
+class SeriesData:
+    """One metric of one run, ready to draw.
+
+    Raw points when the (zoomed) series is short; otherwise two points per stored block of
+    1,024 points — its finite min and max at the block's first and last step — plus each
+    block's mean in ``means`` (for smoothing). Non-finite values are never included; their
+    number is ``nonfinite``.
+    """
+
+    key: str
+    steps: list[int]
+    ts: list[float]
+    values: list[float]
+    nonfinite: int
+    total: int
+    downsampled: bool = False
+    means: list[float] = field(default_factory=list)
+
+
+@dataclass
 class RunRecord:
     """One run as stored, plus its effective state (``crashed`` when its process is gone)."""
 

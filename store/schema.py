@@ -89,9 +89,15 @@ def _v1(conn: sqlite3.Connection) -> None:
 
 
 def _v2(conn: sqlite3.Connection) -> None:
-    """Per-(run, metric) summary maintained at write time: last / min / max / count.
+    """Summaries kept at write time, so readers never scan points for them:
 
-    Backfilled from existing points so stores written by v1 get correct summaries.
+    - ``metric_summary``: per (run, metric) last value and step, min, max, count, non-finite count;
+    - ``metric_blocks``: per (run, metric) and each block of 1,024 consecutive points (in logging
+      order), the step range and the min / max / sum / count of its finite values. A chart of a
+      series of any length reads at most ~1,000 block rows (RELIABILITY.md §B10: plotext needs
+      6 s for 1M points).
+
+    Backfilled from existing points so stores written by v1 get both.
     """
     _script(
         conn,
@@ -106,12 +112,51 @@ def _v2(conn: sqlite3.Connection) -> None:
             min       REAL,
             max       REAL,
             count     INTEGER NOT NULL,
+            nonfinite INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (rid, kid)
         ) WITHOUT ROWID;
-        """
+        CREATE TABLE metric_blocks (
+            rid      INTEGER NOT NULL,
+            kid      INTEGER NOT NULL,
+            blk      INTEGER NOT NULL,
+            n        INTEGER NOT NULL,
+            min_step INTEGER NOT NULL,
+            max_step INTEGER NOT NULL,
+            min_ts   REAL NOT NULL,
+            max_ts   REAL NOT NULL,
+            fmin     REAL,
+            fmax     REAL,
+            fsum     REAL,
+            fn       INTEGER NOT NULL,
+            PRIMARY KEY (rid, kid, blk)
+        ) WITHOUT ROWID;
+        """,
     )
     conn.execute(SUMMARY_UPSERT, (0,))
+    conn.execute(
+        """
+        INSERT INTO metric_blocks (rid, kid, blk, n, min_step, max_step, min_ts, max_ts, fmin, fmax, fsum, fn)
+        SELECT rid, kid, blk, count(*), min(step), max(step), min(ts), max(ts),
+               min(fv), max(fv), sum(fv), count(fv)
+        FROM (
+            SELECT rid, kid, step, ts,
+                   (row_number() OVER (PARTITION BY rid, kid ORDER BY id) - 1) / 1024 AS blk,
+                   CASE WHEN value IS NULL OR abs(value) > 1e308 THEN NULL ELSE value END AS fv
+            FROM metrics
+        ) GROUP BY rid, kid, blk
+        """
+    )
+    conn.execute(
+        """
+        UPDATE metric_summary SET nonfinite = (
+            SELECT count(*) FROM metrics m
+            WHERE m.rid = metric_summary.rid AND m.kid = metric_summary.kid
+              AND (m.value IS NULL OR abs(m.value) > 1e308))
+        """
+    )
 
+
+BLOCK = 1024
 
 #: Folds the metric rows with ``id > ?`` into ``metric_summary`` (the v2 backfill).
 SUMMARY_UPSERT = """
@@ -151,8 +196,8 @@ def migrate(conn: sqlite3.Connection, current: int, target: int = SCHEMA_VERSION
 
 #: Merges one batch's per-(run, metric) summary, computed by the writer, into the table.
 SUMMARY_MERGE = """
-INSERT INTO metric_summary (rid, kid, last, last_flag, last_step, last_ts, min, max, count)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO metric_summary (rid, kid, last, last_flag, last_step, last_ts, min, max, count, nonfinite)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (rid, kid) DO UPDATE SET
     last = excluded.last,
     last_flag = excluded.last_flag,
@@ -164,5 +209,25 @@ ON CONFLICT (rid, kid) DO UPDATE SET
     max = CASE WHEN max IS NULL THEN excluded.max
                WHEN excluded.max IS NULL THEN max
                ELSE max(max, excluded.max) END,
-    count = count + excluded.count
+    count = count + excluded.count,
+    nonfinite = nonfinite + excluded.nonfinite
+"""
+
+
+#: Merges one batch's part of a block into ``metric_blocks``.
+BLOCK_MERGE = """
+INSERT INTO metric_blocks (rid, kid, blk, n, min_step, max_step, min_ts, max_ts, fmin, fmax, fsum, fn)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (rid, kid, blk) DO UPDATE SET
+    n = n + excluded.n,
+    min_step = min(min_step, excluded.min_step),
+    max_step = max(max_step, excluded.max_step),
+    min_ts = min(min_ts, excluded.min_ts),
+    max_ts = max(max_ts, excluded.max_ts),
+    fmin = CASE WHEN fmin IS NULL THEN excluded.fmin WHEN excluded.fmin IS NULL THEN fmin
+                ELSE min(fmin, excluded.fmin) END,
+    fmax = CASE WHEN fmax IS NULL THEN excluded.fmax WHEN excluded.fmax IS NULL THEN fmax
+                ELSE max(fmax, excluded.fmax) END,
+    fsum = coalesce(fsum, 0) + coalesce(excluded.fsum, 0),
+    fn = fn + excluded.fn
 """

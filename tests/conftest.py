@@ -1,0 +1,55 @@
+"""Shared fixtures: a private store directory per test, a clean environment, and no run left
+open between tests (an open run would become the "current" run of the next test)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tracker
+
+#: Environment variables that change where/how tracker stores things.
+TRACKER_ENV = ("TRACKER_DIR", "TRACKER_PROJECT", "TRACKER_MASK_SECRETS", "TRACKER_ALLOW_NETWORK_FS")
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    """A store directory that does not exist yet (tracker creates it)."""
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No TRACKER_* setting inherited from the developer's shell or CI."""
+    for name in TRACKER_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _finish_active_run():
+    yield
+    r = tracker.run
+    if r is not None:
+        r.finish()
+
+
+@pytest.fixture
+def stored_points():
+    """``stored_points(store_dir, run_id)`` -> rows ``(key, typeof(value), value, flag, step)``
+    read straight from the SQLite file, in insertion order."""
+
+    def read(store: Path, run_id: str) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(Path(store) / "tracker.db")
+        try:
+            return conn.execute(
+                "SELECT k.name, typeof(m.value), m.value, m.flag, m.step FROM metrics m "
+                "JOIN keys k ON k.kid = m.kid JOIN runs r ON r.rid = m.rid WHERE r.id = ? ORDER BY m.id",
+                (run_id,),
+            ).fetchall()
+        finally:
+            conn.close()
+
+    return read
