@@ -9,6 +9,7 @@ between calls (one held reader grew the WAL 38×, §B1).
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import socket
@@ -615,7 +616,7 @@ class Store:
         if row is None:
             return SeriesData(key, [], [], [], 0, 0)
         kid = row[0]
-        lo, hi = (-(2**63), 2**63 - 1) if step_range is None else (int(step_range[0]) - 1, int(step_range[1]) + 1)
+        lo, hi = (-(2**63), 2**63 - 1) if step_range is None else (math.floor(step_range[0]), math.ceil(step_range[1]))
         with self.snapshot() as c:
             n_in = c.execute(
                 "SELECT coalesce(sum(n), 0), coalesce(sum(n - fn), 0) FROM metric_blocks "
