@@ -662,6 +662,27 @@ class Store:
                 means += [mean, mean]
         return SeriesData(key, steps, tss, vals, nonfinite, total, downsampled=True, means=means)
 
+    def sample(self, rid: int, key: str, n: int = 12) -> list[float]:
+        """About ``n`` finite values of a metric spread evenly over its steps (for sparklines):
+        one index seek each, whatever the series length."""
+        c = self.conn
+        row = c.execute("SELECT kid FROM keys WHERE name = ?", (key,)).fetchone()
+        if row is None:
+            return []
+        kid = row[0]
+        lo, hi = c.execute("SELECT min(step), max(step) FROM metrics WHERE rid = ? AND kid = ?", (rid, kid)).fetchone()
+        if lo is None:
+            return []
+        out: list[float] = []
+        q = ("SELECT value FROM metrics WHERE rid = ? AND kid = ? AND step >= ? AND flag IS NULL "
+             "ORDER BY step LIMIT 1")
+        targets = sorted({lo + (hi - lo) * i // max(1, n - 1) for i in range(n)})
+        for t in targets:
+            r = c.execute(q, (rid, kid, t)).fetchone()
+            if r is not None and r[0] is not None and r[0] - r[0] == 0:
+                out.append(r[0])
+        return out
+
     def max_rev(self) -> int:
         return int(self.conn.execute("SELECT coalesce(max(rev), 0) FROM runs").fetchone()[0])
 

@@ -1,6 +1,9 @@
-"""The ``tracker-tui`` command: list runs and export their history.
+"""The ``tracker-tui`` command.
 
+    tracker-tui [--store DIR]                 the full-screen app (a plain listing when piped)
+    tracker-tui demo                          the app on a demo store with two live trainings
     tracker-tui ls [--project P] [--json]
+    tracker-tui diff RUN RUN [RUN...] [--all]
     tracker-tui export RUN... [--format csv|jsonl] [--keys k1,k2] [-o FILE]
 
 Output for people is a table (Rich on a terminal, plain aligned text when piped); ``--json``
@@ -201,10 +204,118 @@ def _fmt_csv(v: Any) -> str:
     return str(v)
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Config diff and metrics of 2+ runs: a Rich table on a terminal, plain text when piped."""
+    from tracker.store import RunNotFound
+
+    from .diff import MISSING, best_index, config_diff, fmt_value
+
+    api = _api(args.store)
+    if api.store is None:
+        print(f"tracker-tui: no store at {api.dir} (pass --store DIR or set TRACKER_DIR)", file=sys.stderr)
+        return 1
+    if len(args.runs) < 2:
+        print("tracker-tui diff: give two or more runs", file=sys.stderr)
+        return 2
+    try:
+        runs = [api.run(r) for r in args.runs]
+    except RunNotFound as e:
+        print(sanitize(e), file=sys.stderr)
+        return 1
+    rows = config_diff([r.config for r in runs], only_different=not args.all)
+    marks = {"changed": "~", "added": "+", "removed": "-", "same": " "}
+    header = ["", "key", *[f"{sanitize(r.name)} ({r.id})" for r in runs]]
+    body = [[marks[row.status], sanitize(row.key), *[sanitize(fmt_value(v)) for v in row.values]] for row in rows]
+    metric_keys = sorted({k for r in runs for k in r.summary})
+    mbody = []
+    for k in metric_keys:
+        vals = [r.summary.get(k, MISSING) for r in runs]
+        b = best_index([None if v is MISSING else v for v in vals], k)
+        mbody.append(["", sanitize(k), *[sanitize(fmt_value(v)) + (" *" if i == b else "") for i, v in enumerate(vals)]])
+    if sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb":
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        styles = {"~": "yellow", "+": "green", "-": "red"}
+        console = Console()
+        for title, data in (("config" + ("" if args.all else " (differences)"), body), ("metrics (* best)", mbody)):
+            t = Table(title=Text(title, style="bold"), box=None, pad_edge=False, header_style="bold")
+            for i, h in enumerate(header):
+                t.add_column(Text(h), no_wrap=i < 2, justify="left" if i < 2 else "right")
+            for row in data:
+                cells = [Text(c) for c in row]
+                if row[0] in styles:
+                    for c in cells:
+                        c.stylize(styles[row[0]])
+                for c in cells[2:]:
+                    if c.plain.endswith(" *"):
+                        c.stylize("bold green")
+                t.add_row(*cells)
+            console.print(t)
+        if not body:
+            console.print(Text("configs are identical", style="dim"))
+        return 0
+    for title, data in (("config" + ("" if args.all else " (differences)"), body), ("metrics (* best)", mbody)):
+        print(f"# {title}")
+        if not data:
+            print("(identical)" if title.startswith("config") else "(none)")
+            continue
+        widths = [max(len(h), *(len(r[i]) for r in data)) for i, h in enumerate(header)]
+        for line in [header, *data]:
+            print("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+    return 0
+
+
+def _interactive() -> bool:
+    return sys.stdout.isatty() and sys.stdin.isatty() and os.environ.get("TERM", "dumb") not in ("dumb", "")
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    """Open the full-screen app (or print the plain listing when not on a terminal)."""
+    if not _interactive():
+        args.project, args.json = None, False
+        return cmd_ls(args)
+    from .app import make_app
+
+    make_app(args.store, poll_interval=args.poll).run()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Seed the demo store, start two live trainings, open the app; stop them on quit."""
+    from .demo import demo_dir, seed, start_live, stop_live
+
+    d = demo_dir(args.store)
+    print(f"tracker-tui demo: seeding a demo store in {d} (rebuilt each time; delete it with: rm -rf {d})")
+    seed(d)
+    procs = start_live(d, 2)
+    try:
+        if _interactive():
+            from .app import make_app
+
+            make_app(d, poll_interval=args.poll).run()
+        else:
+            time.sleep(1.5)  # let the live runs register
+            args.store, args.project, args.json = str(d), None, False
+            cmd_ls(args)
+    finally:
+        stop_live(procs)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tracker-tui", description="Local-first experiment tracker for the terminal.")
     p.add_argument("--store", metavar="DIR", help="store directory (default: $TRACKER_DIR, then ~/.tracker)")
+    p.add_argument("--poll", type=float, default=1.0, metavar="SECONDS",
+                   help="how often the app checks the store for changes (default 1)")
     sub = p.add_subparsers(dest="cmd")
+    demo = sub.add_parser("demo", help="open the app on a demo store with two live simulated trainings")
+    demo.set_defaults(func=cmd_demo)
+    df = sub.add_parser("diff", help="config diff and metrics of two or more runs")
+    df.add_argument("runs", nargs="+", metavar="RUN")
+    df.add_argument("--all", action="store_true", help="show every config key, not only differences")
+    df.set_defaults(func=cmd_diff)
     ls = sub.add_parser("ls", help="list runs")
     ls.add_argument("--project", "-p", help="only this project's runs")
     ls.add_argument("--json", action="store_true", help="one JSON array, for scripts")
@@ -215,8 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--keys", "-k", help="comma-separated metric names (default: all)")
     ex.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     ex.set_defaults(func=cmd_export)
-    for sp in (ls, ex):
+    for sp in (ls, ex, demo, df):
         sp.add_argument("--store", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sp.add_argument("--poll", type=float, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
 
@@ -226,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.cmd is None:
-        args = parser.parse_args(["ls", *(argv or sys.argv[1:])])
+        args.func = cmd_app
     try:
         return int(args.func(args))
     except StoreError as e:

@@ -1,0 +1,198 @@
+"""The Textual app: built by :func:`make_app` from a store directory (STYLE.md H10).
+
+The event loop never touches SQLite: screens ask thread workers, which read through
+:class:`~tracker.tui.data.StoreReader` and post messages back. A cheap periodic check of
+``PRAGMA data_version`` (in a worker) rings :class:`StoreChanged` when another process commits.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from .data import StoreReader
+from .messages import StoreChanged
+from .screen_runs import RunsScreen
+
+
+def default_keymap_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "tracker-tui" / "keymap.yaml"
+
+
+def load_keymap(path: Path | None = None) -> tuple[dict[str, str], str | None]:
+    """``{binding id: "key1,key2"}`` from a YAML file; a bad file is reported, not fatal."""
+    path = path or default_keymap_path()
+    if not path.exists():
+        return {}, None
+    try:
+        import yaml
+
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            return {}, f"{path}: expected a mapping of binding id to keys"
+        return {str(k): str(v) for k, v in data.items()}, None
+    except Exception as e:  # YAML or I/O error: tell the user, start with default keys
+        return {}, f"{path}: {e}"
+
+
+class TrackerApp(App[None]):
+    """tracker-tui: runs, details, comparisons, charts and parallel coordinates."""
+
+    TITLE = "tracker-tui"
+    CSS = """
+    Screen { background: $surface; }
+    Footer { height: 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Keys", id="app.help"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False, id="app.palette"),
+    ]
+
+    def __init__(self, reader: StoreReader, *, poll_interval: float = 1.0, clock: Callable[[], float] = time.time,
+                 ascii_only: bool | None = None, keymap: dict[str, str] | None = None,
+                 keymap_error: str | None = None, live_mode: str | None = None) -> None:
+        super().__init__()
+        self.reader = reader
+        self.poll_interval = poll_interval
+        self.clock = clock
+        if ascii_only is None:
+            enc = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+            ascii_only = not enc.startswith("utf8")
+        self.ascii_only = ascii_only
+        self.live_mode = live_mode or f"poll {poll_interval:g}s"
+        self._keymap = keymap or {}
+        self._keymap_error = keymap_error
+        self.brush_expr = ""
+
+    def on_mount(self) -> None:
+        if self._keymap:
+            self.set_keymap(self._keymap)
+        if self._keymap_error:
+            self.notify(self._keymap_error, title="keymap not loaded", severity="warning", markup=False)
+        self.push_screen(RunsScreen())
+        if self.poll_interval > 0:
+            self.set_interval(self.poll_interval, self._poll)
+
+    def _poll(self) -> None:
+        self._check_changed()
+
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
+    def _check_changed(self) -> None:
+        if self.reader.changed():
+            self.call_from_thread(self.broadcast_changed)
+
+    def broadcast_changed(self) -> None:
+        """Tell every screen on the stack that the store changed (they re-read what they show)."""
+        for screen in self.screen_stack:
+            screen.post_message(StoreChanged())
+
+    def on_unmount(self) -> None:
+        self.reader.close()
+
+    # ------------------------------------------------------------------ navigation
+    def runs_screen(self) -> RunsScreen | None:
+        for s in self.screen_stack:
+            if isinstance(s, RunsScreen):
+                return s
+        return None
+
+    def open_detail(self, run_id: str) -> None:
+        from .screen_detail import DetailScreen
+
+        self.push_screen(DetailScreen(run_id))
+
+    def open_compare(self, run_ids: list[str]) -> None:
+        from .screen_compare import CompareScreen
+
+        self.push_screen(CompareScreen(run_ids))
+
+    def open_charts(self, run_ids: list[str], metric: str | None) -> None:
+        from .screen_charts import ChartsScreen
+
+        self.push_screen(ChartsScreen(run_ids, metric))
+
+    def open_parcoords(self, runs: list[Any], config_keys: list[str], metric: str | None) -> None:
+        from .screen_parcoords import ParCoordsScreen
+
+        self.push_screen(ParCoordsScreen(runs, config_keys, metric))
+
+    def apply_brush_expr(self, expr: str) -> None:
+        """Put the parallel-coordinates brushes into the runs filter (replacing the previous ones)."""
+        rs = self.runs_screen()
+        if rs is None:
+            return
+        text = rs.filter_text
+        old = self.brush_expr
+        if old and old in text:
+            text = text.replace(f" and ({old})", "").replace(f"({old}) and ", "").replace(f"({old})", "").replace(old, "")
+        text = text.strip()
+        if expr:
+            text = f"{text} and ({expr})" if text else f"({expr})"
+        self.brush_expr = expr
+        rs.set_filter_text(text)
+
+    # ------------------------------------------------------------------ keys, help, palette
+    def _binding_rows(self, node: Any) -> list[tuple[str, str, str]]:
+        rows = []
+        for b in getattr(node, "BINDINGS", []):
+            if not isinstance(b, Binding):
+                continue
+            keys = b.key
+            if b.id and b.id in self._keymap:
+                keys = self._keymap[b.id]
+            rows.append((keys.replace("question_mark", "?").replace("slash", "/"), b.description, b.id or ""))
+        return rows
+
+    def action_help(self) -> None:
+        from .dialogs import HelpScreen
+        from .filter import __doc__ as filter_doc
+
+        screen = self.screen
+        sections = []
+        title = getattr(screen, "HELP_TITLE", type(screen).__name__.replace("Screen", ""))
+        sections.append((title, self._binding_rows(screen)))
+        for w in screen.query("*"):
+            rows = self._binding_rows(w)
+            if rows and type(w).__name__ not in ("Input", "Footer", "OptionList", "Tree", "DataTable", "TabbedContent",
+                                                  "Tabs", "ContentSwitcher", "ScrollableContainer", "VerticalScroll"):
+                sections.append((type(w).__name__, rows))
+        sections.append(("Everywhere", self._binding_rows(self)))
+        seen = set()
+        uniq = []
+        for t, rows in sections:
+            if t not in seen:
+                seen.add(t)
+                uniq.append((t, rows))
+        self.push_screen(HelpScreen(uniq, extra=(filter_doc or "").strip() + "\n"))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        name = getattr(screen, "HELP_TITLE", type(screen).__name__.replace("Screen", "")).lower()
+        for node in [screen, *screen.query("*")]:
+            for b in getattr(node, "BINDINGS", []):
+                if not isinstance(b, Binding) or not b.id or not b.description:
+                    continue
+                action = b.action
+
+                def run(node: Any = node, action: str = action) -> None:
+                    self.call_later(self.run_action, action, node)
+
+                yield SystemCommand(f"{name}: {b.description}", f"{b.key}  ({b.id})", run)
+
+
+def make_app(store_dir: str | os.PathLike[str] | None = None, **kw: Any) -> TrackerApp:
+    """Build the app for a store directory (``None``: ``$TRACKER_DIR`` or ``~/.tracker``)."""
+    if "keymap" not in kw:
+        keymap, err = load_keymap()
+        kw["keymap"], kw["keymap_error"] = keymap, err
+    return TrackerApp(StoreReader(store_dir), **kw)

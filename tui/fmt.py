@@ -1,0 +1,71 @@
+"""Short text for numbers, times and sparklines (shared by the app and the CLI)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Sequence
+
+SPARK = "▁▂▃▄▅▆▇█"
+SPARK_ASCII = "_.-=+*#@"
+
+
+def num(v: Any) -> str:
+    """A metric value in at most ~9 characters."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v) if abs(v) < 10**9 else f"{v:.3g}"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        if v == 0:
+            return "0"
+        a = abs(v)
+        if 1e-3 <= a < 1e5:
+            return f"{v:.4g}"
+        return f"{v:.2e}"
+    return str(v)
+
+
+def duration(s: float | None) -> str:
+    if s is None:
+        return ""
+    s = int(max(0, s))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def when(t: float | None, now: float | None = None) -> str:
+    """``11-23 14:05`` for this year, ``2025-11-23`` before."""
+    if t is None:
+        return ""
+    lt = time.localtime(t)
+    if time.localtime(now if now is not None else time.time()).tm_year != lt.tm_year:
+        return time.strftime("%Y-%m-%d", lt)
+    return time.strftime("%m-%d %H:%M", lt)
+
+
+def sparkline(values: Sequence[float], width: int = 12, ascii_only: bool = False) -> str:
+    """Values as block characters (finite values only; empty when there are none)."""
+    vals = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    if not vals:
+        return ""
+    if len(vals) > width:
+        step = len(vals) / width
+        vals = [vals[int(i * step)] for i in range(width)]
+    lo, hi = min(vals), max(vals)
+    chars = SPARK_ASCII if ascii_only else SPARK
+    if hi == lo:
+        return chars[len(chars) // 2] * len(vals)
+    scale = (len(chars) - 1) / (hi - lo)
+    return "".join(chars[int((v - lo) * scale)] for v in vals)

@@ -1,0 +1,158 @@
+"""Charts of the chosen runs: one or several metrics, runs overlaid in distinct colours, EMA
+smoothing, step / wall-time / relative-time x axis, log-y, zoom and pan. Long series come from
+the store already reduced to block extremes; zooming in re-reads the visible range at full
+resolution."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from .chart_widget import ChartView
+from .charts import Series
+from .data import RunSeries
+from .dialogs import Picker
+from .messages import SeriesLoaded, StoreChanged
+from .text import sanitize
+
+if TYPE_CHECKING:
+    from .app import TrackerApp
+
+
+def to_chart_series(items: list[RunSeries]) -> list[Series]:
+    """Store series (one per run) to chart series, coloured by position."""
+    out = []
+    for i, s in enumerate(items):
+        d = s.data
+        label = sanitize(s.run_name)
+        if d.downsampled:
+            label += " ~"
+        out.append(Series(label=label, xs=[float(x) for x in d.steps], ys=list(d.values), color_index=i,
+                          steps=list(d.steps), timestamps=list(d.ts), nonfinite=d.nonfinite))
+    return out
+
+
+class ChartsScreen(Screen[None]):
+    """Overlaid metric charts for the selected runs."""
+
+    HELP_TITLE = "Charts"
+    DEFAULT_CSS = """
+    ChartsScreen #charts-title { height: 1; padding: 0 1; background: $panel; }
+    ChartsScreen ChartView { height: 1fr; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="charts.back"),
+        Binding("m", "pick_metrics", "Metrics", id="charts.metrics"),
+        Binding("left_square_bracket", "smoothing(-0.1)", "Smooth -", id="charts.smooth_less"),
+        Binding("right_square_bracket", "smoothing(0.1)", "Smooth +", id="charts.smooth_more"),
+        Binding("x", "x_mode", "X axis", id="charts.x_mode"),
+        Binding("L", "log_y", "Log y", id="charts.log_y"),
+        Binding("plus,equals_sign", "zoom(1)", "Zoom in", id="charts.zoom_in"),
+        Binding("minus", "zoom(-1)", "Zoom out", show=False, id="charts.zoom_out"),
+        Binding("left", "pan(-1)", "Pan left", show=False, id="charts.pan_left"),
+        Binding("right", "pan(1)", "Pan right", show=False, id="charts.pan_right"),
+        Binding("0", "reset_zoom", "Reset zoom", show=False, id="charts.reset"),
+        Binding("f", "follow", "Follow", show=False, id="charts.follow"),
+    ]
+
+    def __init__(self, run_ids: list[str], metric: str | None) -> None:
+        super().__init__()
+        self.run_ids = run_ids
+        self.metrics: list[str] = [metric] if metric else []
+        self.records: list[Any] = []
+        self.all_keys: list[str] = []
+
+    @property
+    def tapp(self) -> "TrackerApp":
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="charts-title")
+        yield ChartView(id="chart")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._load(None)
+
+    @work(thread=True, exclusive=True, group="charts", exit_on_error=False)
+    def _load(self, step_range: tuple[float, float] | None) -> None:
+        reader = self.tapp.reader
+        recs = []
+        for rid in self.run_ids:
+            try:
+                recs.append(reader.run(rid))
+            except Exception:  # the run vanished: chart the others
+                continue
+        keys = sorted({k for r in recs for k in r.metrics})
+        metrics = [m for m in self.metrics if m in keys] or keys[:1]
+        data = {m: reader.series(recs, m, step_range=step_range) for m in metrics}
+        self.post_message(SeriesLoaded("*", [recs, keys, metrics, data], request=step_range))
+
+    @on(SeriesLoaded)
+    def _loaded(self, msg: SeriesLoaded) -> None:
+        recs, keys, metrics, data = msg.series
+        self.records, self.all_keys, self.metrics = recs, keys, metrics
+        view = self.query_one(ChartView)
+        view.set_series({m: to_chart_series(s) for m, s in data.items()})
+        title = Text()
+        title.append(f"{len(recs)} run{'s' if len(recs) != 1 else ''}", style="bold")
+        title.append("  " + ", ".join(sanitize(m) for m in metrics))
+        title.append("   m metrics · [ ] smoothing · x axis · L log · +/- zoom · ←/→ pan · 0 reset", style="dim")
+        self.query_one("#charts-title", Static).update(title)
+
+    @on(StoreChanged)
+    def _changed(self, _: StoreChanged) -> None:
+        if any(r.state == "running" for r in self.records):
+            view = self.query_one(ChartView)
+            self._load(None if view.follow or view.x_range is None else view.x_range)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_pick_metrics(self) -> None:
+        def chosen(sel: list[str] | None) -> None:
+            if sel:
+                self.metrics = sel[:6]
+                self._load(None)
+
+        self.app.push_screen(Picker("Metrics (several = a grid)", [(k, k) for k in self.all_keys], multi=True,
+                                    checked=self.metrics), chosen)
+
+    def action_smoothing(self, delta: float) -> None:
+        self.query_one(ChartView).adjust_smoothing(delta)
+
+    def action_x_mode(self) -> None:
+        self.query_one(ChartView).cycle_x_mode()
+
+    def action_log_y(self) -> None:
+        self.query_one(ChartView).toggle_log_y()
+
+    def action_zoom(self, direction: int) -> None:
+        view = self.query_one(ChartView)
+        view.zoom_in() if direction > 0 else view.zoom_out()
+        self._refetch()
+
+    def action_pan(self, direction: int) -> None:
+        self.query_one(ChartView).pan(direction)
+        self._refetch()
+
+    def action_reset_zoom(self) -> None:
+        self.query_one(ChartView).reset_zoom()
+        self._load(None)
+
+    def action_follow(self) -> None:
+        view = self.query_one(ChartView)
+        view.follow = not view.follow
+        self.notify(f"follow {'on' if view.follow else 'off'}", timeout=2)
+
+    def _refetch(self) -> None:
+        view = self.query_one(ChartView)
+        if view.x_mode == "step" and view.x_range is not None:
+            self._load(view.x_range)

@@ -1,0 +1,191 @@
+"""Compare 2..N runs: config diff (only differing keys by default) and metrics side by side
+with the best value per row highlighted."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+
+from tracker.store import RunRecord
+
+from . import fmt
+from .diff import best_index, config_diff, fmt_value, lower_is_better
+from .messages import RunLoaded, StoreChanged
+from .text import sanitize
+
+if TYPE_CHECKING:
+    from .app import TrackerApp
+
+MARK = {"changed": ("~", "yellow"), "added": ("+", "green"), "removed": ("-", "red"), "same": (" ", "")}
+
+
+def run_header(r: RunRecord, width: int = 16) -> Text:
+    name = sanitize(r.name)
+    if len(name) > width:
+        name = name[: width - 1] + "…"
+    t = Text(name, style="bold")
+    t.append(f"\n{r.id}", style="dim")
+    return t
+
+
+def metric_rows(runs: list[RunRecord]) -> list[tuple[str, list[Any], int | None]]:
+    """``(metric, values per run, index of the best)`` for every metric any run has."""
+    keys = sorted({k for r in runs for k in r.summary})
+    rows = []
+    for k in keys:
+        vals = [r.summary.get(k) for r in runs]
+        rows.append((k, vals, best_index(vals, k)))
+    return rows
+
+
+class CompareScreen(Screen[None]):
+    """Config diff and metrics of the chosen runs."""
+
+    HELP_TITLE = "Compare"
+    DEFAULT_CSS = """
+    CompareScreen #cmp-title { height: 1; padding: 0 1; background: $panel; }
+    CompareScreen DataTable { height: 1fr; }
+    CompareScreen TabPane { padding: 0; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="compare.back"),
+        Binding("a", "toggle_all", "All keys", id="compare.all"),
+        Binding("n", "next_change(1)", "Next change", id="compare.next"),
+        Binding("N", "next_change(-1)", "Prev change", show=False, id="compare.prev"),
+        Binding("1", "tab('cfg')", "Config", show=False, id="compare.tab_config"),
+        Binding("2", "tab('met')", "Metrics", show=False, id="compare.tab_metrics"),
+        Binding("v", "charts", "Charts", id="compare.charts"),
+    ]
+
+    def __init__(self, run_ids: list[str]) -> None:
+        super().__init__()
+        self.run_ids = run_ids
+        self.runs: list[RunRecord] = []
+        self.show_all = False
+        self.statuses: list[str] = []
+
+    @property
+    def tapp(self) -> "TrackerApp":
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="cmp-title")
+        with TabbedContent(id="cmp-tabs"):
+            with TabPane("Config diff", id="cfg"):
+                yield DataTable(id="cfg-table", cursor_type="row")
+            with TabPane("Metrics", id="met"):
+                yield DataTable(id="met-table", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
+    def _load(self) -> None:
+        runs = []
+        for rid in self.run_ids:
+            try:
+                runs.append(self.tapp.reader.run(rid))
+            except Exception as e:  # a run deleted meanwhile: report, keep the rest
+                self.post_message(RunLoaded(None, str(e)))
+        self.post_message(RunLoaded(runs))
+
+    @on(StoreChanged)
+    def _changed(self, _: StoreChanged) -> None:
+        if any(r.state == "running" for r in self.runs):
+            self._load()
+
+    @on(RunLoaded)
+    def _loaded(self, msg: RunLoaded) -> None:
+        if msg.run is None:
+            self.notify(sanitize(msg.error or "run not found"), severity="error", markup=False)
+            return
+        self.runs = msg.run
+        self._fill()
+
+    def _fill(self) -> None:
+        runs = self.runs
+        rows = config_diff([r.config for r in runs], only_different=not self.show_all)
+        counts = {"changed": 0, "added": 0, "removed": 0}
+        for row in config_diff([r.config for r in runs], only_different=True):
+            counts[row.status] += 1
+        title = Text()
+        title.append(f"{len(runs)} runs  ", style="bold")
+        title.append(f"~{counts['changed']} changed  +{counts['added']} added  -{counts['removed']} removed")
+        title.append("  (a: all keys)" if not self.show_all else "  (a: only differences)", style="dim")
+        self.query_one("#cmp-title", Static).update(title)
+
+        t = self.query_one("#cfg-table", DataTable)
+        cursor = t.cursor_row
+        t.clear(columns=True)
+        t.add_column(Text(" "), key="mark", width=1)
+        t.add_column(Text("key", style="bold"), key="key")
+        for i, r in enumerate(runs):
+            t.add_column(run_header(r), key=f"r{i}")
+        self.statuses = []
+        for row in rows:
+            mark, style = MARK[row.status]
+            cells: list[Any] = [Text(mark, style=style), Text(sanitize(row.key), style="bold" if row.status != "same" else "")]
+            first = row.values[0]
+            for j, v in enumerate(row.values):
+                cell = Text(sanitize(fmt_value(v)))
+                if row.status != "same" and j > 0 and fmt_value(v) != fmt_value(first):
+                    cell.stylize(style or "yellow")
+                cells.append(cell)
+            t.add_row(*cells, height=1)
+            self.statuses.append(row.status)
+        if not rows:
+            t.add_row(Text(""), Text("no differences in config" if not self.show_all else "no config", style="dim"),
+                      *[Text("") for _ in runs])
+        if cursor is not None and t.row_count:
+            t.move_cursor(row=min(cursor, t.row_count - 1))
+
+        m = self.query_one("#met-table", DataTable)
+        m.clear(columns=True)
+        m.add_column(Text("metric", style="bold"), key="metric")
+        for i, r in enumerate(runs):
+            m.add_column(run_header(r), key=f"r{i}")
+        for key, vals, best in metric_rows(runs):
+            arrow = ("(min)" if lower_is_better(key) else "(max)")
+            cells = [Text(sanitize(key) + " ", style="bold").append(arrow, style="dim")]
+            for j, v in enumerate(vals):
+                cell = Text(sanitize(fmt.num(v) if not isinstance(v, (dict, list, str)) else fmt_value(v)))
+                if j == best:
+                    cell.stylize("bold green reverse")
+                    cell.append(" *")
+                cells.append(cell)
+            m.add_row(*cells, height=1)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_toggle_all(self) -> None:
+        self.show_all = not self.show_all
+        self._fill()
+
+    def action_next_change(self, direction: int) -> None:
+        t = self.query_one("#cfg-table", DataTable)
+        if not self.statuses:
+            return
+        i = t.cursor_row
+        n = len(self.statuses)
+        for k in range(1, n + 1):
+            j = (i + direction * k) % n
+            if self.statuses[j] != "same":
+                t.move_cursor(row=j)
+                return
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_charts(self) -> None:
+        rs = self.tapp.runs_screen()
+        metric = rs._primary() if rs is not None else None
+        self.tapp.open_charts([r.id for r in self.runs], metric)

@@ -1,0 +1,253 @@
+"""One run: overview (metadata, notes, tags, summary with last/min/max), its config as a
+searchable tree, and charts of its metrics."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane, Tree
+
+from tracker.store import RunRecord
+
+from . import fmt
+from .chart_widget import ChartView
+from .diff import fmt_value
+from .messages import RunLoaded, SeriesLoaded, StoreChanged
+from .text import sanitize
+
+if TYPE_CHECKING:
+    from .app import TrackerApp
+
+
+def _kv(t: Text, key: str, value: Any, style: str = "") -> None:
+    t.append(f"{key:<10}", style="bold")
+    t.append(sanitize(value) if value not in (None, "") else "—", style=style)
+    t.append("\n")
+
+
+class DetailScreen(Screen[None]):
+    """Everything about one run."""
+
+    HELP_TITLE = "Run detail"
+    DEFAULT_CSS = """
+    DetailScreen #title { height: 1; padding: 0 1; background: $panel; }
+    DetailScreen TabPane { padding: 0; }
+    DetailScreen #overview-text { padding: 0 1; height: auto; }
+    DetailScreen #summary { height: auto; max-height: 100%; }
+    DetailScreen #config-search { height: 1; border: none; padding: 0 1; background: $boost; }
+    DetailScreen Tree { height: 1fr; }
+    DetailScreen ChartView { height: 1fr; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="detail.back"),
+        Binding("1", "tab('overview')", "Overview", id="detail.tab_overview"),
+        Binding("2", "tab('config')", "Config", id="detail.tab_config"),
+        Binding("3", "tab('charts')", "Charts", id="detail.tab_charts"),
+        Binding("slash", "search_config", "Search config", id="detail.search"),
+        Binding("m", "pick_metrics", "Metrics", id="detail.metrics"),
+        Binding("left_square_bracket", "smoothing(-0.1)", "Less smooth", show=False, id="detail.smooth_less"),
+        Binding("right_square_bracket", "smoothing(0.1)", "More smooth", show=False, id="detail.smooth_more"),
+        Binding("x", "x_mode", "X axis", show=False, id="detail.x_mode"),
+        Binding("L", "log_y", "Log y", show=False, id="detail.log_y"),
+    ]
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.record: RunRecord | None = None
+        self.metrics: list[str] = []
+
+    @property
+    def tapp(self) -> "TrackerApp":
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"run {self.run_id}", style="bold"), id="title")
+        with TabbedContent(id="tabs"):
+            with TabPane("Overview", id="overview"):
+                with VerticalScroll():
+                    yield Static(id="overview-text")
+                    yield DataTable(id="summary", cursor_type="row", zebra_stripes=True)
+            with TabPane("Config", id="config"):
+                yield Input(placeholder="search config keys and values (/)", id="config-search")
+                yield Tree(Text("config"), id="config-tree")
+            with TabPane("Charts", id="charts"):
+                yield ChartView(id="chart")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def _load(self) -> None:
+        try:
+            rec = self.tapp.reader.run(self.run_id)
+        except Exception as e:  # RunNotFound / store gone: shown, never raised
+            self.post_message(RunLoaded(None, str(e)))
+            return
+        self.post_message(RunLoaded(rec))
+
+    @on(StoreChanged)
+    def _changed(self, _: StoreChanged) -> None:
+        if self.record is not None and self.record.state == "running":
+            self._load()
+
+    @on(RunLoaded)
+    def _loaded(self, msg: RunLoaded) -> None:
+        if msg.run is None:
+            self.query_one("#overview-text", Static).update(Text(sanitize(msg.error or "run not found"), style="red"))
+            return
+        first = self.record is None
+        self.record = r = msg.run
+        title = Text()
+        title.append(sanitize(r.name), style="bold")
+        title.append(f"  {r.id}  {sanitize(r.project)}  ")
+        title.append(r.state, style={"running": "bold cyan", "finished": "green", "failed": "bold red",
+                                     "crashed": "bold magenta"}.get(r.state, ""))
+        self.query_one("#title", Static).update(title)
+        self._fill_overview(r)
+        if first:
+            self._fill_tree(r.config, "")
+            keys = sorted(r.metrics)
+            losses = [k for k in keys if "loss" in k.lower()]
+            self.metrics = (losses + [k for k in keys if k not in losses and not k.startswith("system/")])[:4]
+        self._load_series()
+
+    def _fill_overview(self, r: RunRecord) -> None:
+        t = Text()
+        now = self.tapp.clock()
+        _kv(t, "state", r.state + (f" (exit {r.exit_code})" if r.exit_code not in (None, 0) else ""))
+        if r.meta.get("error"):
+            _kv(t, "error", r.meta.get("error"), "red")
+        _kv(t, "created", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at)))
+        end = r.finished_at or (now if r.state == "running" else max(r.heartbeat_at or 0, r.updated_at))
+        _kv(t, "duration", fmt.duration(end - r.created_at))
+        _kv(t, "step", r.last_step)
+        _kv(t, "host", f"{r.host or '?'}  user {r.user or '?'}  pid {r.pid or '?'}")
+        _kv(t, "command", " ".join(r.argv[1:] if len(r.argv) > 1 else r.argv))
+        _kv(t, "cwd", r.cwd)
+        _kv(t, "python", r.python)
+        git = "—"
+        if r.git_commit:
+            git = f"{r.git_commit[:12]}" + (f" on {r.git_branch}" if r.git_branch else "") + (" (dirty)" if r.git_dirty else "")
+        _kv(t, "git", git)
+        _kv(t, "group", r.group)
+        _kv(t, "job type", r.job_type)
+        _kv(t, "tags", ", ".join(r.tags))
+        _kv(t, "notes", r.notes)
+        self.query_one("#overview-text", Static).update(t)
+        table = self.query_one("#summary", DataTable)
+        if not table.columns:
+            for label in ("metric", "last", "min", "max", "count", "last step"):
+                table.add_column(Text(label, style="bold"), key=label)
+        table.clear()
+        for k in sorted(r.metrics):
+            st = r.metrics[k]
+            last = r.summary.get(k, st.last)
+            table.add_row(Text(sanitize(k)), Text(fmt.num(last)), Text(fmt.num(st.min)), Text(fmt.num(st.max)),
+                          Text(str(st.count)), Text("" if st.last_step is None else str(st.last_step)))
+        for k, v in sorted(r.summary_overrides.items()):
+            if k not in r.metrics:
+                table.add_row(Text(sanitize(k)), Text(sanitize(fmt_value(v))), Text(""), Text(""), Text(""), Text(""))
+
+    def _fill_tree(self, cfg: dict[str, Any], query: str) -> None:
+        tree = self.query_one("#config-tree", Tree)
+        tree.clear()
+        tree.root.expand()
+        q = query.lower()
+
+        def matches(k: str, v: Any) -> bool:
+            if not q:
+                return True
+            if q in k.lower():
+                return True
+            if isinstance(v, dict):
+                return any(matches(kk, vv) for kk, vv in v.items())
+            return q in fmt_value(v).lower()
+
+        def add(node: Any, d: dict[str, Any]) -> None:
+            for k, v in d.items():
+                if not matches(str(k), v):
+                    continue
+                if isinstance(v, dict) and v:
+                    child = node.add(Text(sanitize(k), style="bold"), expand=True)
+                    add(child, v)
+                else:
+                    label = Text(sanitize(k), style="bold")
+                    label.append(": ")
+                    label.append(sanitize(fmt_value(v)))
+                    node.add_leaf(label)
+
+        add(tree.root, cfg)
+
+    @on(Input.Changed, "#config-search")
+    def _search(self, event: Input.Changed) -> None:
+        if self.record is not None:
+            self._fill_tree(self.record.config, event.value)
+
+    # ------------------------------------------------------------------ charts
+    def _load_series(self) -> None:
+        if self.record is not None and self.metrics:
+            self._fetch(self.record, list(self.metrics))
+
+    @work(thread=True, exclusive=True, group="detail-series", exit_on_error=False)
+    def _fetch(self, rec: RunRecord, metrics: list[str]) -> None:
+        out = {}
+        for m in metrics:
+            out[m] = self.tapp.reader.series([rec], m)
+        self.post_message(SeriesLoaded("*", [out]))
+
+    @on(SeriesLoaded)
+    def _series(self, msg: SeriesLoaded) -> None:
+        from .screen_charts import to_chart_series
+
+        data = msg.series[0]
+        self.query_one(ChartView).set_series({m: to_chart_series(s) for m, s in data.items()})
+
+    # ------------------------------------------------------------------ actions
+    def action_back(self) -> None:
+        search = self.query_one("#config-search", Input)
+        if search.has_focus:
+            self.query_one("#config-tree").focus()
+            return
+        self.app.pop_screen()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_search_config(self) -> None:
+        self.query_one(TabbedContent).active = "config"
+        self.query_one("#config-search", Input).focus()
+
+    def action_pick_metrics(self) -> None:
+        from .dialogs import Picker
+
+        if self.record is None:
+            return
+
+        def chosen(sel: list[str] | None) -> None:
+            if sel:
+                self.metrics = sel[:6]
+                self.query_one(TabbedContent).active = "charts"
+                self._load_series()
+
+        keys = sorted(self.record.metrics)
+        self.app.push_screen(Picker("Metrics to chart (up to 6)", [(k, k) for k in keys], multi=True,
+                                    checked=self.metrics), chosen)
+
+    def action_smoothing(self, delta: float) -> None:
+        self.query_one(ChartView).adjust_smoothing(delta)
+
+    def action_x_mode(self) -> None:
+        self.query_one(ChartView).cycle_x_mode()
+
+    def action_log_y(self) -> None:
+        self.query_one(ChartView).toggle_log_y()

@@ -1,0 +1,113 @@
+"""Parallel coordinates over config keys and one metric, with keyboard brushing. Brushes become a
+filter expression in the runs table's filter bar."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tracker.store import RunRecord
+
+from .diff import flatten
+from .dialogs import Picker
+from .parcoords_widget import ParCoordsView
+from .text import sanitize
+
+if TYPE_CHECKING:
+    from .app import TrackerApp
+
+
+def run_values(r: RunRecord, metric: str | None) -> dict[str, Any]:
+    """A run's flattened config plus the metric's summary value (keyed by the metric name)."""
+    vals: dict[str, Any] = dict(flatten(r.config))
+    if metric:
+        vals[metric] = r.summary.get(metric)
+    return vals
+
+
+class ParCoordsScreen(Screen[None]):
+    """Runs as lines across config axes and a metric axis."""
+
+    HELP_TITLE = "Parallel coordinates"
+    DEFAULT_CSS = """
+    ParCoordsScreen #pc-title { height: 1; padding: 0 1; background: $panel; }
+    ParCoordsScreen ParCoordsView { height: 1fr; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back (keep brushes)", id="parcoords.back"),
+        Binding("a", "pick_axes", "Axes", id="parcoords.axes"),
+        Binding("m", "pick_metric", "Metric", id="parcoords.metric"),
+    ]
+
+    def __init__(self, runs: list[RunRecord], config_keys: list[str], metric: str | None) -> None:
+        super().__init__()
+        self.runs = runs
+        self.keys = list(config_keys)
+        self.metric = metric
+        self.n_selected = len(runs)
+
+    @property
+    def tapp(self) -> "TrackerApp":
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="pc-title")
+        yield ParCoordsView(id="pc")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._apply()
+        self.query_one(ParCoordsView).focus()
+
+    def _apply(self) -> None:
+        view = self.query_one(ParCoordsView)
+        data = [(r.id, run_values(r, self.metric)) for r in self.runs]
+        view.set_data(data, self.keys, self.metric or "")
+        self._title()
+
+    def _title(self) -> None:
+        t = Text()
+        t.append(f"{self.n_selected}/{len(self.runs)} runs in brushes", style="bold")
+        t.append("  axes: " + ", ".join(sanitize(k) for k in self.keys))
+        if self.metric:
+            t.append(f"  colour: {sanitize(self.metric)}")
+        self.query_one("#pc-title", Static).update(t)
+
+    @on(ParCoordsView.BrushesChanged)
+    def _brushes(self, msg: ParCoordsView.BrushesChanged) -> None:
+        self.n_selected = len(msg.selected)
+        self._title()
+        self.tapp.apply_brush_expr(msg.expr)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_pick_axes(self) -> None:
+        keys: set[str] = set()
+        for r in self.runs:
+            keys.update(flatten(r.config))
+
+        def chosen(sel: list[str] | None) -> None:
+            if sel:
+                self.keys = sel
+                self._apply()
+
+        self.app.push_screen(Picker("Axes (config keys)", [(k, k) for k in sorted(keys)], multi=True,
+                                    checked=self.keys), chosen)
+
+    def action_pick_metric(self) -> None:
+        keys = sorted({k for r in self.runs for k in r.summary})
+
+        def chosen(m: str | None) -> None:
+            if m:
+                self.metric = m
+                self._apply()
+
+        self.app.push_screen(Picker("Metric axis (colours the lines)", [(k, k) for k in keys]), chosen)
