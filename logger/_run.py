@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import re
 import os
 import signal
 import sys
@@ -28,6 +29,9 @@ from ._values import (
 from ._writer import MAX_PENDING, WAKE_AT, Control, Writer
 
 _FAST_TYPES = frozenset({float, int, bool})
+_RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: Distinct metric keys in one run past which a one-time warning is given (RELIABILITY.md B6).
+MAX_KEYS_WARN = 10_000
 _time = time.time
 
 _lock = threading.RLock()
@@ -152,6 +156,9 @@ class Run:
         self._held: int | None = None
         self._max_step = start_step - 1
         self._keys: tuple[str, ...] = ()
+        self._seen_keys: set[str] = set()
+        self._final_state: str | None = None
+        self._git_thread: threading.Thread | None = None
         self._closed = False
         self._forked = False
         self._finishing = False
@@ -172,7 +179,8 @@ class Run:
 
     @property
     def state(self) -> str:
-        return "finished" if self._closed else "running"
+        """``running`` until finished; then ``finished`` or ``failed`` as stored."""
+        return self._final_state or ("finished" if self._closed else "running")
 
     def __repr__(self) -> str:
         return f"<Run {self.id} {self.name!r} project={self.project!r}>"
@@ -246,9 +254,19 @@ class Run:
 
     def _keys_ok(self, keys: tuple[str, ...]) -> bool:
         for k in keys:
-            if type(k) is not str or len(k) > 250:
+            if type(k) is not str or len(k) > 250 or k in ("_step", "_timestamp"):
                 return False
         self._keys = keys
+        seen = self._seen_keys
+        if len(seen) <= MAX_KEYS_WARN:
+            seen.update(keys)
+            if len(seen) > MAX_KEYS_WARN:
+                warn_once(
+                    f"cardinality:{self.id}",
+                    f"tracker: run {self.id} has logged more than {MAX_KEYS_WARN:,} distinct metric names; "
+                    "every name is kept, but tables and charts get slow (log per-item values as one metric "
+                    "with a step, or aggregate them)",
+                )
         return True
 
     def _explicit_step(self, step: Any, commit: bool | None) -> int:
@@ -315,10 +333,15 @@ class Run:
             if self._closed or self._forked:
                 return
             self._finishing = True
+        gt = self._git_thread
+        if gt is not None and gt is not threading.current_thread():
+            gt.join(3.0)  # git facts of a short run must not be lost
+        with _lock:
             self._closed = True
         if timeout is None:
             timeout = float(os.environ.get("TRACKER_FINISH_TIMEOUT", "60"))
         state = "finished" if exit_code == 0 else "failed"
+        self._final_state = state
         fields: dict[str, Any] = {"state": state, "exit_code": int(exit_code), "finished_at": _time()}
         meta_extra = {k: v for k, v in (("error", error), ("signal", signame)) if v}
         if meta_extra:
@@ -381,22 +404,22 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
     global _current
     from tracker.store import RunNotFound, Store, StoreError, process_start_marker
 
+    cfg = load_config_source(config)  # a bad config fails before anything else happens
+    if mask_secrets is None:
+        mask_secrets = os.environ.get("TRACKER_MASK_SECRETS", "1") not in ("0", "false", "no")
+    stored_cfg = jsonable(cfg)
+    if mask_secrets:
+        stored_cfg = _mask_config(stored_cfg)
     if _current is not None and not reinit:
         warn_once(f"reinit:{_current.id}", f"tracker: init() called while run {_current.id} is active; finishing it first "
                   "(pass reinit=True to keep both open)")
         _current.finish()
     project = str(project or os.environ.get("TRACKER_PROJECT") or "uncategorized")
-    if mask_secrets is None:
-        mask_secrets = os.environ.get("TRACKER_MASK_SECRETS", "1") not in ("0", "false", "no")
     if tags is None:
         tags = []
     elif isinstance(tags, str):
         tags = [tags]
     tags = [str(t) for t in tags]
-    cfg = load_config_source(config)
-    stored_cfg = jsonable(cfg)
-    if mask_secrets:
-        stored_cfg = _mask_config(stored_cfg)
 
     writer = _writer_for(dir, flush_interval)
     store = writer.store
@@ -407,6 +430,10 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         run_id, resume = str(resume), "must"
     elif resume not in (None, "allow", "must", "never", "auto"):
         raise ValueError(f"tracker: resume={resume!r} conflicts with id={id!r}")
+    if run_id is not None and not _RUN_ID.fullmatch(str(run_id)):
+        raise ValueError(
+            f"tracker: run id {str(run_id)[:80]!r} is not valid: use 1-64 letters, digits, '-' or '_'"
+        )
     with _lock:
         exists = run_id is not None and store.find_run_id(run_id)
         if resume == "must" and not exists:
@@ -448,7 +475,9 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         _current = run
     _install_hooks()
     if capture_git:
-        threading.Thread(target=_capture_git, args=(run, info["cwd"]), name="tracker-git", daemon=True).start()
+        run._git_thread = threading.Thread(target=_capture_git, args=(run, info["cwd"]), name="tracker-git",
+                                           daemon=True)
+        run._git_thread.start()
     return run
 
 
@@ -485,7 +514,7 @@ def _meta() -> dict[str, Any]:
 
 def _capture_git(run: Run, cwd: str | None) -> None:
     info = git_info(cwd)
-    if info and not run._closed:
+    if info:
         run._enqueue_update(info)
 
 
@@ -545,6 +574,12 @@ def _install_hooks() -> None:
         prev_exit(code)
 
     sys.exit = exit
+    import builtins
+
+    for name in ("exit", "quit"):
+        quitter = getattr(builtins, name, None)
+        if quitter is not None and not getattr(quitter, "_tracker_wrapped", False):
+            setattr(builtins, name, _Quitter(quitter))
     if threading.current_thread() is threading.main_thread():
         for name in ("SIGTERM", "SIGHUP"):
             signum = getattr(signal, name, None)
@@ -556,6 +591,23 @@ def _install_hooks() -> None:
             _prev_signal[signum] = prev
             signal.signal(signum, _on_signal)
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class _Quitter:
+    """Wraps the builtin ``exit()`` / ``quit()`` to record the exit code, like ``sys.exit``."""
+
+    _tracker_wrapped = True
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __repr__(self) -> str:
+        return repr(self._inner)
+
+    def __call__(self, code: Any = None) -> None:
+        global _exit_code
+        _exit_code = code if isinstance(code, int) else (0 if code is None else 1)
+        self._inner(code)
 
 
 def _at_exit() -> None:

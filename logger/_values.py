@@ -20,6 +20,10 @@ from typing import Any
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_KEY_LEN = 250
+#: Config strings longer than this are truncated with a marker (RELIABILITY.md B6).
+MAX_CONFIG_STR = 64 * 1024
+#: Names ``history()`` rows use for themselves; a metric with one of them is renamed.
+RESERVED_KEYS = frozenset({"_step", "_timestamp"})
 
 
 class TrackerWarning(UserWarning):
@@ -29,12 +33,28 @@ class TrackerWarning(UserWarning):
 _warned: set[str] = set()
 
 
+_PKG_DIR = __file__.rsplit("/", 1)[0] if "/" in __file__ else ""
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside this package (the
+    user's ``log()`` line), or at the outermost frame of a background thread."""
+    import sys
+
+    f = sys._getframe(2)
+    level = 2
+    while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
+        f = f.f_back
+        level += 1
+    return level if f is not None else 1
+
+
 def warn_once(tag: str, message: str) -> None:
     """Warn with ``message`` the first time ``tag`` is seen in this process."""
     if tag in _warned:
         return
     _warned.add(tag)
-    warnings.warn(message, TrackerWarning, stacklevel=3)
+    warnings.warn(message, TrackerWarning, stacklevel=_user_stacklevel())
 
 
 # ---------------------------------------------------------------------------------- metrics
@@ -101,6 +121,10 @@ def normalize_metrics(data: Mapping[Any, Any]) -> tuple[tuple[str, ...], tuple[A
             name = str(k)
             warn_once(f"keytype:{name}", f"tracker: metric key {k!r} ({type(k).__name__}) stored as the string {name!r}")
             k = name
+        if k in RESERVED_KEYS:
+            new = k + "_"
+            warn_once(f"reserved:{k}", f"tracker: metric key {k!r} is reserved for history rows; stored as {new!r}")
+            k = new
         if len(k) > MAX_KEY_LEN:
             short = k[: MAX_KEY_LEN - 1] + "…"
             warn_once(f"keylen:{k}", f"tracker: metric key of {len(k)} characters truncated to {MAX_KEY_LEN}: {short[:40]!r}…")
@@ -192,7 +216,13 @@ def load_config_source(cfg: Any) -> dict[str, Any]:
 
 def jsonable(v: Any, path: str = "", depth: int = 0) -> Any:
     """Convert a config value to JSON-compatible data, deterministically (RELIABILITY.md B3)."""
-    if v is None or isinstance(v, (bool, str)):
+    if isinstance(v, str):
+        if len(v) > MAX_CONFIG_STR:
+            warn_once(f"bigstr:{path}", f"tracker: config {path!r} is a string of {len(v):,} characters; "
+                      f"stored truncated to {MAX_CONFIG_STR:,} with a marker")
+            return v[:MAX_CONFIG_STR] + f"…[truncated {len(v) - MAX_CONFIG_STR:,} characters]"
+        return v
+    if v is None or isinstance(v, bool):
         return v
     if isinstance(v, int):
         return int(v)
@@ -319,9 +349,10 @@ def mask_secrets(v: Any, key: str = "") -> Any:
         return {k: mask_secrets(sub, k) for k, sub in v.items()}
     if isinstance(v, list):
         return [mask_secrets(x, key) for x in v]
-    if isinstance(v, str) and v:
-        if key and is_secret_key(key):
-            return mask(v)
+    if key and is_secret_key(key) and v is not None and not isinstance(v, bool) and not isinstance(v, (dict, list)):
+        sv = str(v)
+        return sv if sv.startswith("••••") else mask(sv)  # numbers too; never mask twice
+    if isinstance(v, str) and v and not v.startswith("••••"):
         if _SECRET_VALUE.match(v):
             return mask(v)
         m = _URL_CRED.match(v)

@@ -123,7 +123,7 @@ class ApiRun:
                 row = rows[step] = {"_step": step, "_timestamp": ts}
             elif ts > row["_timestamp"]:
                 row["_timestamp"] = ts
-            row[key] = value
+            row[key if key not in ("_step", "_timestamp") else key + "_"] = value
         return list(rows.values())
 
     def points(self, keys: Iterable[str] | None = None) -> list[tuple[int, float, str, Any]]:

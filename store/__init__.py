@@ -170,11 +170,9 @@ class Store:
         self.readonly = False
         if allow_network_fs is None:
             allow_network_fs = os.environ.get("TRACKER_ALLOW_NETWORK_FS", "") not in ("", "0")
-        if create:
-            ensure_private_dir(self.dir)
-        elif not self.path.exists():
+        if not create and not self.path.exists():
             raise StoreMissing(f"tracker: no store at {self.path} (set --store DIR or TRACKER_DIR)")
-        self.fstype = filesystem_type(self.dir)
+        self.fstype = filesystem_type(self.dir)  # works before the directory exists
         self.network_fs = is_network_fs(self.fstype)
         if self.network_fs and not allow_network_fs:
             raise StoreDirError(
@@ -186,6 +184,7 @@ class Store:
                 "TRACKER_ALLOW_NETWORK_FS=1."
             )
         if create:
+            ensure_private_dir(self.dir)
             try:
                 precreate_private_file(self.path)
             except OSError as e:
