@@ -34,7 +34,7 @@ def to_chart_series(items: list[RunSeries]) -> list[Series]:
         if d.downsampled:
             label += " ~"
         out.append(Series(label=label, xs=[float(x) for x in d.steps], ys=list(d.values), color_index=i,
-                          steps=list(d.steps), timestamps=list(d.ts), nonfinite=d.nonfinite))
+                          steps=list(d.steps), timestamps=list(d.ts)))
     return out
 
 

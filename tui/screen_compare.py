@@ -51,7 +51,9 @@ class CompareScreen(Screen[None]):
     DEFAULT_CSS = """
     CompareScreen #cmp-title { height: 1; padding: 0 1; background: $panel; }
     CompareScreen DataTable { height: 1fr; }
-    CompareScreen TabPane { padding: 0; }
+    CompareScreen TabbedContent { height: 1fr; }
+    CompareScreen ContentSwitcher { height: 1fr; }
+    CompareScreen TabPane { padding: 0; height: 1fr; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [

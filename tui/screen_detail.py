@@ -38,7 +38,10 @@ class DetailScreen(Screen[None]):
     HELP_TITLE = "Run detail"
     DEFAULT_CSS = """
     DetailScreen #title { height: 1; padding: 0 1; background: $panel; }
-    DetailScreen TabPane { padding: 0; }
+    DetailScreen TabbedContent { height: 1fr; }
+    DetailScreen ContentSwitcher { height: 1fr; }
+    DetailScreen TabPane { padding: 0; height: 1fr; }
+    DetailScreen VerticalScroll { height: 1fr; }
     DetailScreen #overview-text { padding: 0 1; height: auto; }
     DetailScreen #summary { height: auto; max-height: 100%; }
     DetailScreen #config-search { height: 1; border: none; padding: 0 1; background: $boost; }

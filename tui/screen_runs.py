@@ -96,7 +96,7 @@ class RunsScreen(Screen[None]):
         self.rev = 0
         self.point_id = 0
         self.filter_text = ""
-        self.filter = compile_filter("")
+        self.flt = compile_filter("")
         self.sort_key: str | None = "created"
         self.sort_reverse = True
         self.qualifier = "last"
@@ -106,7 +106,7 @@ class RunsScreen(Screen[None]):
         self.grouped = False
         self.expanded: set[str] = set()
         self.sparks: dict[str, list[float]] = {}
-        self.visible: list[RunRecord] = []
+        self.shown: list[RunRecord] = []
         self.missing = False
         self._loaded = False
 
@@ -289,12 +289,12 @@ class RunsScreen(Screen[None]):
         runs = []
         for r in self.runs.values():
             try:
-                if self.filter(r):
+                if self.flt(r):
                     runs.append(r)
             except Exception:  # a filter must never take the app down; count it as no match
                 pass
         runs = self._sorted(runs)
-        self.visible = runs
+        self.shown = runs
         best: dict[str, str] = {}
         for m in metrics:
             vals = [(r.id, metric_value(r, m, self.qualifier)) for r in runs]
@@ -351,7 +351,7 @@ class RunsScreen(Screen[None]):
         n_proj = len(self.projects)
         if n_proj > 1:
             t.append(f" (+{n_proj - 1} more, p)", style="dim")
-        shown, total = len(self.visible), len(self.runs)
+        shown, total = len(self.shown), len(self.runs)
         t.append(f"  {shown}/{total} runs" if shown != total else f"  {total} runs")
         sel = len(self.query_one(RunTable).selected) if self.is_mounted else 0
         if sel:
@@ -386,7 +386,7 @@ class RunsScreen(Screen[None]):
             return False
         err.display = False
         self.filter_text = text
-        self.filter = flt
+        self.flt = flt
         self.refresh_table()
         return True
 
@@ -418,7 +418,7 @@ class RunsScreen(Screen[None]):
         if table.selected:
             table.clear_selection()
         else:
-            table.selected = {r.id for r in self.visible}
+            table.selected = {r.id for r in self.shown}
             table.set_data(table.columns, table.rows)
         self._show_status()
 
@@ -443,7 +443,7 @@ class RunsScreen(Screen[None]):
         """Selected runs (in table order), or the run under the cursor when none is selected."""
         table = self.query_one(RunTable)
         if table.selected:
-            order = {r.id: i for i, r in enumerate(self.visible)}
+            order = {r.id: i for i, r in enumerate(self.shown)}
             ids = sorted((i for i in table.selected if i in self.runs), key=lambda i: order.get(i, 1 << 30))
             return [self.runs[i] for i in ids]
         key = table.cursor_key
@@ -466,7 +466,7 @@ class RunsScreen(Screen[None]):
         self.tapp.open_charts([r.id for r in runs], self._primary())
 
     def action_parcoords(self) -> None:
-        runs = self.visible if not self.query_one(RunTable).selected else self.chosen_runs()
+        runs = self.shown if not self.query_one(RunTable).selected else self.chosen_runs()
         if len(runs) < 2:
             self.notify("Parallel coordinates need two or more runs", severity="warning")
             return
@@ -554,7 +554,7 @@ class RunsScreen(Screen[None]):
         self.load()
 
     def visible_ids(self) -> list[str]:
-        return [r.id for r in self.visible]
+        return [r.id for r in self.shown]
 
     def now(self) -> float:
         return time.time()
