@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tracker.store import DB_NAME, Store, resolve_dir
+from tracker.store import _ADJ, _NOUN, DB_NAME, Store, resolve_dir
 
 SWEEP = [
     (lr, bs, dr, opt)
@@ -79,7 +79,8 @@ def seed(store_dir: Path, *, runs: int = 28, steps: int = 600, now: float | None
         elif i == 15:
             fate, n = "crashed", steps // 3
         rid, run_id, _ = store.create_run(
-            id=None, project=p["project"], name=None, group=p["group"], job_type="train", tags=p["tags"],
+            id="".join(rng.choice("abcdefghijkmnpqrstuvwxyz23456789") for _ in range(8)), project=p["project"],
+            name=f"{rng.choice(_ADJ)}-{rng.choice(_NOUN)}-{i + 1}", group=p["group"], job_type="train", tags=p["tags"],
             notes="baseline with cosine schedule" if i == 0 else None,
             config_json=json.dumps({k: ("••••1234" if "api_key" in k else v) for k, v in cfg.items()}),
             host="gpu-node-7" if fate == "crashed" else "gpu-node-3", pid=None, pid_start=None, user="alice",
