@@ -73,6 +73,7 @@ class TrackerApp(App[None]):
         self._keymap = keymap or {}
         self._keymap_error = keymap_error
         self.brush_expr = ""
+        self.parcoords_state: Any = None
 
     def on_mount(self) -> None:
         if self._keymap:

@@ -25,7 +25,7 @@ class _SearchInput(Input):
         self.multi = multi
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
-        if self.multi and key == "space":
+        if self.multi and (key == "space" or character == " "):
             return False
         return super().check_consume_key(key, character)
 
@@ -49,7 +49,8 @@ class Picker(ModalScreen[Any]):
         Binding("escape", "dismiss_none", "Cancel", id="picker.cancel"),
         Binding("down", "move(1)", "Down", show=False, id="picker.down"),
         Binding("up", "move(-1)", "Up", show=False, id="picker.up"),
-        Binding("space", "toggle", "Toggle", show=False, id="picker.toggle"),
+        # priority + the search box not claiming Space: Space toggles before it could be typed
+        Binding("space", "toggle", "Toggle", show=False, id="picker.toggle", priority=True),
     ]
 
     def __init__(self, title: str, items: Sequence[tuple[str, Any]], *, multi: bool = False,
@@ -119,6 +120,7 @@ class Picker(ModalScreen[Any]):
 
     def action_toggle(self) -> None:
         if not self.multi:
+            self.query_one(Input).insert_text_at_cursor(" ")
             return
         cur = self._current()
         if cur is None:

@@ -84,6 +84,7 @@ class RunTable(ScrollView, can_focus=True):
         Binding("end,G", "last", "Last", show=False, id="table.last"),
         Binding("left,h", "scroll_cols(-1)", "Scroll left", show=False, id="table.left"),
         Binding("right,l", "scroll_cols(1)", "Scroll right", show=False, id="table.right"),
+        Binding("enter", "activate", "Open", show=False, id="table.open"),
     ]
 
     class CursorMoved(Message):
@@ -238,7 +239,7 @@ class RunTable(ScrollView, can_focus=True):
     def action_scroll_cols(self, direction: int) -> None:
         self.scroll_to(x=max(0, self.scroll_x + 8 * direction), animate=False)
 
-    def key_enter(self) -> None:
+    def action_activate(self) -> None:
         row = self.cursor_row
         if row is not None:
             self.post_message(self.RowActivated(self, row.key, row.kind))

@@ -225,6 +225,12 @@ class DetailScreen(Screen[None]):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+        # Focus something on the shown tab (a hidden search box must not keep the keys).
+        target = {"overview": "#summary", "config": "#config-tree"}.get(tab)
+        if target:
+            self.query_one(target).focus()
+        else:
+            self.query_one(TabbedContent).query_one("Tabs").focus()
 
     def action_search_config(self) -> None:
         self.query_one(TabbedContent).active = "config"

@@ -14,7 +14,7 @@ from textual.widgets import Footer, Static
 
 from tracker.store import RunRecord
 
-from .diff import flatten
+from .diff import flatten, lower_is_better
 from .dialogs import Picker
 from .parcoords_widget import ParCoordsView
 from .text import sanitize
@@ -63,11 +63,16 @@ class ParCoordsScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        view = self.query_one(ParCoordsView)
+        saved = self.tapp.parcoords_state
+        if saved is not None:
+            view.pc = saved  # brushes, cursors and current axis survive leaving the screen
         self._apply()
-        self.query_one(ParCoordsView).focus()
+        view.focus()
 
     def _apply(self) -> None:
         view = self.query_one(ParCoordsView)
+        view.higher_is_better = not lower_is_better(self.metric or "")
         data = [(r.id, run_values(r, self.metric)) for r in self.runs]
         view.set_data(data, self.keys, self.metric or "")
         self._title()
@@ -83,10 +88,12 @@ class ParCoordsScreen(Screen[None]):
     @on(ParCoordsView.BrushesChanged)
     def _brushes(self, msg: ParCoordsView.BrushesChanged) -> None:
         self.n_selected = len(msg.selected)
+        self.tapp.parcoords_state = self.query_one(ParCoordsView).pc
         self._title()
         self.tapp.apply_brush_expr(msg.expr)
 
     def action_back(self) -> None:
+        self.tapp.parcoords_state = self.query_one(ParCoordsView).pc
         self.app.pop_screen()
 
     def action_pick_axes(self) -> None:

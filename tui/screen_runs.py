@@ -72,7 +72,6 @@ class RunsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_filter", "Filter", id="runs.filter"),
         Binding("space", "toggle_select", "Select", id="runs.select"),
-        Binding("enter", "open_detail", "Details", show=False, id="runs.detail"),
         Binding("c", "compare", "Compare", id="runs.compare"),
         Binding("v", "charts", "Charts", id="runs.charts"),
         Binding("P", "parcoords", "Par. coords", id="runs.parcoords"),
@@ -433,11 +432,6 @@ class RunsScreen(Screen[None]):
             self.refresh_table()
         else:
             self.tapp.open_detail(msg.key)
-
-    def action_open_detail(self) -> None:
-        table = self.query_one(RunTable)
-        if table.cursor_row is not None:
-            self._activated(RunTable.RowActivated(table, table.cursor_row.key, table.cursor_row.kind))
 
     def chosen_runs(self) -> list[RunRecord]:
         """Selected runs (in table order), or the run under the cursor when none is selected."""
