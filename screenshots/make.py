@@ -1,49 +1,106 @@
-"""Regenerate screenshots/*.svg from a seeded demo store: `python screenshots/make.py`.
+"""Regenerate screenshots/ from the demo data: `python screenshots/make.py`.
 
-Each picture is the real command's output rendered by Rich, at 100 columns.
+Each screen of the real app is driven by its Pilot on a seeded demo store (fixed clock, UTC) and
+saved as SVG by Textual; a PNG is made beside it when `rsvg-convert` is installed
+(Debian: librsvg2-bin). Also renders `tracker-tui ls` and `tracker-tui diff` through Rich.
 """
 
 from __future__ import annotations
 
-import random
+import asyncio
+import os
+import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+NOW = 1_790_000_000.0
 
 
-def seed(store: str) -> None:
-    rng = random.Random(7)
-    for lr in (1e-3, 3e-4, 1e-4):
-        for bs in (64, 256):
-            opt = rng.choice(["adamw", "sgd"])
-            subprocess.run(
-                [sys.executable, str(ROOT / "examples" / "train.py"), "--store", store, "--lr", str(lr),
-                 "--batch-size", str(bs), "--optimizer", opt, "--steps", "300", "--step-time", "0"],
-                check=True, stdout=subprocess.DEVNULL,
-            )
+async def shoot(store: Path) -> list[Path]:
+    from tracker.tui.app import make_app
+    from tracker.tui.run_table import RunTable
+
+    out: list[Path] = []
+
+    async def settle(pilot, app) -> None:
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+
+    for size, suffix in (((120, 36), ""), ((80, 24), "-80x24")):
+        app = make_app(store, keymap={}, poll_interval=0, clock=lambda: NOW, ascii_only=False)
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot, app)
+
+            def save(name: str) -> None:
+                path = HERE / f"{name}{suffix}.svg"
+                app.save_screenshot(str(path))
+                out.append(path)
+
+            await pilot.press("p")
+            await settle(pilot, app)  # the picker must be up before typing into it
+            await pilot.press(*"cifar", "enter")
+            await settle(pilot, app)
+            await pilot.press("s")
+            await settle(pilot, app)
+            await pilot.press(*"val/acc", "enter")
+            await settle(pilot, app)
+            save("runs")
+            await pilot.press("slash", *"lr < 5e-4 and optimizer = adamw")
+            await settle(pilot, app)
+            save("filter")
+            await pilot.press("escape")
+            await settle(pilot, app)
+            await pilot.press("space", "space", "space", "c")
+            await settle(pilot, app)
+            save("compare")
+            await pilot.press("v")
+            await settle(pilot, app)
+            await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket")
+            await pilot.pause()
+            save("charts")
+            await pilot.press("escape", "escape")
+            await settle(pilot, app)
+            app.screen.query_one(RunTable).action_first()
+            await pilot.press("enter")
+            await settle(pilot, app)
+            save("detail")
+            await pilot.press("2")
+            await pilot.pause()
+            save("detail-config")
+            await pilot.press("escape", "z")
+            await settle(pilot, app)
+            await pilot.press("P")
+            await settle(pilot, app)
+            for key in ("right", "down", "down", "b", "plus"):
+                await pilot.press(key)
+            await settle(pilot, app)
+            save("parcoords")
+            await pilot.press("escape", "question_mark")
+            await pilot.pause()
+            save("help")
+    return out
 
 
 def main() -> None:
-    from rich.console import Console
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    from tracker.tui.demo import seed
 
-    from tracker.api import Api
-    from tracker.tui.cli import ls_rows, rich_table
-
-    with tempfile.TemporaryDirectory() as store:
-        seed(store)
-        runs = Api(store).runs()
-        header, rows = ls_rows(runs)
-        console = Console(record=True, width=100, file=open("/dev/null", "w"))
-        console.print("$ tracker-tui ls", style="bold")
-        console.print(rich_table(header, rows))
-        out = HERE / "ls.svg"
-        console.save_svg(str(out), title="tracker-tui ls")
-        print(f"wrote {out} ({time.strftime('%Y-%m-%d')})")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "demo"
+        seed(store, now=NOW)
+        paths = asyncio.run(shoot(store))
+    rsvg = shutil.which("rsvg-convert")
+    for p in paths:
+        if rsvg:
+            subprocess.run([rsvg, str(p), "-o", str(p.with_suffix(".png"))], check=True)
+        print("wrote", p.name, "+ png" if rsvg else "")
+    if not rsvg:
+        print("rsvg-convert not found: SVG only (apt-get install librsvg2-bin for PNGs)")
 
 
 if __name__ == "__main__":

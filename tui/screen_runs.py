@@ -212,6 +212,13 @@ class RunsScreen(Screen[None]):
             metrics = [primary] + metrics[:3]
         configs = self.config_cols if self.config_cols is not None else varying_keys(
             [r.config for r in self.runs.values()], limit=5)
+        # The column being sorted on is always shown, first among the metrics after the primary.
+        if self.sort_key and self.sort_key.startswith("m:"):
+            sk = self.sort_key[2:]
+            rest = [m for m in metrics if m != sk]
+            metrics = rest[:1] + [sk] + rest[1:] if sk != (rest[:1] or [None])[0] else metrics
+        if self.sort_key and self.sort_key.startswith("c:") and self.sort_key[2:] not in configs:
+            configs = configs + [self.sort_key[2:]]
         q = "" if self.qualifier == "last" else f" ({self.qualifier})"
         cols = [
             Column("sel", "", 1),
@@ -358,7 +365,10 @@ class RunsScreen(Screen[None]):
         running = sum(1 for r in self.runs.values() if r.state == "running")
         if running:
             t.append(f"  {running} running", style="bold")
-        t.append(f"  sort: {self.sort_key}{' desc' if self.sort_reverse else ''}", style="dim")
+        sk = self.sort_key or "created"
+        label = sk[2:] if sk[:2] in ("m:", "c:") else sk
+        arrow = ("v" if self.sort_reverse else "^") if self.tapp.ascii_only else ("▼" if self.sort_reverse else "▲")
+        t.append(f"  sort: {sanitize(label)} {arrow}", style="dim")
         t.append(f"  [{self.tapp.live_mode}]", style="dim")
         status.update(t)
 
@@ -485,8 +495,16 @@ class RunsScreen(Screen[None]):
         self.app.push_screen(Picker("Project", items), chosen)
 
     def action_pick_sort(self) -> None:
+        from .diff import flatten
+
         cols, _, _ = self._columns()
         items = [(c.label or c.key, c.key) for c in cols if c.key not in ("sel", "spark")]
+        shown = {k for _, k in items}
+        items += [(m, f"m:{m}") for m in self._metric_keys() if f"m:{m}" not in shown]
+        cfg_keys: set[str] = set()
+        for r in self.runs.values():
+            cfg_keys.update(flatten(r.config))
+        items += [(f"config {k}", f"c:{k}") for k in sorted(cfg_keys) if f"c:{k}" not in shown]
 
         def chosen(key: str | None) -> None:
             if key:
