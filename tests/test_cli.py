@@ -99,3 +99,63 @@ def test_no_subcommand_lists(populated):
     store, a, _ = populated
     out = cli(store=store)
     assert out.returncode == 0 and a.id in out.stdout
+
+
+def test_diff_prints_changed_keys_and_best_metrics(tmp_path):
+    store = str(tmp_path / "store")
+    a = tracker.init(project="p", name="a", config={"lr": 0.1, "opt": {"name": "sgd"}, "seed": 1}, dir=store,
+                     capture_git=False)
+    a.log({"val/loss": 0.5, "val/acc": 0.8})
+    a.finish()
+    b = tracker.init(project="p", name="b", config={"lr": 0.01, "opt": {"name": "sgd"}, "extra": True}, dir=store,
+                     capture_git=False)
+    b.log({"val/loss": 0.4, "val/acc": 0.7})
+    b.finish()
+    out = cli("diff", a.id, b.id, store=store)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    rows = {ln.split()[1]: ln for ln in lines if ln[:1] in "~+-"}
+    assert set(rows) == {"lr", "seed", "extra"}  # opt.name is the same: hidden by default
+    assert rows["lr"].startswith("~") and rows["extra"].startswith("+") and rows["seed"].startswith("-")
+    assert "0.4 *" in out.stdout and "0.8 *" in out.stdout  # lowest loss, highest accuracy
+    full = cli("diff", a.id, b.id, "--all", store=store)
+    assert "opt.name" in full.stdout
+    bad = cli("diff", a.id, store=store)
+    assert bad.returncode == 2 and "two or more" in bad.stderr
+
+
+def test_no_terminal_gets_a_plain_listing_instead_of_the_app(populated):
+    store, a, _ = populated
+    out = subprocess.run([sys.executable, "-m", "tracker.tui.cli", "--store", store], capture_output=True,
+                         text=True, timeout=60, env={**__import__("os").environ, "TERM": "xterm-256color"})
+    assert out.returncode == 0 and a.id in out.stdout
+    assert "\x1b[?1049h" not in out.stdout  # never the alternate screen
+
+
+@pytest.mark.slow
+def test_demo_seeds_a_store_and_leaves_no_live_processes_behind(tmp_path):
+    import os
+
+    out = subprocess.run([sys.executable, "-m", "tracker.tui.cli", "--store", str(tmp_path), "demo"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert str(tmp_path / "demo") in out.stdout
+    api = tracker.Api(tmp_path / "demo")
+    runs = api.runs()
+    assert len(runs) >= 30 and {r.project for r in runs} == {"cifar-resnet", "gpt-tiny"}
+    states = {r.state for r in runs}
+    assert {"finished", "failed", "crashed"} <= states
+    live = [r for r in runs if r.group == "live"]
+    assert len(live) == 2
+    # both simulated trainings were stopped with SIGTERM: flushed and marked, not left running
+    assert all(r.state == "failed" and r.exit_code == 143 for r in live), [(r.state, r.exit_code) for r in live]
+    mine = [p for p in os.listdir("/proc") if p.isdigit()]
+    leftovers = []
+    for p in mine:
+        try:
+            cmd = open(f"/proc/{p}/cmdline", "rb").read().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"tracker.tui.demo" in cmd and str(tmp_path).encode() in cmd:
+            leftovers.append(cmd)
+    assert leftovers == []
