@@ -707,6 +707,21 @@ class Store:
                         rec.metrics[name] = MetricStats(decode_value(last, flag), last_step, mn, mx, count)
         return recs
 
+    def runs_by_id(self, ids: Sequence[str]) -> list[RunRecord]:
+        """These runs as stored now (effective states re-evaluated), with summaries."""
+        ids = list(ids)
+        if not ids:
+            return []
+        with self.snapshot() as c:
+            rows = c.execute(f"SELECT {_RUN_COLS} FROM runs WHERE id IN ({', '.join('?' * len(ids))})", ids).fetchall()
+            recs = [_record(r) for r in rows]
+            q = ("SELECT k.name, s.last, s.last_flag, s.last_step, s.min, s.max, s.count "
+                 "FROM metric_summary s JOIN keys k ON k.kid = s.kid WHERE s.rid = ?")
+            for rec in recs:
+                for name, last, flag, last_step, mn, mx, count in c.execute(q, (rec.rid,)):
+                    rec.metrics[name] = MetricStats(decode_value(last, flag), last_step, mn, mx, count)
+        return recs
+
     def points_after(self, after_id: int, rids: Sequence[int] | None = None, limit: int = 50_000
                      ) -> list[tuple[int, int, str, int, float, Any]]:
         """Points with ``id > after_id`` as ``(id, rid, key, step, ts, value)``, oldest first."""

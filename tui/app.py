@@ -58,18 +58,31 @@ class TrackerApp(App[None]):
         Binding("ctrl+p", "command_palette", "Commands", show=False, id="app.palette"),
     ]
 
-    def __init__(self, reader: StoreReader, *, poll_interval: float = 1.0, clock: Callable[[], float] = time.time,
+    def __init__(self, reader: StoreReader, *, poll_interval: float | None = None,
+                 refresh_hz: float | None = None, clock: Callable[[], float] = time.time,
                  ascii_only: bool | None = None, keymap: dict[str, str] | None = None,
                  keymap_error: str | None = None, live_mode: str | None = None) -> None:
+        """Args:
+            reader: the store to show.
+            poll_interval: ``None`` watches file events (polling if they are unavailable);
+                seconds: poll that often; ``0``: no live updates (tests, screenshots).
+            refresh_hz: most screen refreshes per second from live data (default 4 over SSH,
+                i.e. when ``SSH_CONNECTION`` is set, else 10).
+        """
         super().__init__()
         self.reader = reader
         self.poll_interval = poll_interval
+        if refresh_hz is None:
+            refresh_hz = 4.0 if os.environ.get("SSH_CONNECTION") else 10.0
+        self.refresh_hz = max(0.2, float(refresh_hz))
+        self.watcher: Any = None
+        self._changed_flag = False
         self.clock = clock
         if ascii_only is None:
             enc = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
             ascii_only = not enc.startswith("utf8")
         self.ascii_only = ascii_only
-        self.live_mode = live_mode or f"poll {poll_interval:g}s"
+        self.live_mode = live_mode or ("off" if poll_interval == 0 else "starting")
         self._keymap = keymap or {}
         self._keymap_error = keymap_error
         self.brush_expr = ""
@@ -81,16 +94,34 @@ class TrackerApp(App[None]):
         if self._keymap_error:
             self.notify(self._keymap_error, title="keymap not loaded", severity="warning", markup=False)
         self.push_screen(RunsScreen())
-        if self.poll_interval > 0:
-            self.set_interval(self.poll_interval, self._poll)
+        if self.poll_interval != 0:
+            self._start_watcher()
+            # Live data is applied at most refresh_hz times a second, however fast it comes.
+            self.set_interval(1.0 / self.refresh_hz, self._flush_changes)
 
-    def _poll(self) -> None:
-        self._check_changed()
+    @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
+    def _start_watcher(self) -> None:
+        from tracker.store.watch import StoreWatcher
 
-    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
-    def _check_changed(self) -> None:
-        if self.reader.changed():
-            self.call_from_thread(self.broadcast_changed)
+        w = StoreWatcher(self.reader.dir, self._on_store_change, poll=self.poll_interval).start()
+        self.watcher = w
+        mode = w.mode + (f" ({w.reason})" if w.reason and w.mode != "watch" and w.reason != "requested" else "")
+        self.call_from_thread(self._set_live_mode, mode)
+
+    def _set_live_mode(self, mode: str) -> None:
+        self.live_mode = mode
+        rs = self.runs_screen()
+        if rs is not None and rs.is_mounted:
+            rs._show_status()
+
+    def _on_store_change(self) -> None:
+        """Watcher thread: only raise a flag (coalesced by _flush_changes on the event loop)."""
+        self._changed_flag = True
+
+    def _flush_changes(self) -> None:
+        if self._changed_flag:
+            self._changed_flag = False
+            self.broadcast_changed()
 
     def broadcast_changed(self) -> None:
         """Tell every screen on the stack that the store changed (they re-read what they show)."""
@@ -98,6 +129,8 @@ class TrackerApp(App[None]):
             screen.post_message(StoreChanged())
 
     def on_unmount(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
         self.reader.close()
 
     # ------------------------------------------------------------------ navigation

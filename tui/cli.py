@@ -278,7 +278,7 @@ def cmd_app(args: argparse.Namespace) -> int:
         return cmd_ls(args)
     from .app import make_app
 
-    make_app(args.store, poll_interval=args.poll).run()
+    make_app(args.store, poll_interval=args.poll, refresh_hz=args.refresh_hz).run()
     return 0
 
 
@@ -294,7 +294,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if _interactive():
             from .app import make_app
 
-            make_app(d, poll_interval=args.poll).run()
+            make_app(d, poll_interval=args.poll, refresh_hz=args.refresh_hz).run()
         else:
             time.sleep(1.5)  # let the live runs register
             args.store, args.project, args.json = str(d), None, False
@@ -307,8 +307,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tracker-tui", description="Local-first experiment tracker for the terminal.")
     p.add_argument("--store", metavar="DIR", help="store directory (default: $TRACKER_DIR, then ~/.tracker)")
-    p.add_argument("--poll", type=float, default=1.0, metavar="SECONDS",
-                   help="how often the app checks the store for changes (default 1)")
+    p.add_argument("--poll", type=float, default=None, metavar="SECONDS",
+                   help="poll the store every SECONDS instead of watching file events "
+                        "(automatic when events are unavailable, e.g. on network filesystems)")
+    p.add_argument("--refresh-hz", type=float, default=None, metavar="HZ",
+                   help="most live screen updates per second (default 4 over SSH, else 10)")
     sub = p.add_subparsers(dest="cmd")
     demo = sub.add_parser("demo", help="open the app on a demo store with two live simulated trainings")
     demo.set_defaults(func=cmd_demo)
@@ -326,9 +329,15 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--keys", "-k", help="comma-separated metric names (default: all)")
     ex.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     ex.set_defaults(func=cmd_export)
-    for sp in (ls, ex, demo, df):
+    tl = sub.add_parser("tail", help="follow a run's metrics as they are logged")
+    from .tail import configure_parser as _tail_parser
+
+    _tail_parser(tl)
+    for sp in (ls, ex, demo, df, tl):
         sp.add_argument("--store", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        sp.add_argument("--poll", type=float, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        if sp is not tl:  # tail has its own --poll
+            sp.add_argument("--poll", type=float, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sp.add_argument("--refresh-hz", type=float, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
 

@@ -95,6 +95,16 @@ class StoreReader:
                 return Snapshot([], [], after_rev, 0, missing=True)
             return Snapshot(s.projects(), s.runs_changed(after_rev, project), s.max_rev(), s.max_point_id(), full=False)
 
+    def runs_by_id(self, ids: Sequence[str]) -> list[RunRecord]:
+        with self._lock:
+            s = self._open()
+            return [] if s is None else s.runs_by_id(ids)
+
+    def max_point_id(self) -> int:
+        with self._lock:
+            s = self._open()
+            return 0 if s is None else s.max_point_id()
+
     def run(self, run_id: str) -> RunRecord:
         with self._lock:
             s = self._open()

@@ -25,14 +25,16 @@ if TYPE_CHECKING:
     from .app import TrackerApp
 
 
+def series_label(run_name: str) -> str:
+    return sanitize(run_name)
+
+
 def to_chart_series(items: list[RunSeries]) -> list[Series]:
     """Store series (one per run) to chart series, coloured by position."""
     out = []
     for i, s in enumerate(items):
         d = s.data
-        label = sanitize(s.run_name)
-        if d.downsampled:
-            label += " ~"
+        label = series_label(s.run_name)
         out.append(Series(label=label, xs=[float(x) for x in d.steps], ys=list(d.values), color_index=i,
                           steps=list(d.steps), timestamps=list(d.ts)))
     return out
@@ -68,6 +70,8 @@ class ChartsScreen(Screen[None]):
         self.metrics: list[str] = [metric] if metric else []
         self.records: list[Any] = []
         self.all_keys: list[str] = []
+        self.cursor = 0  # points with a larger id are not in the chart yet
+        self.last_step: dict[tuple[str, str], int] = {}
 
     @property
     def tapp(self) -> "TrackerApp":
@@ -84,6 +88,7 @@ class ChartsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="charts", exit_on_error=False)
     def _load(self, step_range: tuple[float, float] | None) -> None:
         reader = self.tapp.reader
+        cursor = reader.max_point_id()  # before reading: later points arrive through append
         recs = []
         for rid in self.run_ids:
             try:
@@ -93,12 +98,16 @@ class ChartsScreen(Screen[None]):
         keys = sorted({k for r in recs for k in r.metrics})
         metrics = [m for m in self.metrics if m in keys] or keys[:1]
         data = {m: reader.series(recs, m, step_range=step_range) for m in metrics}
-        self.post_message(SeriesLoaded("*", [recs, keys, metrics, data], request=step_range))
+        self.post_message(SeriesLoaded("*", [recs, keys, metrics, data, cursor], request=step_range))
 
     @on(SeriesLoaded)
     def _loaded(self, msg: SeriesLoaded) -> None:
-        recs, keys, metrics, data = msg.series
-        self.records, self.all_keys, self.metrics = recs, keys, metrics
+        if msg.metric != "*":
+            return
+        recs, keys, metrics, data, cursor = msg.series
+        self.records, self.all_keys, self.metrics, self.cursor = recs, keys, metrics, cursor
+        self.last_step = {(s.run_id, m): (s.data.steps[-1] if s.data.steps else -(2**63))
+                          for m, items in data.items() for s in items}
         view = self.query_one(ChartView)
         view.set_series({m: to_chart_series(s) for m, s in data.items()})
         title = Text()
@@ -110,8 +119,36 @@ class ChartsScreen(Screen[None]):
     @on(StoreChanged)
     def _changed(self, _: StoreChanged) -> None:
         if any(r.state == "running" for r in self.records):
-            view = self.query_one(ChartView)
-            self._load(None if view.follow or view.x_range is None else view.x_range)
+            self._fetch_new(self.cursor, [r.rid for r in self.records])
+
+    @work(thread=True, exclusive=True, group="charts-live", exit_on_error=False)
+    def _fetch_new(self, cursor: int, rids: list[int]) -> None:
+        pts = self.tapp.reader.points_after(cursor, rids)
+        if pts:
+            self.post_message(SeriesLoaded("+", [pts]))
+
+    @on(SeriesLoaded)
+    def _appended(self, msg: SeriesLoaded) -> None:
+        """New points of running runs: extend the lines, keep the zoom (follow extends it)."""
+        if msg.metric != "+":
+            return
+        (pts,) = msg.series
+        by_rid = {r.rid: r for r in self.records}
+        view = self.query_one(ChartView)
+        grouped: dict[tuple[str, str], list[tuple[int, float, float]]] = {}
+        for pid, rid, key, step, ts, value in pts:
+            self.cursor = max(self.cursor, pid)
+            rec = by_rid.get(rid)
+            if rec is None or key not in self.metrics or not isinstance(value, (int, float)):
+                continue
+            if step <= self.last_step.get((rec.id, key), -(2**63)):
+                continue  # already drawn (read by the first load)
+            grouped.setdefault((rec.id, key), []).append((step, float(value), ts))
+        for (run_id, key), points in grouped.items():
+            rec = next(r for r in self.records if r.id == run_id)
+            self.last_step[(run_id, key)] = points[-1][0]
+            view.append(key, series_label(rec.name), points,
+                        color_index=[r.id for r in self.records].index(run_id))
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -127,6 +127,24 @@ class RunsScreen(Screen[None]):
         self.query_one(RunTable).focus()
         self._show_status()
         self.load()
+        # A run whose process died writes nothing: re-read running runs now and then so they
+        # turn "crashed" (at once for a local dead pid, after the heartbeat timeout elsewhere).
+        self.set_interval(2.0, self._recheck_running)
+
+    def _recheck_running(self) -> None:
+        ids = [r.id for r in self.runs.values() if r.state == "running"]
+        if ids:
+            self._load_ids(ids)
+
+    @work(thread=True, exclusive=True, group="runs-recheck", exit_on_error=False)
+    def _load_ids(self, ids: list[str]) -> None:
+        from .data import Snapshot
+
+        recs = self.tapp.reader.runs_by_id(ids)
+        changed = [r for r in recs if r.state != "running"]
+        if changed:
+            self.post_message(RunsLoaded(self.project, Snapshot(self.projects, changed, self.rev, self.point_id,
+                                                                full=False)))
 
     # ------------------------------------------------------------------ loading (workers)
     def load(self, full: bool = True) -> None:
