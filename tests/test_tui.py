@@ -283,7 +283,7 @@ async def test_help_lists_every_key_with_its_id_and_palette_has_commands(demo_st
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        text = str(app.screen.query_one("#help-body").render())
+        text = str(app.screen.query_one("#help-text").render())
         for bid in ("runs.filter", "runs.compare", "runs.charts", "runs.parcoords", "app.quit"):
             assert bid in text
         assert "Filter language" in text

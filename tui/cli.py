@@ -24,6 +24,11 @@ from typing import Any, Sequence
 from .text import sanitize
 
 
+def _rich_ok() -> bool:
+    """Colour and layout for people only on a real terminal that can take them."""
+    return sys.stdout.isatty() and os.environ.get("TERM", "") not in ("dumb", "")
+
+
 def _api(store: str | None) -> Any:
     from tracker.api import Api
 
@@ -129,7 +134,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         where = f" in project {sanitize(args.project)!s}" if args.project else ""
         print(f"no runs{where} in {api.dir}")
         return 0
-    if sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb":
+    if _rich_ok():
         from rich.console import Console
 
         console = Console()
@@ -232,7 +237,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         vals = [r.summary.get(k, MISSING) for r in runs]
         b = best_index([None if v is MISSING else v for v in vals], k)
         mbody.append(["", sanitize(k), *[sanitize(fmt_value(v)) + (" *" if i == b else "") for i, v in enumerate(vals)]])
-    if sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb":
+    if _rich_ok():
         from rich.console import Console
         from rich.table import Table
         from rich.text import Text

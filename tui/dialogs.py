@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -150,12 +150,25 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen > Vertical {
         width: 90; max-width: 98%; height: 90%; border: round $accent; background: $panel;
     }
-    HelpScreen #help-body { height: 1fr; overflow-y: auto; padding: 0 1; }
+    HelpScreen #help-body { height: 1fr; padding: 0 1; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "dismiss", "Close", id="help.close"),
+        Binding("down,j", "scroll(1)", "Down", show=False, id="help.down"),
+        Binding("up,k", "scroll(-1)", "Up", show=False, id="help.up"),
+        Binding("pagedown,space", "scroll(10)", "Page down", show=False, id="help.page_down"),
+        Binding("pageup", "scroll(-10)", "Page up", show=False, id="help.page_up"),
+        Binding("end,G", "scroll(100000)", "End", show=False, id="help.end"),
+        Binding("home,g", "scroll(-100000)", "Top", show=False, id="help.home"),
     ]
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()
+
+    def action_scroll(self, lines: int) -> None:
+        body = self.query_one("#help-body", VerticalScroll)
+        body.scroll_to(y=max(0, min(body.max_scroll_y, body.scroll_y + lines)), animate=False)
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str, str]]]], extra: str = "") -> None:
         super().__init__()
@@ -177,4 +190,5 @@ class HelpScreen(ModalScreen[None]):
         body.append("\nRemap keys in ~/.config/tracker-tui/keymap.yaml (binding id: keys); ctrl+p lists every command.",
                     style="dim")
         with Vertical():
-            yield Static(body, id="help-body")
+            with VerticalScroll(id="help-body"):  # a Static alone does not scroll
+                yield Static(body, id="help-text")
