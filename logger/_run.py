@@ -42,6 +42,7 @@ _exit_code: int | None = None
 _exit_error: str | None = None
 _hooks_installed = False
 _prev_signal: dict[int, Any] = {}
+_forked_current: "Run | None" = None  # in a forked child: the parent's run (log() warns, ignores)
 
 
 class RunFinishedError(RuntimeError):
@@ -226,13 +227,14 @@ class Run:
         vals = tuple(data.values())
         types = set(map(type, vals))
         keys = tuple(data)
+        cached = self._keys  # read once: another thread may replace it meanwhile
         if not (types <= _FAST_TYPES and (int not in types or _ints_fit(vals))
-                and (keys == self._keys or self._keys_ok(keys))):
+                and (keys == cached or self._keys_ok(keys))):
             keys, vals = normalize_metrics(data)
             if not keys:
                 return
-        else:
-            keys = self._keys
+        elif keys == cached:
+            keys = cached  # share one tuple per key set: less memory per queued call
         if step is None:
             held = self._held
             if held is None:
@@ -539,9 +541,10 @@ def current() -> Run | None:
 
 def log(data: Mapping[str, Any], step: Any = None, commit: bool | None = None) -> None:
     """``log()`` on the current run."""
-    if _current is None:
+    run = _current or _forked_current
+    if run is None:
         raise RuntimeError("tracker: no active run; call tracker.init() first")
-    _current.log(data, step=step, commit=commit)
+    run.log(data, step=step, commit=commit)
 
 
 def finish(exit_code: int = 0) -> None:
@@ -590,7 +593,8 @@ def _install_hooks() -> None:
                 continue  # ignored (e.g. nohup): keep ignoring
             _prev_signal[signum] = prev
             signal.signal(signum, _on_signal)
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
 
 
 class _Quitter:
@@ -634,10 +638,24 @@ def _on_signal(signum: int, frame: Any) -> None:
     os.kill(os.getpid(), signum)
 
 
+def _before_fork() -> None:
+    """Hold every writer's transaction lock across fork(): the child must not inherit a
+    connection in the middle of a write transaction (its own new connection would then see
+    the store as locked forever)."""
+    for w in list(_writers.values()):
+        w.store._wlock.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    for w in list(_writers.values()):
+        w.store._wlock.release()
+
+
 def _after_fork_in_child() -> None:
     """A forked child must never touch the parent's connection or queue."""
-    global _current
+    global _current, _forked_current
     for w in _writers.values():
+        w.store._wlock.release()
         w.dead = True
         w.q = type(w.q)()
         w.store.abandon()
@@ -647,4 +665,5 @@ def _after_fork_in_child() -> None:
         run._forked = True
         run._q = type(run._q)()
     _active.clear()
+    _forked_current = _current
     _current = None

@@ -56,7 +56,9 @@ __all__ = [
 
 #: A running run whose heartbeat is older than this (seconds) reads as ``crashed``.
 HEARTBEAT_TIMEOUT = float(os.environ.get("TRACKER_HEARTBEAT_TIMEOUT", "60"))
-BUSY_TIMEOUT_MS = 10_000
+#: How long SQLite itself waits for a lock before the caller's retry loop takes over (which
+#: warns): short enough that a store locked by another process is reported within seconds.
+BUSY_TIMEOUT_MS = 2_000
 _HOST = socket.gethostname()
 
 _ADJ = (
@@ -146,6 +148,16 @@ def effective_state(state: str, host: str | None, pid: int | None, pid_start: st
     return state
 
 
+def _immutable_ok(dir: Path, path: Path) -> bool:
+    try:
+        st = os.statvfs(dir)
+    except OSError:
+        return False
+    read_only_mount = bool(st.f_flag & getattr(os, "ST_RDONLY", 1))
+    wal = path.with_name(path.name + "-wal")
+    return read_only_mount and not (wal.exists() and wal.stat().st_size > 0)
+
+
 def _is_busy(e: sqlite3.OperationalError) -> bool:
     msg = str(e).lower()
     return "locked" in msg or "busy" in msg
@@ -204,6 +216,11 @@ class Store:
     def _connect(self, readonly: bool) -> sqlite3.Connection:
         if readonly:
             uri = f"file:{self.path}?mode=ro"
+            if _immutable_ok(self.dir, self.path):
+                # A read-only mount holding a cleanly closed store (no -wal): SQLite could not
+                # create the -shm it needs, and nothing can write there, so immutable is safe.
+                # Never for a live store: content still in a -wal would read as corrupt (§B4).
+                uri += "&immutable=1"
             conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
                                    isolation_level=None, check_same_thread=False)
         else:

@@ -74,7 +74,11 @@ async def test_first_paint_lists_the_projects_runs(demo_store):
         assert t.cursor_key == t.rows[0].key
         keys = [c.key for c in t.columns]
         assert keys[:4] == ["sel", "state", "name", "step"] and "spark" in keys
-        assert any(r.cells["spark"] for r in t.rows)  # sparklines arrived from a worker
+        for _ in range(50):  # sparklines arrive from a worker, applied in batches
+            if any(r.cells["spark"] for r in t.rows):
+                break
+            await pilot.pause(0.05)
+        assert any(r.cells["spark"] for r in t.rows)
 
 
 async def test_filter_narrows_and_a_bad_expression_shows_an_inline_error(demo_store):

@@ -36,7 +36,8 @@ def metric_value(r: RunRecord, key: str, qualifier: str) -> Any:
     if st is None:
         return r.summary_overrides.get(key)
     if qualifier == "last":
-        return r.summary.get(key, st.last)
+        ov = r.summary_overrides
+        return ov[key] if key in ov else st.last
     if qualifier == "min":
         return st.min
     if qualifier == "max":
@@ -108,6 +109,12 @@ class RunsScreen(Screen[None]):
         self.shown: list[RunRecord] = []
         self.missing = False
         self._loaded = False
+        # Rows are rebuilt only when their run, the columns or the sparkline change: a filter
+        # keystroke then only filters and sorts (1,000 runs: ~50 ms -> a few ms).
+        self._row_cache: dict[str, tuple[tuple[Any, ...], Row]] = {}
+        self._cols_cache: tuple[Any, ...] | None = None
+        self._data_version = 0
+        self._sparks_timer: Any = None
 
     @property
     def tapp(self) -> "TrackerApp":
@@ -172,6 +179,12 @@ class RunsScreen(Screen[None]):
                 if self.project is None or r.project == self.project:
                     self.runs[r.id] = r
         self.rev = max(self.rev, snap.rev) if not snap.full else snap.rev
+        self._data_version += 1
+        if snap.full:
+            import gc
+
+            gc.collect()
+            gc.freeze()  # the loaded runs are long-lived: keep full GC passes off the keystroke path
         self.point_id = snap.point_id
         self._loaded = True
         self.refresh_table()
@@ -194,6 +207,12 @@ class RunsScreen(Screen[None]):
         if msg.key != self._primary():
             return
         self.sparks.update(msg.values)
+        if self._sparks_timer is None:
+            # sparklines arrive in chunks: apply them at most every 0.3 s, not one refresh each
+            self._sparks_timer = self.set_timer(0.3, self._apply_sparks)
+
+    def _apply_sparks(self) -> None:
+        self._sparks_timer = None
         self.refresh_table()
 
     @on(StoreChanged)
@@ -221,6 +240,16 @@ class RunsScreen(Screen[None]):
         return losses[0] if losses else (keys[0] if keys else None)
 
     def _columns(self) -> tuple[list[Column], list[str], list[str]]:
+        sig = (self._data_version, self.sort_key, self.qualifier, self.primary,
+               tuple(self.metric_cols) if self.metric_cols is not None else None,
+               tuple(self.config_cols) if self.config_cols is not None else None)
+        if self._cols_cache is not None and self._cols_cache[0] == sig:
+            return self._cols_cache[1]
+        out = self._columns_uncached()
+        self._cols_cache = (sig, out)
+        return out
+
+    def _columns_uncached(self) -> tuple[list[Column], list[str], list[str]]:
         primary = self._primary()
         metrics = self.metric_cols if self.metric_cols is not None else [
             k for k in self._metric_keys() if not k.startswith("system/")][:4]
@@ -261,6 +290,24 @@ class RunsScreen(Screen[None]):
         return cols, metrics, configs
 
     def _cells(self, r: RunRecord, metrics: list[str], configs: list[str], best: dict[str, str]) -> Row:
+        """The run's row, from the cache when nothing it shows has changed."""
+        sig = (r.rev, r.state, id(self._cols_cache), len(self.sparks.get(r.id, ())),
+               int(self.tapp.clock()) if r.state == "running" else 0)
+        hit = self._row_cache.get(r.id)
+        if hit is not None and hit[0] == sig:
+            row = hit[1]
+        else:
+            row = self._build_row(r, metrics, configs)
+            self._row_cache[r.id] = (sig, row)
+        marks = [m for m in metrics if best.get(m) == r.id]
+        if marks:  # the best-in-column highlight depends on which runs are shown: not cached
+            styles = dict(row.styles)
+            for m in marks:
+                styles[f"m:{m}"] = "runtable--best"
+            row = Row(row.key, row.cells, styles, row.kind, row.depth)
+        return row
+
+    def _build_row(self, r: RunRecord, metrics: list[str], configs: list[str]) -> Row:
         now = self.tapp.clock()
         runtime = (r.finished_at or (now if r.state == "running" else max(r.heartbeat_at or 0, r.updated_at))) - r.created_at
         cells = {
@@ -277,8 +324,6 @@ class RunsScreen(Screen[None]):
         styles = {"state": f"runtable--state-{r.state}" if r.state in STATE_WORD else ""}
         for m in metrics:
             cells[f"m:{m}"] = sanitize(fmt.num(metric_value(r, m, self.qualifier)))
-            if best.get(m) == r.id:
-                styles[f"m:{m}"] = "runtable--best"
         for k in configs:
             v = config_value(r.config, k)
             cells[f"c:{k}"] = "" if v is None and k not in r.config else sanitize(fmt_value(v))
@@ -322,12 +367,16 @@ class RunsScreen(Screen[None]):
         self.shown = runs
         best: dict[str, str] = {}
         for m in metrics:
-            vals = [(r.id, metric_value(r, m, self.qualifier)) for r in runs]
-            nums = [(i, v) for i, v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)
-                    and math.isfinite(v)]
-            if len(nums) > 1:
-                pick = min if lower_is_better(m) else max
-                best[m] = pick(nums, key=lambda t: t[1])[0]
+            pick_min = lower_is_better(m)
+            best_id, best_v, n = None, None, 0
+            for r in runs:
+                v = metric_value(r, m, self.qualifier)
+                if type(v) in (int, float) and v - v == 0:
+                    n += 1
+                    if best_v is None or (v < best_v if pick_min else v > best_v):
+                        best_id, best_v = r.id, v
+            if n > 1 and best_id is not None:
+                best[m] = best_id
         rows: list[Row] = []
         if self.grouped:
             groups: dict[str, list[RunRecord]] = {}
@@ -354,8 +403,7 @@ class RunsScreen(Screen[None]):
                 if open_:
                     for r in members:
                         row = self._cells(r, metrics, configs, best)
-                        row.depth = 1
-                        rows.append(row)
+                        rows.append(Row(row.key, row.cells, row.styles, row.kind, 1))  # cached rows stay as they are
         else:
             rows = [self._cells(r, metrics, configs, best) for r in runs]
         table.sort_key = self.sort_key
