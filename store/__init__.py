@@ -111,7 +111,18 @@ def process_start_marker(pid: int) -> str | None:
         return None
 
 
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+        return data[data.rindex(b")") + 2 : data.rindex(b")") + 3] == b"Z"
+    except (OSError, ValueError):
+        return False
+
+
 def _pid_alive(pid: int, marker: str | None) -> bool:
+    if _is_zombie(pid):  # exited, not yet reaped by its parent: gone as far as a run is concerned
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -749,7 +760,9 @@ class Store:
             rids = list(rids)
             if not rids:
                 return []
-            sql += f" AND m.rid IN ({', '.join('?' * len(rids))})"
+            # "+" keeps SQLite on the id range (new points only) instead of the (rid, ...) index,
+            # which would visit every point of a long run: 0.1 ms instead of ~90 ms at 1M points.
+            sql += f" AND +m.rid IN ({', '.join('?' * len(rids))})"
             params += rids
         sql += " ORDER BY m.id LIMIT ?"
         params.append(limit)

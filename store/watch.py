@@ -87,6 +87,7 @@ class StoreWatcher:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "StoreWatcher":
+        self._changed()  # the baseline, before any thread runs: no commit after start() is missed
         if self.poll is not None:
             self.mode, self.reason = f"poll {self.poll:g}s", "requested"
             self._start_thread(self._poll_loop, self.poll)
@@ -184,7 +185,6 @@ class StoreWatcher:
             return False
 
     def _hint_loop(self) -> None:
-        self._changed()  # the baseline version
         while not self._stop.is_set():
             self._hint.wait()
             if self._stop.is_set():
@@ -195,7 +195,6 @@ class StoreWatcher:
                 self._pending.set()
 
     def _poll_loop(self, interval: float) -> None:
-        self._changed()
         while not self._stop.wait(interval):
             if self._changed():
                 self._pending.set()

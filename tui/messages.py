@@ -24,10 +24,11 @@ class RunsLoaded(Message):
 
 
 class SparksLoaded(Message):
-    def __init__(self, key: str, values: dict[str, list[float]]) -> None:
+    def __init__(self, key: str, values: dict[str, list[float]], final: bool = True) -> None:
         super().__init__()
         self.key = key
         self.values = values
+        self.final = final
 
 
 class RunLoaded(Message):

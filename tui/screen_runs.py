@@ -200,14 +200,18 @@ class RunsScreen(Screen[None]):
         # In chunks so the first rows get their sparklines quickly.
         for i in range(0, len(runs), 100):
             chunk = runs[i : i + 100]
-            self.post_message(SparksLoaded(key, self.tapp.reader.sparks(chunk, key)))
+            self.post_message(SparksLoaded(key, self.tapp.reader.sparks(chunk, key), final=i + 100 >= len(runs)))
 
     @on(SparksLoaded)
     def _sparks_loaded(self, msg: SparksLoaded) -> None:
         if msg.key != self._primary():
             return
         self.sparks.update(msg.values)
-        if self._sparks_timer is None:
+        if msg.final:
+            if self._sparks_timer is not None:
+                self._sparks_timer.stop()
+            self._apply_sparks()
+        elif self._sparks_timer is None:
             # sparklines arrive in chunks: apply them at most every 0.3 s, not one refresh each
             self._sparks_timer = self.set_timer(0.3, self._apply_sparks)
 
