@@ -121,16 +121,38 @@ class RunTable(ScrollView, can_focus=True):
     def set_data(self, columns: Sequence[Column], rows: Sequence[Row], *, keep_cursor: bool = True) -> None:
         """Replace columns and rows; the cursor stays on the same row key when it still exists."""
         current = self.cursor_key if keep_cursor else None
+        new_rows = list(rows)
+        same_cols = [(c.key, c.label, c.width) for c in columns] == [(c.key, c.label, c.width) for c in self.columns]
+        old_rows, old_cache = self.rows, self._cache
         self.columns = list(columns)
-        self.rows = list(rows)
+        self.rows = new_rows
         self._index = {r.key: i for i, r in enumerate(self.rows)}
-        self._cache.clear()
+        # Keep the drawn lines of rows that did not change (the same Row object at the same
+        # place): a live update of one running run then redraws one line, not the screen.
+        self._cache = {}
+        if same_cols:
+            for i, strip in old_cache.items():
+                if i < len(new_rows) and i < len(old_rows) and new_rows[i] is old_rows[i]:
+                    self._cache[i] = strip
+        old_cursor = self.cursor
         if current is not None and current in self._index:
             self.cursor = self._index[current]
         self.cursor = max(0, min(self.cursor, len(self.rows) - 1))
+        self._cache.pop(old_cursor, None)
+        self._cache.pop(self.cursor, None)
         self._update_virtual_size()
-        self.refresh()
-        self.post_message(self.CursorMoved(self, self.cursor_key))
+        if same_cols and len(new_rows) == len(old_rows) and self.size.height:
+            # Same shape: repaint only the lines whose row changed (live updates of running
+            # runs), not the whole table — a full repaint costs ~8 ms a frame at 120x40.
+            changed = {i for i in range(len(new_rows)) if new_rows[i] is not old_rows[i]}
+            changed |= {old_cursor, self.cursor}
+            for i in changed:
+                self.refresh_line(i)
+            self.refresh(Region(0, 0, self.size.width, 1))  # the header (sort marker)
+        else:
+            self.refresh()
+        if self.cursor_key != current:
+            self.post_message(self.CursorMoved(self, self.cursor_key))
 
     def update_row(self, row: Row) -> bool:
         """Replace one row in place (live updates); returns False if the key is not shown."""
@@ -191,7 +213,9 @@ class RunTable(ScrollView, can_focus=True):
         return sum(c.width + 1 for c in self.columns) + 2
 
     def _update_virtual_size(self) -> None:
-        self.virtual_size = Size(self.total_width, len(self.rows) + 1)
+        size = Size(self.total_width, len(self.rows) + 1)
+        if size != self.virtual_size:  # setting it re-lays out the screen
+            self.virtual_size = size
 
     def refresh_line(self, index: int) -> None:
         y = index + 1 - int(self.scroll_y)

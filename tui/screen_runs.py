@@ -11,6 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
 from tracker.store import RunRecord
@@ -27,6 +28,25 @@ if TYPE_CHECKING:
     from .app import TrackerApp
 
 QUALIFIERS = ("last", "best", "min", "max")
+
+
+class StatusLine(Widget):
+    """One line of text. Unlike ``Static.update`` (which re-lays out the whole screen), an
+    update repaints just this line: live updates change it several times a second."""
+
+    DEFAULT_CSS = "StatusLine { height: 1; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._text = Text()
+
+    def update(self, text: Text) -> None:
+        if text.plain != self._text.plain or text.spans != self._text.spans:
+            self._text = text
+            self.refresh()
+
+    def render(self) -> Text:
+        return self._text
 STATE_WORD = {"running": "running", "finished": "finished", "failed": "failed", "crashed": "crashed"}
 
 
@@ -121,7 +141,7 @@ class RunsScreen(Screen[None]):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status")
+        yield StatusLine(id="status")
         yield Input(placeholder="filter  e.g. lr < 1e-3 and val/acc > 0.9 and tag:resnet   (/ focus, esc clear, ? help)",
                     id="filter")
         yield Static(id="filter-error")
@@ -167,7 +187,9 @@ class RunsScreen(Screen[None]):
     def _loaded_runs(self, msg: RunsLoaded) -> None:
         snap = msg.snapshot
         self.missing = snap.missing
+        projects_changed = snap.projects != self.projects
         self.projects = snap.projects
+        layout_changed = snap.full
         if snap.full:
             if self.project is None and snap.runs:
                 self.project = snap.runs[0].project
@@ -175,11 +197,20 @@ class RunsScreen(Screen[None]):
                 self.project = snap.projects[0][0]
             self.runs = {r.id: r for r in snap.runs}
         else:
+            if not snap.runs and not projects_changed:
+                self.rev = max(self.rev, snap.rev)
+                return  # nothing this screen shows has changed
             for r in snap.runs:
                 if self.project is None or r.project == self.project:
+                    old = self.runs.get(r.id)
+                    # Columns depend on which runs and metric names exist, and on configs: only
+                    # a new run or new metric names re-plan them (a live step does not).
+                    if old is None or old.metrics.keys() != r.metrics.keys() or old.config != r.config:
+                        layout_changed = True
                     self.runs[r.id] = r
         self.rev = max(self.rev, snap.rev) if not snap.full else snap.rev
-        self._data_version += 1
+        if layout_changed:
+            self._data_version += 1
         if snap.full:
             import gc
 
@@ -416,7 +447,7 @@ class RunsScreen(Screen[None]):
         self._show_status()
 
     def _show_status(self) -> None:
-        status = self.query_one("#status", Static)
+        status = self.query_one("#status", StatusLine)
         t = Text()
         if self.missing:
             t.append("No store yet at ", style="bold")
