@@ -75,7 +75,7 @@ async def shoot(store: Path) -> list[Path]:
             await settle(pilot, app)
             await pilot.press("P")
             await settle(pilot, app)
-            for key in ("right", "down", "down", "b", "plus"):
+            for key in ("right", "b"):
                 await pilot.press(key)
             await settle(pilot, app)
             save("parcoords")
