@@ -676,25 +676,17 @@ class Store:
                 steps: list[int] = []
                 tss: list[float] = []
                 vals: list[float] = []
-                for st, t, v in c.execute(
-                    "SELECT step, ts, value FROM metrics WHERE rid = ? AND kid = ? AND step BETWEEN ? AND ? "
-                    "AND flag IS NULL ORDER BY step, id",
+                # Non-finite values come too (NaN / ±Inf): a chart marks where they are.
+                for st, t, v, f in c.execute(
+                    "SELECT step, ts, value, flag FROM metrics WHERE rid = ? AND kid = ? AND step BETWEEN ? AND ? "
+                    "ORDER BY step, id",
                     (rid, kid, lo, hi),
                 ):
-                    if v is None or v - v != 0:
-                        continue
                     steps.append(st)
                     tss.append(t)
-                    vals.append(v)
-                if step_range is not None:  # recount exactly for the clipped range
-                    n_all = c.execute(
-                        "SELECT count(*) FROM metrics WHERE rid = ? AND kid = ? AND step BETWEEN ? AND ?",
-                        (rid, kid, lo, hi),
-                    ).fetchone()[0]
-                    total, nonfinite = int(n_all), int(n_all) - len(vals)
-                else:
-                    nonfinite = total - len(vals)
-                return SeriesData(key, steps, tss, vals, nonfinite, total)
+                    vals.append(v if f is None else decode_value(v, f))
+                finite = sum(1 for v in vals if v - v == 0)
+                return SeriesData(key, steps, tss, vals, len(vals) - finite, len(vals))
             steps, tss, vals, means = [], [], [], []
             for mn_s, mx_s, mn_t, mx_t, fmin, fmax, fsum, fn in c.execute(
                 "SELECT min_step, max_step, min_ts, max_ts, fmin, fmax, fsum, fn FROM metric_blocks "

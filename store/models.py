@@ -39,10 +39,10 @@ class MetricStats:
 class SeriesData:
     """One metric of one run, ready to draw.
 
-    Raw points when the (zoomed) series is short; otherwise two points per stored block of
-    1,024 points — its finite min and max at the block's first and last step — plus each
-    block's mean in ``means`` (for smoothing). Non-finite values are never included; their
-    number is ``nonfinite``.
+    Raw points when the (zoomed) series is short — NaN / ±Inf included, so a chart can mark
+    them; otherwise two points per stored block of 1,024 points — its finite min and max at the
+    block's first and last step — plus each block's mean in ``means`` (for smoothing), the
+    non-finite values left out. Either way ``nonfinite`` counts them.
     """
 
     key: str

@@ -394,3 +394,19 @@ async def test_hostile_text_is_shown_literally_everywhere(hostile_store):
         await pilot.press("escape", "slash", *"[/]")
         await settle(pilot, app)
         assert app.is_running  # nothing above crashed the app (MarkupError would)
+
+
+async def test_chart_marks_non_finite_points_it_skips(tmp_path):
+    store = tmp_path / "nan"
+    r = tracker.init(project="n", name="spiky", dir=store, capture_git=False)
+    for i in range(50):
+        r.log({"loss": math.nan if i in (10, 20) else (math.inf if i == 30 else 1.0 / (i + 1))})
+    r.finish()
+    app = app_for(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("v")
+        await settle(pilot, app)
+        view = app.screen.query_one(ChartView)
+        text = view.render().plain
+        assert "3 non-finite points skipped" in text

@@ -122,6 +122,9 @@ class Series:
     color_index: int = 0
     steps: Sequence[int] | None = None
     timestamps: Sequence[float] | None = None
+    #: Non-finite points the caller already left out (e.g. a store that hands over block
+    #: extremes): counted in the chart's "skipped" note like the ones found in ``ys``.
+    skipped: int = 0
     _cache: dict[tuple[Any, ...], Any] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -543,7 +546,7 @@ def _base(series: Series, x_mode: str) -> _Prepared:
             shift = -float(t0)
             xs = [x + shift for x in xs]
             marks = [(x + shift, k) for x, k in marks]
-        return _Prepared(xs, ys, None, marks, skipped, 0, False)
+        return _Prepared(xs, ys, None, marks, skipped + series.skipped, 0, False)
 
     prepared: _Prepared = _cached(series, ("base", x_mode), build)
     return prepared

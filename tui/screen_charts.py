@@ -36,7 +36,8 @@ def to_chart_series(items: list[RunSeries]) -> list[Series]:
         d = s.data
         label = series_label(s.run_name)
         out.append(Series(label=label, xs=[float(x) for x in d.steps], ys=list(d.values), color_index=i,
-                          steps=list(d.steps), timestamps=list(d.ts)))
+                          steps=list(d.steps), timestamps=list(d.ts),
+                          skipped=d.nonfinite if d.downsampled else 0))
     return out
 
 
