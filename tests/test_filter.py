@@ -739,3 +739,17 @@ def test_help_is_the_language_reference_and_its_examples_parse():
                     'optimizer = adam', 'not has:lr', 'not lr > 0', 'x = nan',
                     "summary.val/acc > 0", "config.lr > 0", "optimizer.lr < 1"]:
         compile_filter(example)
+
+
+def test_bare_word_also_finds_names_fuzzily():
+    from tracker.tui.filter import compile_filter as _cf
+
+    class R:
+        def __init__(self, name):
+            self.id, self.name, self.project, self.group, self.job_type = "abcd1234", name, "p", None, None
+            self.state, self.tags, self.notes, self.host, self.config, self.summary = "finished", [], None, None, {}, {}
+
+    runs = [R("resnet50-baseline"), R("vit-small"), R("Res-Next")]
+    assert [r.name for r in runs if _cf("rsnt")(r)] == ["resnet50-baseline", "Res-Next"]
+    assert [r.name for r in runs if _cf("vs")(r)] == ["vit-small"]
+    assert [r.name for r in runs if _cf("tsv")(r)] == []  # order matters

@@ -30,7 +30,8 @@ characters) or ? (one character) the value must match the whole text
   has:KEY                        KEY is in the summary or config
 Bare words
   resnet  "res net"   name, id, group or a tag contains the text
-                      (ignoring case; * and ? as in shorthands)
+                      (ignoring case; * and ? as in shorthands); the
+                      name may also hold its letters in order (rsnt)
 Keys
   A key is a summary metric (val/acc), else a config entry (optimizer.lr:
   a path into nested dicts, or one key containing dots), else a run field:
@@ -1080,6 +1081,14 @@ def _field_pred(field: str, test: Callable[[str], bool]) -> Pred:
 def _search_pred(text: str) -> Pred:
     test = _text_test([text], "contains")
     fields = [_field_pred(f, test) for f in ("name", "id", "group", "tags")]
+    needle = text.casefold()
+    if len(needle) >= 2 and "*" not in needle and "?" not in needle and not needle.isspace():
+        # Fuzzy name search: the letters in order, not necessarily together ("rsnt" -> resnet).
+        def subsequence(s: str) -> bool:
+            it = iter(s)
+            return all(ch in it for ch in needle)
+
+        fields.append(_field_pred("name", subsequence))
     return lambda row: any(p(row) for p in fields)
 
 
