@@ -599,3 +599,34 @@ def test_resize_does_not_crash(tmux: Tmux, tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             live.kill()
             live.wait()
+
+
+@pytest.mark.slow
+def test_no_color_and_an_ascii_locale_do_not_crash(tmux: Tmux, tmp_path: Path) -> None:
+    """NO_COLOR, LC_ALL=C and an ASCII-only output encoding: the app starts, uses ASCII
+    sparklines, moves between screens and quits cleanly (RELIABILITY.md T5, T8)."""
+    from tracker.tui.demo import seed
+
+    store = tmp_path / "store"
+    seed(store, runs=8, steps=60, now=NOW)
+    env = "NO_COLOR=1 LC_ALL=C LANG=C PYTHONIOENCODING=ascii"
+    tmux.start(f"{env} {app_cmd(store)}; echo EXITED $?", 80, 24)
+    s = tmux.wait_for(table_ready, "the runs table")
+    assert not any(ch in s for ch in "▁▂▃▄▅▆▇█"), s  # sparklines fall back to ASCII
+    tmux.keys("Space")
+    tmux.wait_text("1 selected")
+    tmux.keys("Space")
+    tmux.wait_text("2 selected")
+    tmux.keys("c")
+    tmux.wait_text("changed")
+    tmux.keys("Escape")
+    tmux.wait_for(table_ready, "back on the runs table")
+    tmux.keys("Enter")
+    tmux.wait_text("Overview")
+    tmux.keys("3")
+    tmux.wait_text("step")
+    tmux.keys("Escape")
+    tmux.wait_for(table_ready, "back on the runs table again")
+    tmux.keys("q")
+    assert tmux.wait_exit() == 0
+    assert "Traceback" not in tmux.screen(history=True)

@@ -188,3 +188,47 @@ def test_watcher_rings_once_per_burst_and_ignores_readers(tmp_path, store):
         assert w.events >= len(calls)
     finally:
         w.stop()
+
+
+def test_refresh_rate_defaults_to_4_hz_over_ssh(monkeypatch, store):
+    monkeypatch.setenv("SSH_CONNECTION", "10.0.0.1 5555 10.0.0.2 22")
+    assert make_app(store, keymap={}).refresh_hz == 4
+    monkeypatch.delenv("SSH_CONNECTION")
+    assert make_app(store, keymap={}).refresh_hz == 10
+    assert make_app(store, keymap={}, refresh_hz=2).refresh_hz == 2
+
+
+WRITER_10 = textwrap.dedent(
+    """
+    import sys, tracker
+    run = tracker.init(project="wal", name="big", dir=sys.argv[1], capture_git=False)
+    print(run.id, flush=True)
+    for i in range(int(sys.argv[2])):
+        run.log({f"m{j}": (i * 7 + j) * 1e-3 for j in range(10)})
+    run.finish()
+    """
+)
+
+
+@pytest.mark.slow
+async def test_wal_stays_small_with_the_app_open_on_a_live_run(tmp_path, store):
+    """RELIABILITY C4: the app reading a 200k-point run while it is written never pins the WAL
+    (no read transaction spans refreshes), so SQLite's checkpoints keep it small."""
+    script = tmp_path / "w10.py"
+    script.write_text(WRITER_10)
+    app = make_app(store, keymap={}, poll_interval=None, refresh_hz=10)
+    wal = store / "tracker.db-wal"
+    peak = 0
+    async with app.run_test(size=(120, 30)) as pilot:
+        p = subprocess.Popen([sys.executable, str(script), str(store), "20000"], stdout=subprocess.PIPE, text=True)
+        assert p.stdout is not None
+        run_id = p.stdout.readline().strip()
+        app.open_detail(run_id)
+        while p.poll() is None:
+            await pilot.pause(0.05)
+            if wal.exists():
+                peak = max(peak, wal.stat().st_size)
+            assert app.reader.store is None or app.reader.store.conn.in_transaction is False
+        await wait_for(pilot, app, lambda: rows(app).get("big", {}).get("state") == "finished")
+    assert Store(store, create=False).count_points() == 200_000
+    assert peak < 64 * 1024 * 1024, peak
