@@ -404,7 +404,7 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         StoreVersionError: the store was written by a newer tracker.
     """
     global _current
-    from tracker.store import RunNotFound, Store, StoreError, process_start_marker
+    from tracker.store import RunNotFound, StoreError, process_start_marker
 
     cfg = load_config_source(config)  # a bad config fails before anything else happens
     if mask_secrets is None:

@@ -21,6 +21,8 @@ import sys
 import time
 from typing import Any, Sequence
 
+from . import fmt
+from .fmt import json_safe
 from .text import sanitize
 
 
@@ -35,46 +37,8 @@ def _api(store: str | None) -> Any:
     return Api(store)
 
 
-def _fmt_num(v: Any) -> str:
-    if isinstance(v, bool):
-        return str(v).lower()
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return f"{v:.4g}"
-    return str(v)
-
-
-def _fmt_duration(s: float) -> str:
-    s = int(s)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
-
-
-def _fmt_time(t: float) -> str:
-    return time.strftime("%m-%d %H:%M", time.localtime(t))
-
-
-def _json_value(v: Any) -> Any:
-    """Valid JSON for scripts: non-finite floats become the strings "nan", "inf", "-inf"."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if isinstance(v, dict):
-        return {k: _json_value(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_json_value(x) for x in v]
-    return v
-
-
 def _run_json(r: Any) -> dict[str, Any]:
-    return _json_value({
+    return json_safe({
         "id": r.id, "name": r.name, "project": r.project, "state": r.state, "group": r.group,
         "job_type": r.job_type, "tags": r.tags, "notes": r.notes, "created_at": r.created_at,
         "updated_at": r.updated_at, "finished_at": r.finished_at, "runtime": r.runtime,
@@ -113,9 +77,9 @@ def ls_rows(runs: list[Any], max_metrics: int = 3) -> tuple[list[str], list[list
     rows = []
     for r in runs:
         rows.append([
-            r.state, r.id, sanitize(r.name), sanitize(r.project), _fmt_time(r.created_at),
-            _fmt_duration(r.runtime), "" if r.last_step is None else str(r.last_step),
-            *[sanitize(_fmt_num(r.summary[m])) if m in r.summary else "" for m in metrics],
+            r.state, r.id, sanitize(r.name), sanitize(r.project), fmt.when(r.created_at),
+            fmt.duration(r.runtime), "" if r.last_step is None else str(r.last_step),
+            *[sanitize(fmt.num(r.summary[m])) if m in r.summary else "" for m in metrics],
         ])
     return header, rows
 
@@ -172,7 +136,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.format == "jsonl":
             for r in runs:
                 for row in r.history(keys):
-                    rec = {"run_id": r.id, **_json_value(row)}
+                    rec = {"run_id": r.id, **json_safe(row)}
                     out.write(json.dumps(rec) + "\n")
         else:
             histories = [(r, r.history(keys)) for r in runs]

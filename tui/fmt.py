@@ -69,3 +69,14 @@ def sparkline(values: Sequence[float], width: int = 12, ascii_only: bool = False
         return chars[len(chars) // 2] * len(vals)
     scale = (len(chars) - 1) / (hi - lo)
     return "".join(chars[int((v - lo) * scale)] for v in vals)
+
+
+def json_safe(v: Any) -> Any:
+    """Strict JSON for scripts: non-finite floats become the strings "nan", "inf", "-inf"."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, dict):
+        return {k: json_safe(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [json_safe(x) for x in v]
+    return v
