@@ -410,3 +410,21 @@ async def test_chart_marks_non_finite_points_it_skips(tmp_path):
         view = app.screen.query_one(ChartView)
         text = view.render().plain
         assert "3 non-finite points skipped" in text
+
+
+async def test_a_store_from_a_newer_tracker_is_explained_not_crashed(tmp_path):
+    import sqlite3
+
+    from tracker.store import SCHEMA_VERSION
+
+    store = tmp_path / "newer"
+    r = tracker.init(project="p", dir=store, capture_git=False)
+    r.finish()
+    conn = sqlite3.connect(store / "tracker.db")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    app = app_for(store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app)
+        status = str(runs_screen(app).query_one("#status").render())
+        assert "newer" in status and "Upgrade" in status

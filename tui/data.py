@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from tracker.store import RunRecord, SeriesData, Store, StoreMissing, resolve_dir
+from tracker.store import RunRecord, SeriesData, Store, StoreError, StoreMissing, resolve_dir
 
 
 @dataclass
@@ -76,6 +76,12 @@ class StoreReader:
             return was is not None and v != was
 
     def snapshot(self, project: str | None) -> Snapshot:
+        try:
+            return self._snapshot(project)
+        except (StoreError, RuntimeError, OSError) as e:  # newer schema, network FS, unreadable:
+            return Snapshot([], [], 0, 0, missing=True, error=str(e))  # shown, never raised
+
+    def _snapshot(self, project: str | None) -> Snapshot:
         with self._lock:
             s = self._open()
             if s is None:

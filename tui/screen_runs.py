@@ -127,6 +127,7 @@ class RunsScreen(Screen[None]):
         self.sparks: dict[str, list[float]] = {}
         self.shown: list[RunRecord] = []
         self.missing = False
+        self.error: str | None = None
         self._loaded = False
         # Rows are rebuilt only when their run, the columns or the sparkline change: a filter
         # keystroke then only filters and sorts (1,000 runs: ~50 ms -> a few ms).
@@ -186,6 +187,7 @@ class RunsScreen(Screen[None]):
     def _loaded_runs(self, msg: RunsLoaded) -> None:
         snap = msg.snapshot
         self.missing = snap.missing
+        self.error = snap.error
         projects_changed = snap.projects != self.projects
         self.projects = snap.projects
         layout_changed = snap.full
@@ -448,6 +450,10 @@ class RunsScreen(Screen[None]):
     def _show_status(self) -> None:
         status = self.query_one("#status", StatusLine)
         t = Text()
+        if self.error:
+            t.append(sanitize(self.error), style="bold red")
+            status.update(t)
+            return
         if self.missing:
             t.append("No store yet at ", style="bold")
             t.append(sanitize(self.tapp.reader.path))
