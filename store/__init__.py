@@ -274,6 +274,7 @@ class Store:
                 if str(mode).lower() != "wal":
                     raise StoreError(f"tracker: could not switch {self.path} to WAL mode (got {mode})")
                 conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA cache_size = -16000")  # 16 MB: index pages of a long run stay hot
             if version < SCHEMA_VERSION:
                 if version > 0:
                     self._backup_before_migration(conn, version)
