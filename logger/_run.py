@@ -298,8 +298,19 @@ class Run:
         warn_once(f"closed:{self.id}", f"tracker: run {self.id} is finished; log() after finish() was ignored")
 
     def alert(self, title: str, text: str = "", level: str = "INFO") -> None:
-        """Store an alert event on the run."""
-        self._enqueue_event("alert", {"title": str(title), "text": str(text), "level": str(level).upper()})
+        """Store an alert on the run (shown in the app; run through ``$TRACKER_ALERT_CMD``).
+
+        Args:
+            title: short headline.
+            text: details.
+            level: ``"INFO"``, ``"WARN"`` or ``"ERROR"``.
+        """
+        lv = str(level).upper()
+        lv = {"WARNING": "WARN", "ERR": "ERROR"}.get(lv, lv)
+        if lv not in ("INFO", "WARN", "ERROR"):
+            raise ValueError(f"tracker: alert level must be INFO, WARN or ERROR, got {level!r}")
+        self._enqueue_event("alert", {"title": str(title), "text": str(text), "level": lv,
+                                      "step": self._max_step if self._max_step >= 0 else None})
 
     # ------------------------------------------------------------------ updates
     def _enqueue_update(self, fields: dict[str, Any]) -> None:
@@ -473,6 +484,7 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
                       job_type=job_type, tags=tags, notes=notes, config=cfg, start_step=0,
                       mask=mask_secrets, strict=strict)
         writer.active.add(rid)
+        writer.run_info[rid] = {"run_id": run.id, "run_name": run.name, "project": run.project}
         _active.append(run)
         _current = run
     _install_hooks()

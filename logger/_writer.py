@@ -11,8 +11,10 @@ past ``max_pending`` queued calls, ``log()`` waits for the writer (backpressure)
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import subprocess
 import sqlite3
 import sys
 import threading
@@ -27,6 +29,37 @@ HEARTBEAT_INTERVAL = 10.0
 MAX_BATCH = 5000
 WAKE_AT = 500
 MAX_PENDING = 65536
+
+
+ALERT_HOOK_TIMEOUT = float(os.environ.get("TRACKER_ALERT_TIMEOUT", "10"))
+
+
+def run_alert_hook(cmd: str, alert: dict[str, Any]) -> threading.Thread:
+    """Run ``cmd`` (a shell command) with the alert as JSON on stdin, in its own thread, with a
+    timeout: a slow or broken hook never blocks training, and its failure is one warning."""
+    timeout = ALERT_HOOK_TIMEOUT
+
+    def go() -> None:
+        try:
+            p = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+        except OSError as e:
+            warn_once(f"hook-error:{cmd}", f"tracker: TRACKER_ALERT_CMD could not run: {e}")
+            return
+        try:
+            p.communicate(json.dumps(alert).encode(), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, 9)  # the shell and whatever it started
+            except OSError:
+                pass
+            p.wait()
+            warn_once(f"hook-timeout:{cmd}", f"tracker: TRACKER_ALERT_CMD took longer than {timeout:g} s "
+                      "and was stopped")
+
+    t = threading.Thread(target=go, name="tracker-alert-hook", daemon=True)
+    t.start()
+    return t
 
 
 class Control:
@@ -52,6 +85,7 @@ class Writer:
         self.q: deque[Any] = deque()
         self.wake = threading.Event()
         self.active: set[int] = set()
+        self.run_info: dict[int, dict[str, str]] = {}  # rid -> id, name, project (for alert hooks)
         self.dead = False
         self.failing_since: float | None = None
         self.last_error: str | None = None
@@ -129,8 +163,14 @@ class Writer:
                 if e.event is not None:
                     events.append(e.event)
         if entries or updates or events:
+            self.store.new_alerts = []
             self._with_retry(lambda: self.store.append(entries, updates, events), entries)
             self._last_commit = time.monotonic()
+            alerts = [(rid, json.loads(data)) for rid, _, kind, data in events if kind == "alert"]
+            alerts += self.store.new_alerts
+            if alerts and os.environ.get("TRACKER_ALERT_CMD"):
+                for rid, alert in alerts:
+                    run_alert_hook(os.environ["TRACKER_ALERT_CMD"], {**alert, **self.run_info.get(rid, {})})
         for d in dones:
             d.set()
 

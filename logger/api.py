@@ -126,6 +126,19 @@ class ApiRun:
             row[key if key not in ("_step", "_timestamp") else key + "_"] = value
         return list(rows.values())
 
+    def alerts(self) -> list[dict[str, Any]]:
+        """Alerts, oldest first (``title``, ``text``, ``level``, ``time``, ``step``): those from
+        ``run.alert()``, the automatic first-NaN/Inf of each metric, and — seen by this reader —
+        the run having failed or crashed."""
+        out = list(self._store.alerts(self._rec.rid))
+        if self.state in ("failed", "crashed"):
+            why = self.meta.get("error") or (f"exit code {self.exit_code}" if self.state == "failed"
+                                              else "its process is gone (no finish, no heartbeat)")
+            out.append({"title": f"run {self.state}", "text": str(why), "level": "ERROR",
+                        "time": self.finished_at or self.heartbeat_at or self.updated_at,
+                        "step": self.last_step, "auto": "state"})
+        return out
+
     def points(self, keys: Iterable[str] | None = None) -> list[tuple[int, float, str, Any]]:
         """Every stored point ``(step, timestamp, key, value)``, by step then logging order."""
         return self._store.points(self._rec.rid, None if keys is None else list(keys))

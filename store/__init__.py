@@ -221,6 +221,7 @@ class Store:
         # write transactions must not interleave on it.
         self._wlock = threading.RLock()
         self._kid_cache: dict[str, int] = {}
+        self.new_alerts: list[tuple[int, dict[str, Any]]] = []  # automatic alerts of the last append
         self._key_tuples: dict[tuple[str, ...], tuple[int, ...]] = {}
         self._open(create)
 
@@ -455,6 +456,8 @@ class Store:
         pending: dict[str, int] = {}
         new_tuples: dict[tuple[str, ...], tuple[int, ...]] = {}
         last_steps: dict[int, int] = {}
+        nonfinite_first: dict[tuple[int, int], tuple[str, int, float, float]] = {}
+        alert_events: list[tuple[int | None, float, str, str]] = []
 
         def do(c: sqlite3.Connection) -> int:
             rows: list[tuple[Any, ...]] = []
@@ -500,6 +503,9 @@ class Store:
                     sv = sum(vals)
                     if sv - sv:  # a NaN or ±Inf: this group's columns need filtering
                         special.add(g)
+                        for key, kid, v in zip(keys, kids, vals):
+                            if v - v != 0 and (rid, kid) not in nonfinite_first:
+                                nonfinite_first[(rid, kid)] = (key, step, ts, v)
                     grp.append((len(rows), step, ts, vals))
                     last_steps[rid] = step
             if rows:
@@ -507,9 +513,21 @@ class Store:
                     "INSERT INTO metrics (rid, kid, step, ts, value, flag) VALUES (?, ?, ?, ?, ?, ?)", rows
                 )
                 counts: dict[tuple[int, int], int] = {}
+                had_nonfinite: set[tuple[int, int]] = set()
                 for rid in last_steps:
-                    for kid, cnt in c.execute("SELECT kid, count FROM metric_summary WHERE rid = ?", (rid,)):
+                    for kid, cnt, nf in c.execute(
+                        "SELECT kid, count, nonfinite FROM metric_summary WHERE rid = ?", (rid,)
+                    ):
                         counts[(rid, kid)] = cnt
+                        if nf:
+                            had_nonfinite.add((rid, kid))
+                for (rid, kid), (key, step, ts, v) in nonfinite_first.items():
+                    if (rid, kid) in had_nonfinite:
+                        continue  # only the first NaN/Inf of each metric raises an alert
+                    word = "NaN" if v != v else ("+Inf" if v > 0 else "-Inf")
+                    alert = {"title": f"{key} is {word}", "level": "WARN", "step": step, "auto": "nonfinite",
+                             "text": f"first non-finite value of {key!r}, at step {step}"}
+                    alert_events.append((rid, ts, "alert", json.dumps(alert)))
                 summary_rows, block_rows = _batch_summary(groups, special, counts)
                 c.executemany(SUMMARY_MERGE, summary_rows)
                 c.executemany(BLOCK_MERGE, block_rows)
@@ -535,8 +553,12 @@ class Store:
                     params + [now, rid],
                 )
                 touched.add(rid)
-            if events:
-                c.executemany("INSERT INTO events (rid, ts, kind, data) VALUES (?, ?, ?, ?)", events)
+            all_events = list(events) + alert_events
+            if all_events:
+                c.executemany("INSERT INTO events (rid, ts, kind, data) VALUES (?, ?, ?, ?)", all_events)
+                # An alert is a visible change of its run: readers re-read runs by revision.
+                for rid in {e[0] for e in all_events if e[2] == "alert" and e[0] is not None} - set(last_steps):
+                    c.execute("UPDATE runs SET rev = (SELECT max(rev) + 1 FROM runs) WHERE rid = ?", (rid,))
             return len(rows)
 
         n = self._write(self.conn, do, retry=False)
@@ -544,6 +566,7 @@ class Store:
         for k, kid in pending.items():
             self._kid_cache[k] = kid
         self._key_tuples.update(new_tuples)
+        self.new_alerts = [(rid, json.loads(data)) for rid, _, _, data in alert_events]
         return n
 
     def heartbeat(self, rids: Iterable[int], now: float | None = None) -> None:
@@ -614,7 +637,22 @@ class Store:
             self._attach_metrics(c, [rec], None)
         return rec
 
+    @staticmethod
+    def _attach_alerts(c: sqlite3.Connection, recs: list[RunRecord]) -> None:
+        by_rid = {r.rid: r for r in recs}
+        if not by_rid:
+            return
+        if len(by_rid) == 1:
+            cur = c.execute("SELECT rid, count(*) FROM events WHERE rid = ? AND kind = 'alert' GROUP BY rid",
+                            (recs[0].rid,))
+        else:
+            cur = c.execute("SELECT rid, count(*) FROM events WHERE kind = 'alert' GROUP BY rid")
+        for rid, n in cur:
+            if rid in by_rid:
+                by_rid[rid].alerts = int(n)
+
     def _attach_metrics(self, c: sqlite3.Connection, recs: list[RunRecord], project: str | None) -> None:
+        self._attach_alerts(c, recs)
         by_rid = {r.rid: r for r in recs}
         sql = (
             "SELECT s.rid, k.name, s.last, s.last_flag, s.last_step, s.min, s.max, s.count "
@@ -740,6 +778,7 @@ class Store:
                     f"SELECT {_RUN_COLS} FROM runs WHERE rev > ? AND project = ? ORDER BY rev", (after_rev, project)
                 ).fetchall()
             recs = [_record(r) for r in rows]
+            self._attach_alerts(c, recs)
             if recs:
                 by_rid = {r.rid: r for r in recs}
                 q = ("SELECT s.rid, k.name, s.last, s.last_flag, s.last_step, s.min, s.max, s.count "
@@ -757,6 +796,7 @@ class Store:
         with self.snapshot() as c:
             rows = c.execute(f"SELECT {_RUN_COLS} FROM runs WHERE id IN ({', '.join('?' * len(ids))})", ids).fetchall()
             recs = [_record(r) for r in rows]
+            self._attach_alerts(c, recs)
             q = ("SELECT k.name, s.last, s.last_flag, s.last_step, s.min, s.max, s.count "
                  "FROM metric_summary s JOIN keys k ON k.kid = s.kid WHERE s.rid = ?")
             for rec in recs:
@@ -782,6 +822,17 @@ class Store:
         params.append(limit)
         return [(i, r, k, s, t, v if f is None else decode_value(v, f))
                 for i, r, k, s, t, v, f in self.conn.execute(sql, params)]
+
+    def alerts(self, rid: int) -> list[dict[str, Any]]:
+        """The run's alerts, oldest first: ``title``, ``text``, ``level``, ``time``, ``step``."""
+        out = []
+        for i, r, ts, kind, data in self.events(rid):
+            if kind == "alert":
+                out.append({"title": data.get("title", ""), "text": data.get("text", ""),
+                            "level": data.get("level", "INFO"), "time": ts, "step": data.get("step"),
+                            "auto": data.get("auto")})
+        out.sort(key=lambda a: a["time"])
+        return out
 
     def events(self, rid: int | None = None, after_id: int = 0) -> list[tuple[int, int | None, float, str, dict[str, Any]]]:
         """Events ``(id, rid, ts, kind, data)`` after ``after_id``."""

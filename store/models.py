@@ -89,6 +89,7 @@ class RunRecord:
     last_step: int | None
     rev: int
     metrics: dict[str, MetricStats] = field(default_factory=dict)
+    alerts: int = 0  # stored alerts (run.alert() and automatic ones)
 
     @property
     def summary(self) -> dict[str, Any]:

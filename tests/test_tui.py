@@ -373,7 +373,7 @@ async def test_hostile_text_is_shown_literally_everywhere(hostile_store):
         await settle(pilot, app)
         t = table(app)
         assert len(t.rows) == len(HOSTILE)
-        names = {r.cells["name"] for r in t.rows}
+        names = {r.cells["name"].removeprefix("! ") for r in t.rows}  # each logged a NaN: alert badge
         assert "[/]" in names and "[@click=app.quit]x" in names
         assert "osc52\\x1b]52;c;aGVsbG8=\\x07" in names and "bidi\\u202eevil" in names
         assert all("\x1b" not in r.cells[c] and "\x9b" not in r.cells[c] for r in t.rows for c in r.cells)

@@ -118,6 +118,14 @@ class StoreReader:
                 raise StoreMissing(f"no store at {self.dir}")
             return s.run(run_id)
 
+    def alerts(self, rec: RunRecord) -> list[dict[str, Any]]:
+        """The run's alerts as ``tracker.Api`` reports them (stored ones plus failed/crashed)."""
+        from tracker.api import ApiRun
+
+        with self._lock:
+            s = self._open()
+            return [] if s is None else ApiRun(s, rec).alerts()
+
     def series(self, runs: Sequence[RunRecord], key: str, step_range: tuple[float, float] | None = None,
                max_raw: int = 20_000) -> list[RunSeries]:
         with self._lock:

@@ -65,13 +65,14 @@ class RunTable(ScrollView, can_focus=True):
     RunTable > .runtable--state-crashed { color: $warning; text-style: bold reverse; }
     RunTable > .runtable--best { color: $success; text-style: bold; }
     RunTable > .runtable--dim { color: $text-muted; }
+    RunTable > .runtable--alert { color: $warning; }
     RunTable > .runtable--sorted { text-style: bold underline; }
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "runtable--header", "runtable--cursor", "runtable--cursor-blurred", "runtable--selected",
         "runtable--group", "runtable--state-running", "runtable--state-finished",
-        "runtable--state-failed", "runtable--state-crashed", "runtable--best", "runtable--dim",
+        "runtable--state-failed", "runtable--state-crashed", "runtable--best", "runtable--dim", "runtable--alert",
         "runtable--sorted",
     }
 

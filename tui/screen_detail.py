@@ -66,6 +66,7 @@ class DetailScreen(Screen[None]):
         super().__init__()
         self.run_id = run_id
         self.record: RunRecord | None = None
+        self.alerts: list[dict[str, Any]] = []
         self.metrics: list[str] = []
 
     @property
@@ -93,10 +94,11 @@ class DetailScreen(Screen[None]):
     def _load(self) -> None:
         try:
             rec = self.tapp.reader.run(self.run_id)
+            alerts = self.tapp.reader.alerts(rec)
         except Exception as e:  # RunNotFound / store gone: shown, never raised
             self.post_message(RunLoaded(None, str(e)))
             return
-        self.post_message(RunLoaded(rec))
+        self.post_message(RunLoaded((rec, alerts)))
 
     @on(StoreChanged)
     def _changed(self, _: StoreChanged) -> None:
@@ -109,7 +111,8 @@ class DetailScreen(Screen[None]):
             self.query_one("#overview-text", Static).update(Text(sanitize(msg.error or "run not found"), style="red"))
             return
         first = self.record is None
-        self.record = r = msg.run
+        r, self.alerts = msg.run
+        self.record = r
         title = Text()
         title.append(sanitize(r.name), style="bold")
         title.append(f"  {r.id}  {sanitize(r.project)}  ")
@@ -146,6 +149,19 @@ class DetailScreen(Screen[None]):
         _kv(t, "job type", r.job_type)
         _kv(t, "tags", ", ".join(r.tags))
         _kv(t, "notes", r.notes)
+        if self.alerts:
+            t.append("\nalerts\n", style="bold")
+            colour = {"INFO": "cyan", "WARN": "yellow", "ERROR": "bold red"}
+            for a in self.alerts:
+                when = time.strftime("%m-%d %H:%M:%S", time.localtime(a["time"])) if a.get("time") else ""
+                t.append(f"  {when}  ")
+                t.append(f"{sanitize(a['level']):<5}", style=colour.get(a["level"], ""))
+                step = f"  step {a['step']}" if a.get("step") is not None else ""
+                t.append(f"{step}  ")
+                t.append(sanitize(a["title"]), style="bold")
+                if a.get("text"):
+                    t.append(" — " + sanitize(a["text"]))
+                t.append("\n")
         self.query_one("#overview-text", Static).update(t)
         table = self.query_one("#summary", DataTable)
         if not table.columns:

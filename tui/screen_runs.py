@@ -348,7 +348,7 @@ class RunsScreen(Screen[None]):
         runtime = (r.finished_at or (now if r.state == "running" else max(r.heartbeat_at or 0, r.updated_at))) - r.created_at
         cells = {
             "state": STATE_WORD.get(r.state, sanitize(r.state)),
-            "name": sanitize(r.name),
+            "name": ("! " if r.alerts else "") + sanitize(r.name),  # "!" is one cell everywhere; ⚠ is not
             "step": "" if r.last_step is None else str(r.last_step),
             "id": r.id,
             "created": fmt.when(r.created_at, now),
@@ -358,6 +358,8 @@ class RunsScreen(Screen[None]):
             "spark": fmt.sparkline(self.sparks.get(r.id, []), 10, self.tapp.ascii_only),
         }
         styles = {"state": f"runtable--state-{r.state}" if r.state in STATE_WORD else ""}
+        if r.alerts:
+            styles["name"] = "runtable--alert"
         for m in metrics:
             cells[f"m:{m}"] = sanitize(fmt.num(metric_value(r, m, self.qualifier)))
         for k in configs:
