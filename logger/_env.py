@@ -32,9 +32,28 @@ def host_info() -> dict[str, Any]:
     }
 
 
+#: The uncommitted diff kept with a run is cut beyond this many bytes (with a marker).
+MAX_DIFF_BYTES = 1024 * 1024
+
+
+def strip_credentials(url: str) -> str:
+    """``https://user:token@host/x.git`` -> ``https://host/x.git`` (scp-style ``git@host:x`` kept)."""
+    import re
+
+    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@", r"\1", url.strip())
+
+
+def cap_text(text: str, limit: int) -> str:
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", "ignore") + f"\n[diff truncated: {len(data) - limit:,} more bytes not kept]\n"
+
+
 def git_info(cwd: str | None, timeout: float = 3.0) -> dict[str, Any]:
-    """Commit, branch and dirty flag of the repository holding ``cwd``; ``{}`` when not in a
-    repository, when git is missing, or when it takes longer than ``timeout``."""
+    """Commit, branch, dirty flag, remote URL (credentials stripped), uncommitted diff (capped)
+    and root of the repository holding ``cwd``; ``{}`` when not in a repository, when git is
+    missing, or when it takes longer than ``timeout``."""
     if not cwd:
         return {}
     try:
@@ -52,10 +71,21 @@ def git_info(cwd: str | None, timeout: float = 3.0) -> dict[str, Any]:
             return {}
         branch = git("rev-parse", "--abbrev-ref", "HEAD")
         status = git("status", "--porcelain", "--untracked-files=no")
-        return {
+        out: dict[str, Any] = {
             "git_commit": commit,
             "git_branch": None if branch in (None, "HEAD") else branch,
             "git_dirty": None if status is None else int(bool(status)),
         }
+        remote = git("remote", "get-url", "origin")
+        if remote:
+            out["git_remote"] = strip_credentials(remote)
+        if status:
+            diff = git("diff", "HEAD", "--no-color", "--no-ext-diff")
+            if diff:
+                out["git_diff"] = cap_text(diff, MAX_DIFF_BYTES)
+        root = git("rev-parse", "--show-toplevel")
+        if root:
+            out["git_root"] = root
+        return out
     except Exception:  # git missing, timeout, odd cwd: never fail a training run over git
         return {}

@@ -377,6 +377,38 @@ class Run:
             )
 
 
+class DisabledRun(Run):
+    """What ``init(rank_zero_only=True)`` returns on ranks other than 0: every call is accepted
+    and nothing is recorded (no store is opened)."""
+
+    def __init__(self, project: str, rank: int | None) -> None:  # noqa: D107 - no store behind it
+        self.id = ""
+        self.name = f"rank-{rank}" if rank is not None else "disabled"
+        self.project = project
+        self.group = self.job_type = self.notes = None
+        self.tags = ()
+        self.rank = rank
+        self.config = Config(None, {})
+        self.summary = Summary(None)
+        self._closed = False
+        self._final_state = None
+        self._held = None
+        self._max_step = -1
+
+    @property
+    def dir(self) -> str:
+        raise RuntimeError("tracker: this rank does not log (rank_zero_only=True): it has no run directory")
+
+    def log(self, data: Any, step: Any = None, commit: bool | None = None) -> None:
+        return None
+
+    def alert(self, title: str, text: str = "", level: str = "INFO") -> None:
+        return None
+
+    def finish(self, exit_code: int = 0, *, timeout: float | None = None, error: str | None = None) -> None:
+        self._closed = True
+
+
 def _ints_fit(vals: tuple[Any, ...]) -> bool:
     for v in vals:
         if type(v) is int and not INT64_MIN <= v <= INT64_MAX:
@@ -389,7 +421,8 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
          tags: Any = None, group: str | None = None, job_type: str | None = None,
          notes: str | None = None, dir: str | os.PathLike[str] | None = None, resume: str | None = None,
          id: str | None = None, *, mask_secrets: bool | None = None, strict: bool = False,
-         reinit: bool = False, capture_git: bool = True, flush_interval: float | None = None) -> Run:
+         reinit: bool = False, capture_git: bool = True, flush_interval: float | None = None,
+         rank_zero_only: bool = False) -> Run:
     """Start (or resume) a run and make it the current one.
 
     Args:
@@ -409,6 +442,8 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
             current run is finished first, with a warning).
         capture_git: record git commit / branch / dirty flag (in the background).
         flush_interval: seconds between commits (default 0.25).
+        rank_zero_only: in a distributed job (``RANK`` / ``SLURM_PROCID`` set and not 0), return a
+            run that accepts every call and records nothing, so only rank 0 logs.
 
     Raises:
         StoreDirError: the store directory cannot be used (the message names it and TRACKER_DIR).
@@ -416,6 +451,12 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
     """
     global _current
     from tracker.store import RunNotFound, StoreError, process_start_marker
+
+    if rank_zero_only:
+        rank = os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0"))
+        if rank.strip() not in ("", "0"):
+            return DisabledRun(project=str(project or os.environ.get("TRACKER_PROJECT") or "uncategorized"),
+                               rank=int(rank) if rank.strip().isdigit() else None)
 
     cfg = load_config_source(config)  # a bad config fails before anything else happens
     if mask_secrets is None:
@@ -523,13 +564,26 @@ def _meta() -> dict[str, Any]:
     for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "SLURM_JOB_ID", "CUDA_VISIBLE_DEVICES"):
         if k in os.environ:
             meta[k.lower()] = os.environ[k]
+    # torchrun sets RANK / WORLD_SIZE; under srun alone SLURM_PROCID / SLURM_NTASKS say the same
+    for key, names in (("rank", ("RANK", "SLURM_PROCID")), ("world_size", ("WORLD_SIZE", "SLURM_NTASKS")),
+                       ("local_rank", ("LOCAL_RANK", "SLURM_LOCALID"))):
+        for n in names:
+            v = os.environ.get(n, "").strip()
+            if v.isdigit():
+                meta[key] = int(v)
+                break
     return meta
 
 
 def _capture_git(run: Run, cwd: str | None) -> None:
     info = git_info(cwd)
-    if info:
-        run._enqueue_update(info)
+    if not info:
+        return
+    code = {k: info.pop(k) for k in ("git_remote", "git_diff", "git_root") if k in info}
+    run._enqueue_update(info)
+    if code:
+        # The diff can be large: an event read only by whoever opens the run, not in every row.
+        run._enqueue_event("code", {k[4:]: v for k, v in code.items()})
 
 
 def _writer_for(dir: Any, flush_interval: float | None) -> Writer:

@@ -92,7 +92,7 @@ class ApiRun:
         self.argv: list[str] = rec.argv
         self.python: str | None = rec.python
         self.cwd: str | None = rec.cwd
-        self.git: dict[str, Any] = {"commit": rec.git_commit, "branch": rec.git_branch, "dirty": rec.git_dirty}
+        self._git: dict[str, Any] | None = None
         self.config: dict[str, Any] = rec.config
         self.summary: dict[str, Any] = rec.summary
         self.meta: dict[str, Any] = rec.meta
@@ -101,6 +101,34 @@ class ApiRun:
     @property
     def runtime(self) -> float:
         return float(self._rec.runtime)
+
+    @property
+    def git(self) -> dict[str, Any]:
+        """``commit``, ``branch``, ``dirty``, and when recorded ``remote`` (no credentials),
+        ``diff`` (uncommitted changes, capped at 1 MB) and ``root``."""
+        if self._git is None:
+            self._git = {"commit": self._rec.git_commit, "branch": self._rec.git_branch,
+                         "dirty": self._rec.git_dirty, **self._store.code(self._rec.rid)}
+        return self._git
+
+    @property
+    def rank(self) -> int | None:
+        """This process's rank in a distributed job (``RANK`` / ``SLURM_PROCID``), if any."""
+        v = self.meta.get("rank")
+        return int(v) if isinstance(v, int) or (isinstance(v, str) and v.isdigit()) else None
+
+    @property
+    def world_size(self) -> int | None:
+        v = self.meta.get("world_size")
+        return int(v) if isinstance(v, int) or (isinstance(v, str) and v.isdigit()) else None
+
+    def console(self) -> list[str]:
+        """Captured stdout / stderr lines, oldest first (escape sequences kept as written)."""
+        return [text for _, _, _, text in self._store.console(self._rec.rid)]
+
+    def system_history(self) -> list[dict[str, Any]]:
+        """``history()`` of the ``system/...`` metrics only."""
+        return self.history([k for k in self._rec.metrics if k.startswith("system/")])
 
     def metric_stats(self) -> dict[str, dict[str, Any]]:
         """Per metric: ``last``, ``last_step``, ``min``, ``max``, ``count``."""

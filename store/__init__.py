@@ -834,6 +834,23 @@ class Store:
         out.sort(key=lambda a: a["time"])
         return out
 
+    def code(self, rid: int) -> dict[str, Any]:
+        """The run's code state beyond commit/branch/dirty: ``remote``, ``diff``, ``root``."""
+        row = self.conn.execute(
+            "SELECT data FROM events WHERE rid = ? AND kind = 'code' ORDER BY id DESC LIMIT 1", (rid,)
+        ).fetchone()
+        return _loads(row[0], {}) if row else {}
+
+    def console(self, rid: int, after_id: int = 0) -> list[tuple[int, float, str, str]]:
+        """Captured output lines ``(event id, time, stream, text)``, oldest first."""
+        out: list[tuple[int, float, str, str]] = []
+        for i, data in self.conn.execute(
+            "SELECT id, data FROM events WHERE rid = ? AND kind = 'console' AND id > ? ORDER BY id", (rid, after_id)
+        ):
+            for t, stream, text in _loads(data, {}).get("lines", []):
+                out.append((i, t, stream, text))
+        return out
+
     def events(self, rid: int | None = None, after_id: int = 0) -> list[tuple[int, int | None, float, str, dict[str, Any]]]:
         """Events ``(id, rid, ts, kind, data)`` after ``after_id``."""
         if rid is None:

@@ -419,7 +419,11 @@ def test_process_and_git_facts_are_captured(tmp_path, git_repo, store_dir, dirty
     assert r.argv[1:] == [str(tmp_path / "train_script.py"), str(store_dir), "--lr", "0.1"]
     assert r.python == sys.version.split()[0]
     assert os.path.realpath(r.cwd) == os.path.realpath(git_repo)
-    assert r.git == {"commit": head(git_repo), "branch": "exp/trunk", "dirty": dirty}
+    g = r.git
+    assert {k: g[k] for k in ("commit", "branch", "dirty")} == {"commit": head(git_repo), "branch": "exp/trunk",
+                                                                 "dirty": dirty}
+    assert os.path.realpath(g["root"]) == os.path.realpath(git_repo)
+    assert ("diff" in g) == dirty and (not dirty or "train.txt" in g["diff"])
     assert t0 - 1 <= r.created_at <= r.finished_at <= t1 + 1
     assert r.state == "finished" and r.exit_code == 0
 
@@ -517,3 +521,35 @@ def test_a_user_supplied_run_id_cannot_escape_the_store(tmp_path, store_dir, kin
     assert d.resolve().is_relative_to(store_dir.resolve())
     new = tree(tmp_path) - before
     assert all(p.is_relative_to(store_dir) for p in new), sorted(map(str, new))
+
+
+def test_git_remote_is_kept_without_credentials_and_diff_is_capped(tmp_path, git_repo, store_dir, monkeypatch):
+    from tracker import _env
+
+    subprocess.run(["git", "remote", "add", "origin", "https://alice:ghp_secret123@github.com/org/repo.git"],
+                   cwd=git_repo, check=True)
+    (git_repo / "train.txt").write_text("v2\n" + "x" * 5000 + "\n")
+    monkeypatch.setattr(_env, "MAX_DIFF_BYTES", 1000)
+    info = _env.git_info(str(git_repo))
+    assert info["git_remote"] == "https://github.com/org/repo.git"
+    assert "ghp_secret123" not in repr(info)
+    assert "[diff truncated:" in info["git_diff"] and len(info["git_diff"]) < 1200
+    assert _env.strip_credentials("git@github.com:org/repo.git") == "git@github.com:org/repo.git"
+
+
+def test_rank_zero_only_makes_other_ranks_no_ops(store_dir, monkeypatch):
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "8")
+    quiet = tracker.init(project="ddp", dir=store_dir, rank_zero_only=True, config={"lr": 1})
+    quiet.log({"loss": 1.0})
+    quiet.alert("x")
+    quiet.summary["best"] = 1
+    quiet.finish()
+    assert not (store_dir / "tracker.db").exists()  # nothing opened, nothing written
+    monkeypatch.setenv("RANK", "0")
+    run = tracker.init(project="ddp", dir=store_dir, rank_zero_only=True, capture_git=False)
+    run.log({"loss": 1.0})
+    run.finish()
+    r = tracker.Api(store_dir).run(run.id)
+    assert (r.rank, r.world_size) == (0, 8)
+    assert [h["loss"] for h in r.history()] == [1.0]
