@@ -651,6 +651,20 @@ class Store:
             if rid in by_rid:
                 by_rid[rid].alerts = int(n)
 
+    @staticmethod
+    def _attach_gpu_means(c: sqlite3.Connection, recs: list[RunRecord]) -> None:
+        """Mean GPU utilisation per run, from the writer's blocks (no scan of the points)."""
+        by_rid = {r.rid: r for r in recs if any(k.startswith("system/gpu") for k in r.metrics)}
+        if not by_rid:
+            return
+        for rid, name, fsum, fn in c.execute(
+            "SELECT b.rid, k.name, sum(b.fsum), sum(b.fn) FROM metric_blocks b JOIN keys k ON k.kid = b.kid "
+            "WHERE k.name LIKE 'system/gpu%/util_percent' GROUP BY b.rid, b.kid"
+        ):
+            rec = by_rid.get(rid)
+            if rec is not None and fn and name in rec.metrics:
+                rec.metrics[name].mean = fsum / fn
+
     def _attach_metrics(self, c: sqlite3.Connection, recs: list[RunRecord], project: str | None) -> None:
         self._attach_alerts(c, recs)
         by_rid = {r.rid: r for r in recs}
@@ -668,6 +682,7 @@ class Store:
             rec = by_rid.get(rid)
             if rec is not None:
                 rec.metrics[name] = MetricStats(decode_value(last, flag), last_step, mn, mx, count)
+        self._attach_gpu_means(c, recs)
 
     def metric_keys(self, rid: int) -> list[str]:
         return [
@@ -786,6 +801,7 @@ class Store:
                 for rid, rec in by_rid.items():
                     for _, name, last, flag, last_step, mn, mx, count in c.execute(q, (rid,)):
                         rec.metrics[name] = MetricStats(decode_value(last, flag), last_step, mn, mx, count)
+                self._attach_gpu_means(c, recs)
         return recs
 
     def runs_by_id(self, ids: Sequence[str]) -> list[RunRecord]:
@@ -802,6 +818,7 @@ class Store:
             for rec in recs:
                 for name, last, flag, last_step, mn, mx, count in c.execute(q, (rec.rid,)):
                     rec.metrics[name] = MetricStats(decode_value(last, flag), last_step, mn, mx, count)
+            self._attach_gpu_means(c, recs)
         return recs
 
     def points_after(self, after_id: int, rids: Sequence[int] | None = None, limit: int = 50_000

@@ -33,6 +33,7 @@ class MetricStats:
     min: float | None
     max: float | None
     count: int
+    mean: float | None = None  # filled for system/gpu*/util_percent (finite values)
 
 
 @dataclass

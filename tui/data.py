@@ -126,6 +126,16 @@ class StoreReader:
             s = self._open()
             return [] if s is None else ApiRun(s, rec).alerts()
 
+    def code(self, rec: RunRecord) -> dict[str, Any]:
+        with self._lock:
+            s = self._open()
+            return {} if s is None else s.code(rec.rid)
+
+    def console(self, rec: RunRecord, after_id: int = 0) -> list[tuple[int, float, str, str]]:
+        with self._lock:
+            s = self._open()
+            return [] if s is None else s.console(rec.rid, after_id)
+
     def series(self, runs: Sequence[RunRecord], key: str, step_range: tuple[float, float] | None = None,
                max_raw: int = 20_000) -> list[RunSeries]:
         with self._lock:

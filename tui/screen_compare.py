@@ -3,12 +3,15 @@ with the best value per row highlighted."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
@@ -44,6 +47,72 @@ def metric_rows(runs: list[RunRecord]) -> list[tuple[str, list[Any], int | None]
     return rows
 
 
+class CodeDiffReady(Message):
+    def __init__(self, text: Text) -> None:
+        super().__init__()
+        self.text = text
+
+
+def _git(root: str, *args: str) -> str | None:
+    import subprocess
+
+    try:
+        p = subprocess.run(["git", "-C", root, *args], capture_output=True, text=True, timeout=5,
+                           stdin=subprocess.DEVNULL, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return p.stdout if p.returncode == 0 else None
+
+
+def _diff_text(lines: list[str], limit: int = 4000) -> Text:
+    t = Text()
+    for line in lines[:limit]:
+        style = ("green" if line.startswith("+") and not line.startswith("+++") else
+                 "red" if line.startswith("-") and not line.startswith("---") else
+                 "cyan" if line.startswith("@@") else "bold" if line.startswith(("diff ", "+++", "---")) else "")
+        t.append(sanitize(line) + "\n", style=style)
+    if len(lines) > limit:
+        t.append(f"… {len(lines) - limit:,} more lines\n", style="dim")
+    return t
+
+
+def code_diff(a: RunRecord, b: RunRecord, code_a: dict[str, Any], code_b: dict[str, Any]) -> Text:
+    """What differs in the code of two runs: their commits (from the repository, when it is on
+    this machine) and their uncommitted patches."""
+    import difflib
+
+    out = Text()
+    ca, cb = a.git_commit, b.git_commit
+    out.append(f"{sanitize(a.name)}: ", style="bold")
+    out.append(f"{(ca or 'no commit')[:12]}{' + uncommitted changes' if code_a.get('diff') else ''}\n")
+    out.append(f"{sanitize(b.name)}: ", style="bold")
+    out.append(f"{(cb or 'no commit')[:12]}{' + uncommitted changes' if code_b.get('diff') else ''}\n\n")
+    if ca and cb and ca != cb:
+        root = code_a.get("root") or code_b.get("root")
+        diff = _git(root, "diff", "--no-color", "--no-ext-diff", ca, cb) if root and os.path.isdir(root) else None
+        if diff is None:
+            out.append("The commits differ; their repository is not on this machine, so their diff cannot be "
+                       "shown.\n\n", style="dim")
+        else:
+            out.append(f"git diff {ca[:12]} {cb[:12]}\n", style="bold underline")
+            out.append_text(_diff_text(diff.splitlines()) if diff else Text("(no changes)\n", style="dim"))
+            out.append("\n")
+    elif ca and ca == cb:
+        out.append("Same commit.\n\n", style="dim")
+    pa, pb = code_a.get("diff", ""), code_b.get("diff", "")
+    if pa or pb:
+        out.append("uncommitted changes, first run -> second run\n", style="bold underline")
+        if pa == pb:
+            out.append("identical\n", style="dim")
+        else:
+            lines = list(difflib.unified_diff(pa.splitlines(), pb.splitlines(), f"{a.id} patch", f"{b.id} patch",
+                                              lineterm=""))
+            out.append_text(_diff_text(lines))
+    elif not (ca and cb and ca != cb):
+        out.append("No code differences recorded.\n", style="dim")
+    return out
+
+
 class CompareScreen(Screen[None]):
     """Config diff and metrics of the chosen runs."""
 
@@ -63,6 +132,7 @@ class CompareScreen(Screen[None]):
         Binding("N", "next_change(-1)", "Prev change", show=False, id="compare.prev"),
         Binding("1", "tab('cfg')", "Config", show=False, id="compare.tab_config"),
         Binding("2", "tab('met')", "Metrics", show=False, id="compare.tab_metrics"),
+        Binding("3", "tab('code')", "Code", show=False, id="compare.tab_code"),
         Binding("v", "charts", "Charts", id="compare.charts"),
     ]
 
@@ -84,6 +154,9 @@ class CompareScreen(Screen[None]):
                 yield DataTable(id="cfg-table", cursor_type="row")
             with TabPane("Metrics", id="met"):
                 yield DataTable(id="met-table", cursor_type="row")
+            with TabPane("Code", id="code"):
+                with VerticalScroll():
+                    yield Static(id="code-diff")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -98,6 +171,9 @@ class CompareScreen(Screen[None]):
             except Exception as e:  # a run deleted meanwhile: report, keep the rest
                 self.post_message(RunLoaded(None, str(e)))
         self.post_message(RunLoaded(runs))
+        if len(runs) >= 2:
+            self.post_message(CodeDiffReady(code_diff(runs[0], runs[1], self.tapp.reader.code(runs[0]),
+                                                      self.tapp.reader.code(runs[1]))))
 
     @on(StoreChanged)
     def _changed(self, _: StoreChanged) -> None:
@@ -164,6 +240,10 @@ class CompareScreen(Screen[None]):
                     cell.append(" *")
                 cells.append(cell)
             m.add_row(*cells, height=1)
+
+    @on(CodeDiffReady)
+    def _code(self, msg: CodeDiffReady) -> None:
+        self.query_one("#code-diff", Static).update(msg.text)
 
     def action_back(self) -> None:
         self.app.pop_screen()

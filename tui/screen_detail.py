@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane, Tree
+from textual.widgets import DataTable, Footer, Input, RichLog, Static, TabbedContent, TabPane, Tree
 
 from tracker.store import RunRecord
 
@@ -20,7 +20,7 @@ from . import fmt
 from .chart_widget import ChartView
 from .diff import fmt_value
 from .messages import RunLoaded, SeriesLoaded, StoreChanged
-from .text import sanitize
+from .text import console_text, sanitize
 
 if TYPE_CHECKING:
     from .app import TrackerApp
@@ -47,6 +47,9 @@ class DetailScreen(Screen[None]):
     DetailScreen #config-search { height: 1; border: none; padding: 0 1; background: $boost; }
     DetailScreen Tree { height: 1fr; }
     DetailScreen ChartView { height: 1fr; }
+    DetailScreen #console-search { height: 1; border: none; padding: 0 1; background: $boost; }
+    DetailScreen #console-log { height: 1fr; }
+    DetailScreen #system-empty { padding: 1 2; color: $text-muted; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -54,6 +57,9 @@ class DetailScreen(Screen[None]):
         Binding("1", "tab('overview')", "Overview", id="detail.tab_overview"),
         Binding("2", "tab('config')", "Config", id="detail.tab_config"),
         Binding("3", "tab('charts')", "Charts", id="detail.tab_charts"),
+        Binding("4", "tab('system')", "System", id="detail.tab_system"),
+        Binding("5", "tab('console')", "Console", id="detail.tab_console"),
+        Binding("f", "follow", "Follow console", show=False, id="detail.follow"),
         Binding("slash", "search_config", "Search config", id="detail.search"),
         Binding("m", "pick_metrics", "Metrics", id="detail.metrics"),
         Binding("left_square_bracket", "smoothing(-0.1)", "Less smooth", show=False, id="detail.smooth_less"),
@@ -67,6 +73,10 @@ class DetailScreen(Screen[None]):
         self.run_id = run_id
         self.record: RunRecord | None = None
         self.alerts: list[dict[str, Any]] = []
+        self.code: dict[str, Any] = {}
+        self.console: list[tuple[int, float, str, str]] = []
+        self.console_cursor = 0
+        self.follow = True
         self.metrics: list[str] = []
 
     @property
@@ -85,6 +95,12 @@ class DetailScreen(Screen[None]):
                 yield Tree(Text("config"), id="config-tree")
             with TabPane("Charts", id="charts"):
                 yield ChartView(id="chart")
+            with TabPane("System", id="system"):
+                yield Static(id="system-empty")
+                yield ChartView(id="system-chart")
+            with TabPane("Console", id="console"):
+                yield Input(placeholder="search the output (/ in this tab; f: follow)", id="console-search")
+                yield RichLog(id="console-log", max_lines=20_000, wrap=False, markup=False, auto_scroll=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -95,10 +111,12 @@ class DetailScreen(Screen[None]):
         try:
             rec = self.tapp.reader.run(self.run_id)
             alerts = self.tapp.reader.alerts(rec)
+            code = self.tapp.reader.code(rec)
+            lines = self.tapp.reader.console(rec, self.console_cursor)
         except Exception as e:  # RunNotFound / store gone: shown, never raised
             self.post_message(RunLoaded(None, str(e)))
             return
-        self.post_message(RunLoaded((rec, alerts)))
+        self.post_message(RunLoaded((rec, alerts, code, lines)))
 
     @on(StoreChanged)
     def _changed(self, _: StoreChanged) -> None:
@@ -111,8 +129,9 @@ class DetailScreen(Screen[None]):
             self.query_one("#overview-text", Static).update(Text(sanitize(msg.error or "run not found"), style="red"))
             return
         first = self.record is None
-        r, self.alerts = msg.run
+        r, self.alerts, self.code, new_lines = msg.run
         self.record = r
+        self._add_console(new_lines)
         title = Text()
         title.append(sanitize(r.name), style="bold")
         title.append(f"  {r.id}  {sanitize(r.project)}  ")
@@ -145,6 +164,15 @@ class DetailScreen(Screen[None]):
         if r.git_commit:
             git = f"{r.git_commit[:12]}" + (f" on {r.git_branch}" if r.git_branch else "") + (" (dirty)" if r.git_dirty else "")
         _kv(t, "git", git)
+        if self.code.get("remote"):
+            _kv(t, "remote", self.code["remote"])
+        if self.code.get("diff"):
+            diff = self.code["diff"]
+            _kv(t, "diff", f"{diff.count(chr(10)):,} lines of uncommitted changes (Compare shows them)")
+        rank = r.meta.get("rank")
+        if rank is not None:
+            _kv(t, "rank", f"{rank} of {r.meta.get('world_size', '?')}"
+                + (f" (local {r.meta['local_rank']})" if "local_rank" in r.meta else ""))
         _kv(t, "group", r.group)
         _kv(t, "job type", r.job_type)
         _kv(t, "tags", ", ".join(r.tags))
@@ -213,9 +241,18 @@ class DetailScreen(Screen[None]):
             self._fill_tree(self.record.config, event.value)
 
     # ------------------------------------------------------------------ charts
+    def _system_keys(self) -> list[str]:
+        """One chart per GPU for utilisation and memory, then CPU and memory of the machine."""
+        if self.record is None:
+            return []
+        keys = sorted(k for k in self.record.metrics if k.startswith("system/"))
+        gpu = [k for k in keys if k.startswith("system/gpu") and k.endswith(("/util_percent", "/mem_used_gb"))]
+        rest = [k for k in ("system/cpu_percent", "system/ram_used_gb", "system/proc_rss_gb") if k in keys]
+        return gpu + rest
+
     def _load_series(self) -> None:
-        if self.record is not None and self.metrics:
-            self._fetch(self.record, list(self.metrics))
+        if self.record is not None and (self.metrics or self._system_keys()):
+            self._fetch(self.record, list(self.metrics) + self._system_keys())
 
     @work(thread=True, exclusive=True, group="detail-series", exit_on_error=False)
     def _fetch(self, rec: RunRecord, metrics: list[str]) -> None:
@@ -229,26 +266,43 @@ class DetailScreen(Screen[None]):
         from .screen_charts import to_chart_series
 
         data = msg.series[0]
-        self.query_one(ChartView).set_series({m: to_chart_series(s) for m, s in data.items()})
+        self.query_one("#chart", ChartView).set_series(
+            {m: to_chart_series(s) for m, s in data.items() if not m.startswith("system/")})
+        system = {m[len("system/"):]: to_chart_series(s) for m, s in data.items() if m.startswith("system/")}
+        empty = self.query_one("#system-empty", Static)
+        view = self.query_one("#system-chart", ChartView)
+        if system:
+            empty.display = False
+            view.display = True
+            view.x_mode = "relative"
+            view.set_series(system)
+        else:
+            empty.display = True
+            view.display = False
+            empty.update(Text("No system metrics recorded for this run (tracker.init(system_interval=10) samples "
+                              "CPU, memory, disk, network and GPUs every 10 s)."))
 
     # ------------------------------------------------------------------ actions
     def action_back(self) -> None:
-        search = self.query_one("#config-search", Input)
-        if search.has_focus:
-            self.query_one("#config-tree").focus()
-            return
+        for search, target in (("#config-search", "#config-tree"), ("#console-search", "#console-log")):
+            if self.query_one(search, Input).has_focus:
+                self.query_one(target).focus()
+                return
         self.app.pop_screen()
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
         # Focus something on the shown tab (a hidden search box must not keep the keys).
-        target = {"overview": "#summary", "config": "#config-tree"}.get(tab)
+        target = {"overview": "#summary", "config": "#config-tree", "console": "#console-log"}.get(tab)
         if target:
             self.query_one(target).focus()
         else:
             self.query_one(TabbedContent).query_one("Tabs").focus()
 
     def action_search_config(self) -> None:
+        if self.query_one(TabbedContent).active == "console":
+            self.query_one("#console-search", Input).focus()
+            return
         self.query_one(TabbedContent).active = "config"
         self.query_one("#config-search", Input).focus()
 
@@ -268,11 +322,50 @@ class DetailScreen(Screen[None]):
         self.app.push_screen(Picker("Metrics to chart (up to 6)", [(k, k) for k in keys], multi=True,
                                     checked=self.metrics), chosen)
 
+    def _active_chart(self) -> ChartView:
+        return self.query_one("#system-chart" if self.query_one(TabbedContent).active == "system" else "#chart",
+                              ChartView)
+
     def action_smoothing(self, delta: float) -> None:
-        self.query_one(ChartView).adjust_smoothing(delta)
+        self._active_chart().adjust_smoothing(delta)
 
     def action_x_mode(self) -> None:
-        self.query_one(ChartView).cycle_x_mode()
+        self._active_chart().cycle_x_mode()
 
     def action_log_y(self) -> None:
-        self.query_one(ChartView).toggle_log_y()
+        self._active_chart().toggle_log_y()
+
+    # ------------------------------------------------------------------ console
+    def _add_console(self, lines: list[tuple[int, float, str, str]]) -> None:
+        if not lines:
+            return
+        self.console.extend(lines)
+        self.console_cursor = max(self.console_cursor, lines[-1][0])
+        query = self.query_one("#console-search", Input).value
+        log = self.query_one("#console-log", RichLog)
+        for _, t, stream, text in lines:
+            if not query or query.lower() in text.lower():
+                log.write(self._console_line(t, stream, text), scroll_end=self.follow)
+
+    def _console_line(self, t: float, stream: str, text: str) -> Text:
+        line = Text(time.strftime("%H:%M:%S ", time.localtime(t)), style="dim")
+        if stream == "stderr":
+            line.append("! ", style="red")
+        elif stream != "stdout":
+            line.append("# ", style="yellow")
+        line.append_text(console_text(text))
+        return line
+
+    @on(Input.Changed, "#console-search")
+    def _console_search(self, event: Input.Changed) -> None:
+        log = self.query_one("#console-log", RichLog)
+        log.clear()
+        q = event.value.lower()
+        for _, t, stream, text in self.console:
+            if not q or q in text.lower():
+                log.write(self._console_line(t, stream, text), scroll_end=self.follow)
+
+    def action_follow(self) -> None:
+        self.follow = not self.follow
+        self.query_one("#console-log", RichLog).auto_scroll = self.follow
+        self.notify(f"console follow {'on' if self.follow else 'off'}", timeout=2)

@@ -64,6 +64,16 @@ def metric_value(r: RunRecord, key: str, qualifier: str) -> Any:
     return st.min if lower_is_better(key) else st.max
 
 
+def gpu_summary(r: RunRecord) -> tuple[float | None, float | None]:
+    """(peak GPU memory used in GB over all GPUs, mean GPU utilisation in %) from the system
+    metrics the sampler recorded; None when there are none."""
+    peaks = [st.max for k, st in r.metrics.items()
+             if k.startswith("system/gpu") and k.endswith("/mem_used_gb") and st.max is not None]
+    utils = [st.mean for k, st in r.metrics.items()
+             if k.startswith("system/gpu") and k.endswith("/util_percent") and st.mean is not None]
+    return (max(peaks) if peaks else None, sum(utils) / len(utils) if utils else None)
+
+
 def config_value(cfg: dict[str, Any], dotted: str) -> Any:
     cur: Any = cfg
     for part in dotted.split("."):
@@ -102,6 +112,7 @@ class RunsScreen(Screen[None]):
         Binding("m", "pick_metrics", "Metrics", show=False, id="runs.metrics"),
         Binding("C", "pick_config_columns", "Config cols", show=False, id="runs.config_columns"),
         Binding("z", "toggle_groups", "Group", show=False, id="runs.group"),
+        Binding("G", "toggle_gpu", "GPU columns", show=False, id="runs.gpu_columns"),
         Binding("a", "select_all", "Select all/none", show=False, id="runs.select_all"),
         Binding("R", "reload", "Reload", show=False, id="runs.reload"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="runs.clear_filter"),
@@ -123,6 +134,7 @@ class RunsScreen(Screen[None]):
         self.config_cols: list[str] | None = None
         self.primary: str | None = None
         self.grouped = False
+        self.gpu_cols = False
         self.expanded: set[str] = set()
         self.sparks: dict[str, list[float]] = {}
         self.shown: list[RunRecord] = []
@@ -276,7 +288,7 @@ class RunsScreen(Screen[None]):
         return losses[0] if losses else (keys[0] if keys else None)
 
     def _columns(self) -> tuple[list[Column], list[str], list[str]]:
-        sig = (self._data_version, self.sort_key, self.qualifier, self.primary,
+        sig = (self._data_version, self.sort_key, self.qualifier, self.primary, self.gpu_cols,
                tuple(self.metric_cols) if self.metric_cols is not None else None,
                tuple(self.config_cols) if self.config_cols is not None else None)
         if self._cols_cache is not None and self._cols_cache[0] == sig:
@@ -314,6 +326,8 @@ class RunsScreen(Screen[None]):
             cols.append(Column(f"m:{m}", sanitize(m) + q, max(8, min(14, len(m) + len(q))), "right"))
             if i == 0 and m == primary:
                 cols.append(Column("spark", "trend", 10))
+        if self.gpu_cols:
+            cols += [Column("gpu_mem_peak", "GPU mem peak", 12, "right"), Column("gpu_util_mean", "GPU util mean", 13, "right")]
         for k in configs:
             cols.append(Column(f"c:{k}", sanitize(k), max(6, min(14, len(k))), "right"))
         cols += [
@@ -362,6 +376,10 @@ class RunsScreen(Screen[None]):
             styles["name"] = "runtable--alert"
         for m in metrics:
             cells[f"m:{m}"] = sanitize(fmt.num(metric_value(r, m, self.qualifier)))
+        if self.gpu_cols:
+            peak, util = gpu_summary(r)
+            cells["gpu_mem_peak"] = "" if peak is None else f"{peak:.1f} GB"
+            cells["gpu_util_mean"] = "" if util is None else f"{util:.0f}%"
         for k in configs:
             v = config_value(r.config, k)
             cells[f"c:{k}"] = "" if v is None and k not in r.config else sanitize(fmt_value(v))
@@ -381,6 +399,9 @@ class RunsScreen(Screen[None]):
         elif key.startswith("c:"):
             k = key[2:]
             getter = lambda r: config_value(r.config, k)
+        elif key in ("gpu_mem_peak", "gpu_util_mean"):
+            i = 0 if key == "gpu_mem_peak" else 1
+            getter = lambda r: gpu_summary(r)[i]
         elif key == "tags":
             getter = lambda r: ",".join(r.tags)
         else:
@@ -666,6 +687,10 @@ class RunsScreen(Screen[None]):
 
         self.app.push_screen(Picker("Config columns", [(k, k) for k in sorted(keys)], multi=True, checked=current),
                              chosen)
+
+    def action_toggle_gpu(self) -> None:
+        self.gpu_cols = not self.gpu_cols
+        self.refresh_table()
 
     def action_toggle_groups(self) -> None:
         self.grouped = not self.grouped

@@ -9,6 +9,10 @@ through. Control characters, DEL, C1 and bidi overrides are replaced by visible 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 _BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _UNSAFE = re.compile(f"[\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f{_BIDI}]")
@@ -24,3 +28,22 @@ def sanitize(s: object) -> str:
     """``s`` as a string with control, escape and bidi-override characters made visible."""
     text = s if isinstance(s, str) else str(s)
     return _UNSAFE.sub(_escape, text)
+
+
+_SGR = re.compile(r"\x1b\[[0-9;:]*m")
+
+
+def console_text(line: str) -> "Text":
+    """A captured output line for display: SGR colours kept, every other escape or control
+    sequence (cursor moves, OSC titles and clipboard writes, C1, bidi) made visible and inert
+    (RELIABILITY.md R3)."""
+    from rich.text import Text
+
+    parts = []
+    pos = 0
+    for m in _SGR.finditer(line):
+        parts.append(sanitize(line[pos : m.start()]))
+        parts.append(m.group())  # colour: kept for Text.from_ansi to turn into styles
+        pos = m.end()
+    parts.append(sanitize(line[pos:]))
+    return Text.from_ansi("".join(parts))
