@@ -160,6 +160,8 @@ class Run:
         self._seen_keys: set[str] = set()
         self._final_state: str | None = None
         self._git_thread: threading.Thread | None = None
+        self._sampler: Any = None
+        self._console: Any = None
         self._closed = False
         self._forked = False
         self._finishing = False
@@ -349,6 +351,13 @@ class Run:
         gt = self._git_thread
         if gt is not None and gt is not threading.current_thread():
             gt.join(3.0)  # git facts of a short run must not be lost
+        for helper in (self._sampler, self._console):
+            if helper is not None:
+                try:
+                    helper.stop()  # the console's last lines are queued before the final flush
+                except Exception:  # stopping a helper must never fail finish()
+                    pass
+        self._sampler = self._console = None
         with _lock:
             self._closed = True
         if timeout is None:
@@ -422,7 +431,8 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
          notes: str | None = None, dir: str | os.PathLike[str] | None = None, resume: str | None = None,
          id: str | None = None, *, mask_secrets: bool | None = None, strict: bool = False,
          reinit: bool = False, capture_git: bool = True, flush_interval: float | None = None,
-         rank_zero_only: bool = False) -> Run:
+         rank_zero_only: bool = False, system_interval: float | None = 10.0,
+         console: bool | None = None) -> Run:
     """Start (or resume) a run and make it the current one.
 
     Args:
@@ -442,6 +452,10 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
             current run is finished first, with a warning).
         capture_git: record git commit / branch / dirty flag (in the background).
         flush_interval: seconds between commits (default 0.25).
+        system_interval: seconds between samples of CPU, memory, disk, network and GPU metrics
+            (stored as ``system/...``); ``0`` or ``None`` (or ``TRACKER_SYSTEM=0``) turns it off.
+        console: capture this process's stdout and stderr (tee'd, never swallowed) with the run
+            (default on; ``False`` or ``TRACKER_CONSOLE=0`` turns it off).
         rank_zero_only: in a distributed job (``RANK`` / ``SLURM_PROCID`` set and not 0), return a
             run that accepts every call and records nothing, so only rank 0 logs.
 
@@ -529,6 +543,7 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         _active.append(run)
         _current = run
     _install_hooks()
+    _start_helpers(run, system_interval, console)
     if capture_git:
         run._git_thread = threading.Thread(target=_capture_git, args=(run, info["cwd"]), name="tracker-git",
                                            daemon=True)
@@ -573,6 +588,42 @@ def _meta() -> dict[str, Any]:
                 meta[key] = int(v)
                 break
     return meta
+
+
+def _env_off(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("0", "false", "no", "off")
+
+
+def _start_helpers(run: Run, system_interval: float | None, console: bool | None) -> None:
+    """System sampler and console capture: both optional, both never fatal to training."""
+    if system_interval and system_interval > 0 and not _env_off("TRACKER_SYSTEM"):
+        try:
+            from ._system import SystemSampler
+
+            def emit(values: dict[str, float], ts: float) -> None:
+                if run._closed or not values:
+                    return
+                keys = tuple(values)
+                step = run._max_step if run._max_step >= 0 else 0
+                run._q.append((run._rid, step, ts, keys, tuple(values[k] for k in keys)))
+
+            run._sampler = SystemSampler(emit, float(system_interval)).start()
+        except Exception as e:  # the sampler is a convenience: say why it is off, go on
+            warn_once("system-sampler", f"tracker: system metrics are off ({type(e).__name__}: {e})")
+    if console is None:
+        console = not _env_off("TRACKER_CONSOLE")
+    if console and not any(r._console is not None for r in _active if r is not run):
+        try:
+            from ._console import ConsoleCapture
+
+            def emit_lines(lines: list[tuple[float, str, str]]) -> None:
+                if lines:
+                    run._q.append(Control(event=(run._rid, lines[-1][0], "console",
+                                                 dumps({"lines": [list(x) for x in lines]}))))
+
+            run._console = ConsoleCapture(emit_lines).start()
+        except Exception as e:  # e.g. no usable stdout: output still goes where it went
+            warn_once("console-capture", f"tracker: console capture is off ({type(e).__name__}: {e})")
 
 
 def _capture_git(run: Run, cwd: str | None) -> None:

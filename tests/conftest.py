@@ -28,6 +28,25 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_sampler_or_console_capture_by_default():
+    """Runs made by tests (and their subprocesses, which inherit the environment) neither sample
+    system metrics nor capture the console unless a test asks: exact history() assertions and
+    pytest's own output capture stay unaffected. tests/test_system.py and test_console.py and
+    the integration tests turn them on explicitly."""
+    import os
+
+    saved = {k: os.environ.get(k) for k in ("TRACKER_SYSTEM", "TRACKER_CONSOLE")}
+    os.environ["TRACKER_SYSTEM"] = "0"
+    os.environ["TRACKER_CONSOLE"] = "0"
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 @pytest.fixture(autouse=True)
 def _finish_active_run():
     yield

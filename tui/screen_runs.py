@@ -112,7 +112,7 @@ class RunsScreen(Screen[None]):
         Binding("m", "pick_metrics", "Metrics", show=False, id="runs.metrics"),
         Binding("C", "pick_config_columns", "Config cols", show=False, id="runs.config_columns"),
         Binding("z", "toggle_groups", "Group", show=False, id="runs.group"),
-        Binding("G", "toggle_gpu", "GPU columns", show=False, id="runs.gpu_columns"),
+        Binding("u", "toggle_gpu", "GPU columns", show=False, id="runs.gpu_columns"),
         Binding("a", "select_all", "Select all/none", show=False, id="runs.select_all"),
         Binding("R", "reload", "Reload", show=False, id="runs.reload"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="runs.clear_filter"),
@@ -145,6 +145,7 @@ class RunsScreen(Screen[None]):
         # keystroke then only filters and sorts (1,000 runs: ~50 ms -> a few ms).
         self._row_cache: dict[str, tuple[tuple[Any, ...], Row]] = {}
         self._cols_cache: tuple[Any, ...] | None = None
+        self._cols_version = 0
         self._data_version = 0
         self._sparks_timer: Any = None
 
@@ -295,6 +296,7 @@ class RunsScreen(Screen[None]):
             return self._cols_cache[1]
         out = self._columns_uncached()
         self._cols_cache = (sig, out)
+        self._cols_version += 1  # rows built for other columns are stale (never use id(): reused)
         return out
 
     def _columns_uncached(self) -> tuple[list[Column], list[str], list[str]]:
@@ -341,7 +343,7 @@ class RunsScreen(Screen[None]):
 
     def _cells(self, r: RunRecord, metrics: list[str], configs: list[str], best: dict[str, str]) -> Row:
         """The run's row, from the cache when nothing it shows has changed."""
-        sig = (r.rev, r.state, id(self._cols_cache), len(self.sparks.get(r.id, ())),
+        sig = (r.rev, r.state, self._cols_version, len(self.sparks.get(r.id, ())),
                int(self.tapp.clock()) if r.state == "running" else 0)
         hit = self._row_cache.get(r.id)
         if hit is not None and hit[0] == sig:
