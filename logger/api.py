@@ -139,13 +139,16 @@ class ApiRun:
         return sorted(self._rec.metrics)
 
     def history(self, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """One dict per step, in step order: ``_step``, ``_timestamp`` and the metric values.
+        """One dict per step, in step order: ``_step``, ``_timestamp`` and the metric values
+        (all metrics but ``system/...`` ones unless ``keys`` names them; see ``system_history``).
 
         When a key was logged more than once at one step, the last value logged wins here;
         :meth:`points` returns every stored point.
         """
+        if keys is None:  # like wandb: system metrics have their own history (system_history)
+            keys = [k for k in self._rec.metrics if not k.startswith("system/")]
         rows: dict[int, dict[str, Any]] = {}
-        for step, ts, key, value in self._store.points(self._rec.rid, None if keys is None else list(keys)):
+        for step, ts, key, value in self._store.points(self._rec.rid, list(keys)):
             row = rows.get(step)
             if row is None:
                 row = rows[step] = {"_step": step, "_timestamp": ts}

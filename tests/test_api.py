@@ -395,7 +395,8 @@ CAPTURE_SCRIPT = textwrap.dedent(
 def run_script(tmp_path: Path, cwd: Path, store: Path, ending: str, *args: str, env: dict | None = None):
     script = tmp_path / "train_script.py"
     script.write_text(CAPTURE_SCRIPT.replace("{ending}", ending))
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith("TRACKER_") or k in ("TRACKER_SYSTEM", "TRACKER_CONSOLE")}
     full_env.update({"USER": "capture-user", "LOGNAME": "capture-user", **(env or {})})
     p = subprocess.run([sys.executable, str(script), str(store), *args], cwd=cwd, env=full_env,
                        capture_output=True, text=True, timeout=60)

@@ -75,13 +75,13 @@ def test_console_is_captured_teed_and_collapsed(tmp_path):
     script = tmp_path / "c.py"
     script.write_text(CONSOLE_SCRIPT)
     env = {**os.environ, "TRACKER_CONSOLE": "1"}
-    p = subprocess.run([sys.executable, str(script), str(tmp_path / "s")], capture_output=True, text=True,
-                       env=env, timeout=60)
-    assert p.returncode == 0, p.stderr
-    run_id = p.stdout.splitlines()[0]
+    p = subprocess.run([sys.executable, str(script), str(tmp_path / "s")], capture_output=True, env=env, timeout=60)
+    out, err = p.stdout.decode(), p.stderr.decode()  # bytes: text mode would turn \r into \n
+    assert p.returncode == 0, err
+    run_id = out.splitlines()[0]
     # tee: the terminal got everything, progress updates included
-    assert "epoch 1: 10%\repoch 1: 50%\repoch 1: 100%" in p.stdout
-    assert "from C level" in p.stdout and "from a child" in p.stdout and "to stderr" in p.stderr
+    assert "epoch 1: 10%\repoch 1: 50%\repoch 1: 100%" in out
+    assert "from C level" in out and "from a child" in out and "to stderr" in err
     lines = tracker.Api(tmp_path / "s").run(run_id).console()
     assert "epoch 1: 100%" in lines and not any("10%" in x for x in lines)
     assert "from C level" in lines and "from a child" in lines and "to stderr" in lines
