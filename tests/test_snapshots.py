@@ -68,6 +68,9 @@ SCREENS = {
     "detail": keys(["enter"]),
     "detail_config": keys(["enter"], ["2"]),
     "detail_charts": keys(["enter"], ["3"]),
+    "detail_system": keys(*CIFAR, ["enter"], ["4"]),
+    "detail_console": keys(*CIFAR, ["enter"], ["5"]),
+    "compare_code": keys(*CIFAR, ["space", "space"], ["c"], ["3"]),
     "parcoords": keys(*CIFAR, ["P"], ["right", "down", "down", "b", "plus"]),
     "help": keys(["question_mark"]),
 }

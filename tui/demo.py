@@ -116,8 +116,30 @@ def seed(store_dir: Path, *, runs: int = 28, steps: int = 600, now: float | None
                 vals["train/loss"] = math.nan
             keys = tuple(vals)
             entries.append((rid, s, ts, keys, tuple(vals[k] for k in keys)))
+            if s % 25 == 0:  # what the system sampler would have recorded
+                util = min(99.0, 88 + rng.gauss(0, 4))
+                sysv = {"system/cpu_percent": 35 + rng.gauss(0, 5), "system/ram_used_gb": 21.5 + s / 400,
+                        "system/proc_rss_gb": 3.1 + s / 2000, "system/gpu0/util_percent": util,
+                        "system/gpu0/mem_used_gb": 14.2 + 2 * (s > 5), "system/gpu0/mem_total_gb": 40.0,
+                        "system/gpu0/temp_c": 61 + util / 10, "system/gpu0/power_w": 180 + util * 1.5}
+                skeys = tuple(sysv)
+                entries.append((rid, s, ts + 0.5, skeys, tuple(sysv[k] for k in skeys)))
         end = created + n * step_time
-        store.append(entries, now=end)
+        console = [(created, "stdout", f"loading {cfg.get('data', {}).get('dataset', 'openwebtext')} ..."),
+                   (created + 2, "stderr", "\x1b[33mwarning:\x1b[0m torch.compile is not available, running eager")]
+        for e in range(1, 6):
+            t = created + e * n * step_time / 6
+            console.append((t, "stdout", f"epoch {e}: 100%|\x1b[32m{'█' * 20}\x1b[0m| {n // 6}/{n // 6} "
+                                         f"[loss {loss[min(len(loss) - 1, e * n // 6)]:.3f}]"))
+        if fate == "failed":
+            console.append((end, "stderr", "Traceback (most recent call last):"))
+            console.append((end, "stderr", "RuntimeError: loss is NaN"))
+        events = [(rid, console[-1][0], "console", json.dumps({"lines": [list(x) for x in console]}))]
+        if p["kind"] == "cls":
+            events.append((rid, created, "code", json.dumps({
+                "remote": "https://github.com/alice/cifar-experiments.git", "root": "/home/alice/exp",
+                "diff": "--- a/train.py\n+++ b/train.py\n@@ -10 +10 @@\n-    dropout = 0.0\n+    dropout = args.dropout\n"})))
+        store.append(entries, events=events, now=end)
         if fate == "finished":
             summary = {}
             if p["kind"] == "cls":

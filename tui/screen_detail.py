@@ -168,7 +168,7 @@ class DetailScreen(Screen[None]):
             _kv(t, "remote", self.code["remote"])
         if self.code.get("diff"):
             diff = self.code["diff"]
-            _kv(t, "diff", f"{diff.count(chr(10)):,} lines of uncommitted changes (Compare shows them)")
+            _kv(t, "diff", f"{diff.count(chr(10)):,} lines of uncommitted changes (below)")
         rank = r.meta.get("rank")
         if rank is not None:
             _kv(t, "rank", f"{rank} of {r.meta.get('world_size', '?')}"
@@ -190,6 +190,11 @@ class DetailScreen(Screen[None]):
                 if a.get("text"):
                     t.append(" — " + sanitize(a["text"]))
                 t.append("\n")
+        if self.code.get("diff"):
+            from .screen_compare import _diff_text
+
+            t.append("\nuncommitted changes when the run started\n", style="bold")
+            t.append_text(_diff_text(self.code["diff"].splitlines(), limit=400))
         self.query_one("#overview-text", Static).update(t)
         table = self.query_one("#summary", DataTable)
         if not table.columns:
