@@ -71,7 +71,8 @@ def ls_rows(runs: list[Any], max_metrics: int = 3) -> tuple[list[str], list[list
     counts: dict[str, int] = {}
     for r in runs:
         for k in r.summary:
-            counts[k] = counts.get(k, 0) + 1
+            if not k.startswith("system/"):  # every run has those: they would crowd out the training metrics
+                counts[k] = counts.get(k, 0) + 1
     metrics = sorted(counts, key=lambda k: (-counts[k], k))[:max_metrics]
     header = [sanitize(h) for h in ["STATE", "ID", "NAME", "PROJECT", "CREATED", "RUNTIME", "STEP", *metrics]]
     rows = []
