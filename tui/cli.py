@@ -196,7 +196,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     marks = {"changed": "~", "added": "+", "removed": "-", "same": " "}
     header = ["", "key", *[f"{sanitize(r.name)} ({r.id})" for r in runs]]
     body = [[marks[row.status], sanitize(row.key), *[sanitize(fmt_value(v)) for v in row.values]] for row in rows]
-    metric_keys = sorted({k for r in runs for k in r.summary})
+    metric_keys = sorted({k for r in runs for k in r.summary if args.all or not k.startswith("system/")})
     mbody = []
     for k in metric_keys:
         vals = [r.summary.get(k, MISSING) for r in runs]

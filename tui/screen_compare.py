@@ -39,7 +39,7 @@ def run_header(r: RunRecord, width: int = 16) -> Text:
 
 def metric_rows(runs: list[RunRecord]) -> list[tuple[str, list[Any], int | None]]:
     """``(metric, values per run, index of the best)`` for every metric any run has."""
-    keys = sorted({k for r in runs for k in r.summary})
+    keys = sorted({k for r in runs for k in r.summary}, key=lambda k: (k.startswith("system/"), k))  # training first
     rows = []
     for k in keys:
         vals = [r.summary.get(k) for r in runs]
