@@ -28,36 +28,7 @@ PY = sys.executable
 
 
 # ------------------------------------------------------------------------------------ helpers
-def script(tmp_path: Path, name: str, body: str) -> Path:
-    p = tmp_path / name
-    p.write_text(textwrap.dedent(body))
-    return p
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    for k in ("TRACKER_DIR", "TRACKER_PROJECT", "TRACKER_FLUSH_INTERVAL", "TRACKER_HEARTBEAT_TIMEOUT",
-              "PYTHONWARNINGS"):
-        env.pop(k, None)
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
-
-
-def wait_for(cond, timeout: float, what: str, interval: float = 0.01):
-    """Poll ``cond()`` until it is truthy; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-
-
-def ro_conn(store: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{store / 'tracker.db'}?mode=ro", uri=True, isolation_level=None, timeout=30)
+from helpers import child_env, ro_conn, script, wait_for  # noqa: E402
 
 
 def finish_all(procs, timeout: float = 60) -> list[tuple[int, str, str]]:

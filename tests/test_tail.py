@@ -81,15 +81,7 @@ def env(**extra: str) -> dict[str, str]:
     return e
 
 
-def wait_for(cond, timeout: float, what: str, interval: float = 0.01):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
+from helpers import wait_for  # noqa: E402
 
 
 class Writer:
