@@ -3,7 +3,6 @@ state, ranks — recorded by real processes, read back through the API and shown
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
