@@ -158,15 +158,8 @@ def _v2(conn: sqlite3.Connection) -> None:
 
 BLOCK = 1024
 
-#: Folds the metric rows with ``id > ?`` into ``metric_summary`` (the v2 backfill).
-SUMMARY_UPSERT = """
-WITH b AS (
-    SELECT rid, kid, max(id) AS mid, min(value) AS mn, max(value) AS mx, count(*) AS n
-    FROM metrics WHERE id > ? GROUP BY rid, kid
-)
-INSERT INTO metric_summary (rid, kid, last, last_flag, last_step, last_ts, min, max, count)
-SELECT b.rid, b.kid, m.value, m.flag, m.step, m.ts, b.mn, b.mx, b.n
-FROM b JOIN metrics AS m ON m.id = b.mid WHERE true
+#: How a batch's summary row merges into an existing one (shared by the backfill and the writer).
+_SUMMARY_ON_CONFLICT = """
 ON CONFLICT (rid, kid) DO UPDATE SET
     last = excluded.last,
     last_flag = excluded.last_flag,
@@ -178,8 +171,18 @@ ON CONFLICT (rid, kid) DO UPDATE SET
     max = CASE WHEN max IS NULL THEN excluded.max
                WHEN excluded.max IS NULL THEN max
                ELSE max(max, excluded.max) END,
-    count = count + excluded.count
-"""
+    count = count + excluded.count"""
+
+#: Folds the metric rows with ``id > ?`` into ``metric_summary`` (the v2 backfill).
+SUMMARY_UPSERT = """
+WITH b AS (
+    SELECT rid, kid, max(id) AS mid, min(value) AS mn, max(value) AS mx, count(*) AS n
+    FROM metrics WHERE id > ? GROUP BY rid, kid
+)
+INSERT INTO metric_summary (rid, kid, last, last_flag, last_step, last_ts, min, max, count)
+SELECT b.rid, b.kid, m.value, m.flag, m.step, m.ts, b.mn, b.mx, b.n
+FROM b JOIN metrics AS m ON m.id = b.mid WHERE true
+""" + _SUMMARY_ON_CONFLICT
 
 #: Ordered migrations; index i migrates version i to version i + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
@@ -198,18 +201,7 @@ def migrate(conn: sqlite3.Connection, current: int, target: int = SCHEMA_VERSION
 SUMMARY_MERGE = """
 INSERT INTO metric_summary (rid, kid, last, last_flag, last_step, last_ts, min, max, count, nonfinite)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (rid, kid) DO UPDATE SET
-    last = excluded.last,
-    last_flag = excluded.last_flag,
-    last_step = excluded.last_step,
-    last_ts = excluded.last_ts,
-    min = CASE WHEN min IS NULL THEN excluded.min
-               WHEN excluded.min IS NULL THEN min
-               ELSE min(min, excluded.min) END,
-    max = CASE WHEN max IS NULL THEN excluded.max
-               WHEN excluded.max IS NULL THEN max
-               ELSE max(max, excluded.max) END,
-    count = count + excluded.count,
+""" + _SUMMARY_ON_CONFLICT + """,
     nonfinite = nonfinite + excluded.nonfinite
 """
 

@@ -42,3 +42,17 @@ def wait_for(cond, timeout: float, what: str, interval: float = 0.01):
 def ro_conn(store: Path) -> sqlite3.Connection:
     """A read-only autocommit connection to a store's database."""
     return sqlite3.connect(f"file:{store / 'tracker.db'}?mode=ro", uri=True, isolation_level=None, timeout=30)
+
+
+#: Source for child scripts (indented like their bodies, which are dedented as a whole):
+#: ``wait_committed(store, run, n)`` polls the store, as any reader would, until n points are in.
+WAIT_COMMITTED = """\
+    def wait_committed(store, run, n):  # poll the store, as any reader would, until n points are in
+        import sqlite3
+        c = sqlite3.connect(f"file:{store}/tracker.db?mode=ro", uri=True, isolation_level=None)
+        q = "SELECT count(*) FROM metrics m JOIN runs r USING (rid) WHERE r.id = ?"
+        deadline = time.monotonic() + 30
+        while c.execute(q, (run.id,)).fetchone()[0] < n and time.monotonic() < deadline:
+            time.sleep(0.005)
+        c.close()
+"""

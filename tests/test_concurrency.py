@@ -28,7 +28,7 @@ PY = sys.executable
 
 
 # ------------------------------------------------------------------------------------ helpers
-from helpers import child_env, ro_conn, script, wait_for  # noqa: E402
+from helpers import WAIT_COMMITTED, child_env, ro_conn, script, wait_for  # noqa: E402
 
 
 def finish_all(procs, timeout: float = 60) -> list[tuple[int, str, str]]:
@@ -181,15 +181,7 @@ LOCKED_LOGGER = """
     import json, os, sys, time
     import tracker
 
-    def wait_committed(store, run, n):  # poll the store, as any reader would, until n points are in
-        import sqlite3
-        c = sqlite3.connect(f"file:{store}/tracker.db?mode=ro", uri=True, isolation_level=None)
-        q = "SELECT count(*) FROM metrics m JOIN runs r USING (rid) WHERE r.id = ?"
-        deadline = time.monotonic() + 30
-        while c.execute(q, (run.id,)).fetchone()[0] < n and time.monotonic() < deadline:
-            time.sleep(0.005)
-        c.close()
-
+""" + WAIT_COMMITTED + """
     store, flags = sys.argv[1], sys.argv[2]
     run = tracker.init(project="c2", dir=store, capture_git=False)
     run.log({"a": 0.0, "b": 0.0})

@@ -29,7 +29,7 @@ NKEYS = 5
 
 
 # ------------------------------------------------------------------------------------ helpers
-from helpers import child_env, ro_conn, script, wait_for  # noqa: E402
+from helpers import WAIT_COMMITTED, child_env, ro_conn, script, wait_for  # noqa: E402
 
 
 def read_acks(path: Path) -> tuple[str | None, list[tuple[int, float]]]:
@@ -300,15 +300,7 @@ HOLD_OPEN = """
     import os, sys, time
     import tracker
 
-    def wait_committed(store, run, n):  # poll the store, as any reader would, until n points are in
-        import sqlite3
-        c = sqlite3.connect(f"file:{store}/tracker.db?mode=ro", uri=True, isolation_level=None)
-        q = "SELECT count(*) FROM metrics m JOIN runs r USING (rid) WHERE r.id = ?"
-        deadline = time.monotonic() + 30
-        while c.execute(q, (run.id,)).fetchone()[0] < n and time.monotonic() < deadline:
-            time.sleep(0.005)
-        c.close()
-
+""" + WAIT_COMMITTED + """
     store, flags = sys.argv[1], sys.argv[2]
     run = tracker.init(project="k4", dir=store, capture_git=False)
     for i in range(10):
@@ -767,15 +759,7 @@ FULL_LOGGER = """
     import json, os, sys, time
     import tracker
 
-    def wait_committed(store, run, n):  # poll the store, as any reader would, until n points are in
-        import sqlite3
-        c = sqlite3.connect(f"file:{store}/tracker.db?mode=ro", uri=True, isolation_level=None)
-        q = "SELECT count(*) FROM metrics m JOIN runs r USING (rid) WHERE r.id = ?"
-        deadline = time.monotonic() + 30
-        while c.execute(q, (run.id,)).fetchone()[0] < n and time.monotonic() < deadline:
-            time.sleep(0.005)
-        c.close()
-
+""" + WAIT_COMMITTED + """
     store, flags = sys.argv[1], sys.argv[2]
     run = tracker.init(project="s1", dir=store, capture_git=False)
     run.log({"k0": 0.0})
