@@ -137,9 +137,9 @@ class Probe:
         if cls._installed:
             return
         cls._installed = True
-        from tracker.tui.chart_widget import ChartView
-        from tracker.tui.run_table import RunTable
-        from tracker.tui.screen_runs import RunsScreen
+        from tracker.tui.widgets.chart_view import ChartView
+        from tracker.tui.widgets.run_table import RunTable
+        from tracker.tui.screens.runs import RunsScreen
 
         def timed(owner: Any, name: str, label: str, pred: Callable[..., bool] | None = None) -> None:
             orig = getattr(owner, name)
@@ -213,11 +213,11 @@ def pilot_key(ch: str) -> str:
 async def session(store: Path, n_runs: int, long_id: str | None, rep: int, *,
                   pilot_round: bool, profile: cProfile.Profile | None = None) -> dict[str, Any]:
     from tracker.tui.app import make_app
-    from tracker.tui.chart_widget import ChartView
+    from tracker.tui.widgets.chart_view import ChartView
     from tracker.tui.filter import FilterError, compile_filter
-    from tracker.tui.run_table import RunTable
-    from tracker.tui.screen_charts import ChartsScreen
-    from tracker.tui.screen_runs import RunsScreen
+    from tracker.tui.widgets.run_table import RunTable
+    from tracker.tui.screens.charts import ChartsScreen
+    from tracker.tui.screens.runs import RunsScreen
 
     res: dict[str, Any] = {}
     prof_out: dict[str, str] = {}
@@ -400,7 +400,7 @@ def chart_breakdown(store: Path, run_ids: list[list[str]], key: str, size: tuple
     """The chart pipeline without the app: read, convert, draw (median over the id lists)."""
     from tracker.tui.charts import ChartSpec, render_grid
     from tracker.tui.data import StoreReader
-    from tracker.tui.screen_charts import to_chart_series
+    from tracker.tui.screens.charts import to_chart_series
 
     reader = StoreReader(store)
     t_run, t_series, t_conv, t_render = [], [], [], []

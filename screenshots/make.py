@@ -21,7 +21,7 @@ NOW = 1_790_000_000.0
 
 async def shoot(store: Path) -> list[Path]:
     from tracker.tui.app import make_app
-    from tracker.tui.run_table import RunTable
+    from tracker.tui.widgets.run_table import RunTable
 
     out: list[Path] = []
 

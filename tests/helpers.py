@@ -56,3 +56,24 @@ WAIT_COMMITTED = """\
             time.sleep(0.005)
         c.close()
 """
+
+
+async def settle_workers(app) -> None:
+    """Wait for the app's workers to finish.
+
+    The app starts its fetches as *exclusive* workers: a newer fetch of the same group cancels the one
+    before it (live data superseded it). Textual's ``wait_for_complete`` raises ``WorkerCancelled`` for
+    such a superseded worker, which made live tests fail at random; a cancelled worker is expected
+    here, a failed one is not and is re-raised.
+    """
+    from textual.worker import WorkerCancelled
+
+    while True:
+        pending = [w for w in app.workers if not w.is_finished]
+        if not pending:
+            return
+        for w in pending:
+            try:
+                await w.wait()
+            except WorkerCancelled:
+                pass

@@ -12,8 +12,9 @@ import pytest
 
 import tracker
 from tracker.tui.app import make_app
-from tracker.tui.run_table import RunTable
-from tracker.tui.screen_detail import DetailScreen
+from tracker.tui.widgets.run_table import RunTable
+from tracker.tui.screens.detail import DetailScreen
+from helpers import settle_workers
 
 
 def wait_file(path: Path, lines: int, timeout: float = 10.0) -> list[dict]:
@@ -102,7 +103,7 @@ async def test_the_app_badges_runs_with_alerts_and_lists_them(tmp_path):
     app = make_app(store, keymap={}, poll_interval=0, ascii_only=False)
     async with app.run_test(size=(120, 36)) as pilot:
         for _ in range(3):
-            await app.workers.wait_for_complete()
+            await settle_workers(app)
             await pilot.pause()
         table = app.screen.query_one(RunTable)
         names = {r.key: r.cells["name"] for r in table.rows}
@@ -110,7 +111,7 @@ async def test_the_app_badges_runs_with_alerts_and_lists_them(tmp_path):
         table.move_to(loud.id)
         await pilot.press("enter")
         for _ in range(3):
-            await app.workers.wait_for_complete()
+            await settle_workers(app)
             await pilot.pause()
         assert isinstance(app.screen, DetailScreen)
         text = str(app.screen.query_one("#overview-text").render())

@@ -20,7 +20,7 @@ from textual.app import App, ComposeResult
 from textual.geometry import Region
 
 from tracker.tui import charts
-from tracker.tui.chart_widget import ChartView
+from tracker.tui.widgets.chart_view import ChartView
 from tracker.tui.charts import (
     ChartSpec,
     Series,

@@ -17,10 +17,11 @@ import pytest
 from tracker.store import Store
 from tracker.store.watch import StoreWatcher
 from tracker.tui.app import make_app
-from tracker.tui.chart_widget import ChartView
-from tracker.tui.run_table import RunTable
-from tracker.tui.screen_charts import ChartsScreen
-from tracker.tui.screen_runs import RunsScreen
+from tracker.tui.widgets.chart_view import ChartView
+from tracker.tui.widgets.run_table import RunTable
+from tracker.tui.screens.charts import ChartsScreen
+from tracker.tui.screens.runs import RunsScreen
+from helpers import settle_workers
 
 WRITER = textwrap.dedent(
     """
@@ -52,7 +53,7 @@ async def wait_for(pilot, app, cond, timeout: float = 15.0) -> None:
     """Let the app run until ``cond()`` holds (live data arrives on its own schedule)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        await app.workers.wait_for_complete()
+        await settle_workers(app)
         await pilot.pause()
         if cond():
             return

@@ -62,7 +62,8 @@ def test_wheel_contains_only_the_tracker_package(wheel):
     assert len(dist_info) == 1
     assert top - dist_info == {"tracker"}, sorted(top)
     for required in ("tracker/__init__.py", "tracker/_run.py", "tracker/api.py", "tracker/store/__init__.py",
-                     "tracker/store/schema.py", "tracker/tui/__init__.py"):
+                     "tracker/store/schema.py", "tracker/tui/__init__.py",
+                     "tracker/tui/screens/runs.tcss", "tracker/tui/cli/__main__.py"):
         assert required in names, required
     for forbidden in ("logger/", "store/", "tui/", "tests/", "bench/", "examples/"):
         assert not any(n.startswith(forbidden) for n in names), forbidden
@@ -74,7 +75,8 @@ def test_wheel_contains_only_the_tracker_package(wheel):
         for line in zf.read(f"{di}/entry_points.txt").decode().splitlines():
             if "=" in line:
                 module = line.split("=", 1)[1].strip().split(":")[0]
-                assert module.replace(".", "/") + ".py" in names, line
+                path = module.replace(".", "/")
+                assert path + ".py" in names or path + "/__init__.py" in names, line
 
 
 @pytest.mark.slow

@@ -14,15 +14,16 @@ import pytest
 
 import tracker
 from tracker.tui.app import make_app
-from tracker.tui.chart_widget import ChartView
-from tracker.tui.run_table import RunTable
-from tracker.tui.screen_compare import CompareScreen
-from tracker.tui.screen_detail import DetailScreen
+from tracker.tui.widgets.chart_view import ChartView
+from tracker.tui.widgets.run_table import RunTable
+from tracker.tui.screens.compare import CompareScreen
+from tracker.tui.screens.detail import DetailScreen
+from helpers import settle_workers
 
 
 async def settle(pilot, app, rounds: int = 3) -> None:
     for _ in range(rounds):
-        await app.workers.wait_for_complete()
+        await settle_workers(app)
         await pilot.pause()
 
 

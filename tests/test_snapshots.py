@@ -14,6 +14,7 @@ import pytest
 
 from tracker.tui.app import make_app
 from tracker.tui.demo import seed
+from helpers import settle_workers
 
 NOW = 1_790_000_000.0
 SIZES = [(80, 24), (120, 40)]
@@ -40,7 +41,7 @@ def app(store: Path):
 
 async def settle(pilot) -> None:
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        await settle_workers(pilot.app)
         await pilot.pause()
 
 

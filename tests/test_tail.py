@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tracker.tui.tail import Row, StepGrouper, json_line
+from tracker.tui.cli.tail import Row, StepGrouper, json_line
 
 PY = sys.executable
 HOSTILE = "evil\x1b]52;c;aGVsbG8=\x07\x1b[2J\u202ename\x9b31m"

@@ -12,15 +12,16 @@ import pytest
 
 import tracker
 from tracker.tui.app import make_app
-from tracker.tui.chart_widget import ChartView
+from tracker.tui.widgets.chart_view import ChartView
 from tracker.tui.demo import seed
-from tracker.tui.dialogs import HelpScreen, Picker
-from tracker.tui.run_table import RunTable
-from tracker.tui.screen_charts import ChartsScreen
-from tracker.tui.screen_compare import CompareScreen
-from tracker.tui.screen_detail import DetailScreen
-from tracker.tui.screen_parcoords import ParCoordsScreen
-from tracker.tui.screen_runs import RunsScreen
+from tracker.tui.widgets.pickers import HelpScreen, Picker
+from tracker.tui.widgets.run_table import RunTable
+from tracker.tui.screens.charts import ChartsScreen
+from tracker.tui.screens.compare import CompareScreen
+from tracker.tui.screens.detail import DetailScreen
+from tracker.tui.screens.parcoords import ParCoordsScreen
+from tracker.tui.screens.runs import RunsScreen
+from helpers import settle_workers
 
 NOW = 1_790_000_000.0
 
@@ -48,7 +49,7 @@ def app_for(store: Path, **kw):
 async def settle(pilot, app, rounds: int = 3) -> None:
     """Wait until workers are done and their messages handled (no sleeps)."""
     for _ in range(rounds):
-        await app.workers.wait_for_complete()
+        await settle_workers(app)
         await pilot.pause()
 
 

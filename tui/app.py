@@ -18,9 +18,9 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from .data import StoreReader
-from .messages import StoreChanged
-from .screen_runs import RunsScreen
+from tracker.tui.data import StoreReader
+from tracker.tui.messages import StoreChanged
+from tracker.tui.screens.runs import RunsScreen
 
 
 def default_keymap_path() -> Path:
@@ -141,22 +141,22 @@ class TrackerApp(App[None]):
         return None
 
     def open_detail(self, run_id: str) -> None:
-        from .screen_detail import DetailScreen
+        from tracker.tui.screens.detail import DetailScreen
 
         self.push_screen(DetailScreen(run_id))
 
     def open_compare(self, run_ids: list[str]) -> None:
-        from .screen_compare import CompareScreen
+        from tracker.tui.screens.compare import CompareScreen
 
         self.push_screen(CompareScreen(run_ids))
 
     def open_charts(self, run_ids: list[str], metric: str | None) -> None:
-        from .screen_charts import ChartsScreen
+        from tracker.tui.screens.charts import ChartsScreen
 
         self.push_screen(ChartsScreen(run_ids, metric))
 
     def open_parcoords(self, runs: list[Any], config_keys: list[str], metric: str | None) -> None:
-        from .screen_parcoords import ParCoordsScreen
+        from tracker.tui.screens.parcoords import ParCoordsScreen
 
         self.push_screen(ParCoordsScreen(runs, config_keys, metric))
 
@@ -188,8 +188,8 @@ class TrackerApp(App[None]):
         return rows
 
     def action_help(self) -> None:
-        from .dialogs import HelpScreen
-        from .filter import __doc__ as filter_doc
+        from tracker.tui.widgets.pickers import HelpScreen
+        from tracker.tui.filter import __doc__ as filter_doc
 
         screen = self.screen
         sections = []

@@ -6,7 +6,7 @@ from typing import Any
 
 from textual.message import Message
 
-from .data import Snapshot
+from tracker.tui.data import Snapshot
 
 
 class StoreChanged(Message):

@@ -1,6 +1,6 @@
 """Parallel coordinates for runs: the model (axes, cursor, brushes) and a braille renderer.
 
-Nothing here imports Textual; :mod:`tracker.tui.parcoords_widget` wraps it in a widget.
+Nothing here imports Textual; :mod:`tracker.tui.widgets.parcoords_view` wraps it in a widget.
 
 Model
     :func:`build_axes` turns the runs' values into :class:`Axis` objects, inferring each axis'
@@ -50,7 +50,7 @@ from rich.color import Color
 from rich.style import Style
 from rich.text import Span, Text
 
-from .text import sanitize
+from tracker.tui.text import sanitize
 
 __all__ = [
     "STEPS",

@@ -16,14 +16,14 @@ from textual.widgets import DataTable, Footer, Input, RichLog, Static, TabbedCon
 
 from tracker.store import RunRecord
 
-from . import fmt
-from .chart_widget import ChartView
-from .diff import fmt_value
-from .messages import RunLoaded, SeriesLoaded, StoreChanged
-from .text import console_text, sanitize
+from tracker.tui import fmt
+from tracker.tui.widgets.chart_view import ChartView
+from tracker.tui.diff import fmt_value
+from tracker.tui.messages import RunLoaded, SeriesLoaded, StoreChanged
+from tracker.tui.text import console_text, sanitize
 
 if TYPE_CHECKING:
-    from .app import TrackerApp
+    from tracker.tui.app import TrackerApp
 
 
 def _kv(t: Text, key: str, value: Any, style: str = "") -> None:
@@ -191,7 +191,7 @@ class DetailScreen(Screen[None]):
                     t.append(" — " + sanitize(a["text"]))
                 t.append("\n")
         if self.code.get("diff"):
-            from .screen_compare import _diff_text
+            from tracker.tui.screens.compare import _diff_text
 
             t.append("\nuncommitted changes when the run started\n", style="bold")
             t.append_text(_diff_text(self.code["diff"].splitlines(), limit=400))
@@ -268,7 +268,7 @@ class DetailScreen(Screen[None]):
 
     @on(SeriesLoaded)
     def _series(self, msg: SeriesLoaded) -> None:
-        from .screen_charts import to_chart_series
+        from tracker.tui.screens.charts import to_chart_series
 
         data = msg.series[0]
         self.query_one("#chart", ChartView).set_series(
@@ -312,7 +312,7 @@ class DetailScreen(Screen[None]):
         self.query_one("#config-search", Input).focus()
 
     def action_pick_metrics(self) -> None:
-        from .dialogs import Picker
+        from tracker.tui.widgets.pickers import Picker
 
         if self.record is None:
             return

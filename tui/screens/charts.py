@@ -14,15 +14,15 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from .chart_widget import ChartView
-from .charts import Series
-from .data import RunSeries
-from .dialogs import Picker
-from .messages import SeriesLoaded, StoreChanged
-from .text import sanitize
+from tracker.tui.widgets.chart_view import ChartView
+from tracker.tui.charts import Series
+from tracker.tui.data import RunSeries
+from tracker.tui.widgets.pickers import Picker
+from tracker.tui.messages import SeriesLoaded, StoreChanged
+from tracker.tui.text import sanitize
 
 if TYPE_CHECKING:
-    from .app import TrackerApp
+    from tracker.tui.app import TrackerApp
 
 
 def series_label(run_name: str) -> str:

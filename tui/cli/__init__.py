@@ -21,9 +21,9 @@ import sys
 import time
 from typing import Any, Sequence
 
-from . import fmt
-from .fmt import json_safe
-from .text import sanitize
+from tracker.tui import fmt
+from tracker.tui.fmt import json_safe
+from tracker.tui.text import sanitize
 
 
 def _rich_ok() -> bool:
@@ -178,7 +178,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     """Config diff and metrics of 2+ runs: a Rich table on a terminal, plain text when piped."""
     from tracker.store import RunNotFound
 
-    from .diff import MISSING, best_index, config_diff, fmt_value
+    from tracker.tui.diff import MISSING, best_index, config_diff, fmt_value
 
     api = _api(args.store)
     if api.store is None:
@@ -246,7 +246,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     if not _interactive():
         args.project, args.json = None, False
         return cmd_ls(args)
-    from .app import make_app
+    from tracker.tui.app import make_app
 
     make_app(args.store, poll_interval=args.poll, refresh_hz=args.refresh_hz).run()
     return 0
@@ -254,7 +254,7 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Seed the demo store, start two live trainings, open the app; stop them on quit."""
-    from .demo import demo_dir, seed, start_live, stop_live
+    from tracker.tui.demo import demo_dir, seed, start_live, stop_live
 
     d = demo_dir(args.store)
     print(f"tracker-tui demo: seeding a demo store in {d} (rebuilt each time; delete it with: rm -rf {d})")
@@ -262,7 +262,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     procs = start_live(d, 2)
     try:
         if _interactive():
-            from .app import make_app
+            from tracker.tui.app import make_app
 
             make_app(d, poll_interval=args.poll, refresh_hz=args.refresh_hz).run()
         else:
@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     ex.set_defaults(func=cmd_export)
     tl = sub.add_parser("tail", help="follow a run's metrics as they are logged")
-    from .tail import configure_parser as _tail_parser
+    from tracker.tui.cli.tail import configure_parser as _tail_parser
 
     _tail_parser(tl)
     for sp in (ls, ex, demo, df, tl):
@@ -330,6 +330,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
         return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

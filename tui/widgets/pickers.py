@@ -13,8 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from .filter import fuzzy_filter
-from .text import sanitize
+from tracker.tui.filter import fuzzy_filter
+from tracker.tui.text import sanitize
 
 
 class _SearchInput(Input):

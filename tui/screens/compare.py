@@ -17,13 +17,13 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from tracker.store import RunRecord
 
-from . import fmt
-from .diff import best_index, config_diff, fmt_value, lower_is_better
-from .messages import RunLoaded, StoreChanged
-from .text import sanitize
+from tracker.tui import fmt
+from tracker.tui.diff import best_index, config_diff, fmt_value, lower_is_better
+from tracker.tui.messages import RunLoaded, StoreChanged
+from tracker.tui.text import sanitize
 
 if TYPE_CHECKING:
-    from .app import TrackerApp
+    from tracker.tui.app import TrackerApp
 
 MARK = {"changed": ("~", "yellow"), "added": ("+", "green"), "removed": ("-", "red"), "same": (" ", "")}
 

@@ -52,7 +52,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from .text import sanitize
+from tracker.tui.text import sanitize
 
 #: Exit status by the run's (effective) final state.
 STATE_EXIT = {"finished": 0, "failed": 1, "crashed": 2}

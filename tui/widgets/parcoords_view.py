@@ -27,8 +27,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widget import Widget
 
-from .parcoords import ParCoords
-from .parcoords import render as render_parcoords
+from tracker.tui.parcoords import ParCoords
+from tracker.tui.parcoords import render as render_parcoords
 
 __all__ = ["ParCoordsView"]
 

@@ -15,16 +15,16 @@ from textual.widgets import Footer, Input, Static
 
 from tracker.store import RunRecord
 
-from . import fmt
-from .diff import fmt_value, lower_is_better, varying_keys
-from .dialogs import Picker
-from .filter import FilterError, compile_filter
-from .messages import RunsLoaded, SparksLoaded, StoreChanged
-from .run_table import Column, Row, RunTable
-from .text import sanitize
+from tracker.tui import fmt
+from tracker.tui.diff import fmt_value, lower_is_better, varying_keys
+from tracker.tui.widgets.pickers import Picker
+from tracker.tui.filter import FilterError, compile_filter
+from tracker.tui.messages import RunsLoaded, SparksLoaded, StoreChanged
+from tracker.tui.widgets.run_table import Column, Row, RunTable
+from tracker.tui.text import sanitize
 
 if TYPE_CHECKING:
-    from .app import TrackerApp
+    from tracker.tui.app import TrackerApp
 
 QUALIFIERS = ("last", "best", "min", "max")
 
@@ -178,7 +178,7 @@ class RunsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="runs-recheck", exit_on_error=False)
     def _load_ids(self, ids: list[str]) -> None:
-        from .data import Snapshot
+        from tracker.tui.data import Snapshot
 
         recs = self.tapp.reader.runs_by_id(ids)
         changed = [r for r in recs if r.state != "running"]
@@ -627,7 +627,7 @@ class RunsScreen(Screen[None]):
         self.app.push_screen(Picker("Project", items), chosen)
 
     def action_pick_sort(self) -> None:
-        from .diff import flatten
+        from tracker.tui.diff import flatten
 
         cols, _, _ = self._columns()
         items = [(c.label or c.key, c.key) for c in cols if c.key not in ("sel", "spark")]
@@ -675,7 +675,7 @@ class RunsScreen(Screen[None]):
                                     multi=True, checked=current), chosen)
 
     def action_pick_config_columns(self) -> None:
-        from .diff import flatten
+        from tracker.tui.diff import flatten
 
         keys: set[str] = set()
         for r in self.runs.values():

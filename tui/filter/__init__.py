@@ -82,7 +82,7 @@ from functools import lru_cache
 from numbers import Integral, Real
 from typing import Any, Callable, Iterable, List, Mapping, Optional, Protocol, Sequence, TypeVar
 
-from .text import sanitize
+from tracker.tui.text import sanitize
 
 __all__ = [
     "HELP", "FilterError", "Filter", "RunView", "compile_filter", "parse", "lookup",

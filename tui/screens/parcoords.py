@@ -14,13 +14,13 @@ from textual.widgets import Footer, Static
 
 from tracker.store import RunRecord
 
-from .diff import flatten, lower_is_better
-from .dialogs import Picker
-from .parcoords_widget import ParCoordsView
-from .text import sanitize
+from tracker.tui.diff import flatten, lower_is_better
+from tracker.tui.widgets.pickers import Picker
+from tracker.tui.widgets.parcoords_view import ParCoordsView
+from tracker.tui.text import sanitize
 
 if TYPE_CHECKING:
-    from .app import TrackerApp
+    from tracker.tui.app import TrackerApp
 
 
 def run_values(r: RunRecord, metric: str | None) -> dict[str, Any]:
