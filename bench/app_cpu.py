@@ -51,8 +51,8 @@ def rss_mb() -> float:
 async def main_async(a: argparse.Namespace) -> dict[str, float]:
     from tracker.store import Store
     from tracker.tui.app import make_app
-    from tracker.tui.widgets.run_table import RunTable
     from tracker.tui.screens.runs import RunsScreen
+    from tracker.tui.widgets.run_table import RunTable
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
     store = tmp / "store"

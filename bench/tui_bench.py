@@ -59,8 +59,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -137,9 +138,9 @@ class Probe:
         if cls._installed:
             return
         cls._installed = True
+        from tracker.tui.screens.runs import RunsScreen
         from tracker.tui.widgets.chart_view import ChartView
         from tracker.tui.widgets.run_table import RunTable
-        from tracker.tui.screens.runs import RunsScreen
 
         def timed(owner: Any, name: str, label: str, pred: Callable[..., bool] | None = None) -> None:
             orig = getattr(owner, name)
@@ -213,11 +214,11 @@ def pilot_key(ch: str) -> str:
 async def session(store: Path, n_runs: int, long_id: str | None, rep: int, *,
                   pilot_round: bool, profile: cProfile.Profile | None = None) -> dict[str, Any]:
     from tracker.tui.app import make_app
-    from tracker.tui.widgets.chart_view import ChartView
     from tracker.tui.filter import FilterError, compile_filter
-    from tracker.tui.widgets.run_table import RunTable
     from tracker.tui.screens.charts import ChartsScreen
     from tracker.tui.screens.runs import RunsScreen
+    from tracker.tui.widgets.chart_view import ChartView
+    from tracker.tui.widgets.run_table import RunTable
 
     res: dict[str, Any] = {}
     prof_out: dict[str, str] = {}

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import Api
     from ._run import Config, Run, RunFinishedError, Summary, finish, init, log
+    from .api import Api
 
 __all__ = ["Api", "Config", "Run", "RunFinishedError", "Summary", "TrackerWarning", "finish", "init", "log",
            "run", "config", "summary", "__version__"]

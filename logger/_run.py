@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import atexit
-import re
 import os
+import re
 import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from itertools import count
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ._env import git_info, host_info
 from ._values import (
@@ -21,10 +21,12 @@ from ._values import (
     dumps,
     jsonable,
     load_config_source,
-    mask_secrets as _mask_config,
     normalize_metrics,
     normalize_step,
     warn_once,
+)
+from ._values import (
+    mask_secrets as _mask_config,
 )
 from ._writer import MAX_PENDING, WAKE_AT, Control, Writer
 
@@ -36,13 +38,13 @@ _time = time.time
 
 _lock = threading.RLock()
 _writers: dict[str, Writer] = {}  # one writer per store path in this process
-_active: list["Run"] = []
-_current: "Run | None" = None
+_active: list[Run] = []
+_current: Run | None = None
 _exit_code: int | None = None
 _exit_error: str | None = None
 _hooks_installed = False
 _prev_signal: dict[int, Any] = {}
-_forked_current: "Run | None" = None  # in a forked child: the parent's run (log() warns, ignores)
+_forked_current: Run | None = None  # in a forked child: the parent's run (log() warns, ignores)
 
 
 class RunFinishedError(RuntimeError):
@@ -56,7 +58,7 @@ class Config(Mapping[str, Any]):
     secret-looking values masked (unless the run was created with ``mask_secrets=False``).
     """
 
-    def __init__(self, run: "Run | None", data: dict[str, Any]) -> None:
+    def __init__(self, run: Run | None, data: dict[str, Any]) -> None:
         object.__setattr__(self, "_run", run)
         object.__setattr__(self, "_data", data)
 
@@ -99,7 +101,7 @@ class Config(Mapping[str, Any]):
 class Summary(Mapping[str, Any]):
     """Values set with ``run.summary[k] = v`` override a metric's last value for readers."""
 
-    def __init__(self, run: "Run | None") -> None:
+    def __init__(self, run: Run | None) -> None:
         self._run = run
         self._data: dict[str, Any] = {}
 
@@ -188,7 +190,7 @@ class Run:
     def __repr__(self) -> str:
         return f"<Run {self.id} {self.name!r} project={self.project!r}>"
 
-    def __enter__(self) -> "Run":
+    def __enter__(self) -> Run:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -554,7 +556,8 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
 def _masked_argv(argv: list[str], mask: bool) -> list[str]:
     if not mask:
         return argv
-    from ._values import is_secret_key, mask as mask_value
+    from ._values import is_secret_key
+    from ._values import mask as mask_value
 
     out = []
     hide_next = False

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
 import sqlite3
+import subprocess
 import sys
 import threading
 import time

@@ -8,7 +8,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 _OPS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$exists")
 
@@ -33,7 +34,7 @@ class Api:
         return [] if self._store is None else [p for p, _ in self._store.projects()]
 
     def runs(self, project: str | None = None, filters: dict[str, Any] | None = None,
-             order: str | None = None) -> list["ApiRun"]:
+             order: str | None = None) -> list[ApiRun]:
         """Runs, newest first by default.
 
         Args:
@@ -58,7 +59,7 @@ class Api:
             runs = present + missing
         return runs
 
-    def run(self, run_id: str) -> "ApiRun":
+    def run(self, run_id: str) -> ApiRun:
         """The run with this id (or a unique prefix of its id or name)."""
         from tracker.store import RunNotFound
 

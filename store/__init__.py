@@ -16,11 +16,12 @@ import socket
 import sqlite3
 import threading
 import time
-from contextlib import contextmanager
 from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from itertools import chain, repeat
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from .fs import (
     DB_NAME,

@@ -9,7 +9,7 @@ is refused and left untouched.
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable
+from collections.abc import Callable
 
 
 def _script(conn: sqlite3.Connection, sql: str) -> None:

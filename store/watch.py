@@ -19,8 +19,9 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .fs import DB_NAME, filesystem_type, is_network_fs
 
@@ -86,7 +87,7 @@ class StoreWatcher:
         self._last_version: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "StoreWatcher":
+    def start(self) -> StoreWatcher:
         self._changed()  # the baseline, before any thread runs: no commit after start() is missed
         if self.poll is not None:
             self.mode, self.reason = f"poll {self.poll:g}s", "requested"
@@ -116,7 +117,7 @@ class StoreWatcher:
         for t in self._threads:
             t.join(2)
 
-    def __enter__(self) -> "StoreWatcher":
+    def __enter__(self) -> StoreWatcher:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import tracker
-from tracker.tui.app import make_app
-from tracker.tui.widgets.run_table import RunTable
-from tracker.tui.screens.detail import DetailScreen
 from helpers import settle_workers
+from tracker.tui.app import make_app
+from tracker.tui.screens.detail import DetailScreen
+from tracker.tui.widgets.run_table import RunTable
 
 
 def wait_file(path: Path, lines: int, timeout: float = 10.0) -> list[dict]:

@@ -20,7 +20,6 @@ from textual.app import App, ComposeResult
 from textual.geometry import Region
 
 from tracker.tui import charts
-from tracker.tui.widgets.chart_view import ChartView
 from tracker.tui.charts import (
     ChartSpec,
     Series,
@@ -32,6 +31,7 @@ from tracker.tui.charts import (
     render_grid,
     x_extent,
 )
+from tracker.tui.widgets.chart_view import ChartView
 
 NAN, INF = math.nan, math.inf
 HOSTILE = "[/]\x1b]52;c;aGk=\x07\x1b[2J\u202eevil[bold red]x[link=file:///etc/passwd]y"

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from helpers import settle_workers
 from tracker.store import Store
 from tracker.store.watch import StoreWatcher
 from tracker.tui.app import make_app
-from tracker.tui.widgets.chart_view import ChartView
-from tracker.tui.widgets.run_table import RunTable
 from tracker.tui.screens.charts import ChartsScreen
 from tracker.tui.screens.runs import RunsScreen
-from helpers import settle_workers
+from tracker.tui.widgets.chart_view import ChartView
+from tracker.tui.widgets.run_table import RunTable
 
 WRITER = textwrap.dedent(
     """

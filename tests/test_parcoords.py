@@ -12,8 +12,8 @@ from textual.app import App, ComposeResult
 
 from tracker.tui import parcoords as pcmod
 from tracker.tui.parcoords import Axis, Brush, ParCoords, build_axes, format_key, render
-from tracker.tui.widgets.parcoords_view import ParCoordsView
 from tracker.tui.text import sanitize
+from tracker.tui.widgets.parcoords_view import ParCoordsView
 
 HOSTILE = "[/]\x1b]52;c;aGk=\x07[bold red]x"
 

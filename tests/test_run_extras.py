@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 import tracker
+from helpers import settle_workers
 from tracker.tui.app import make_app
-from tracker.tui.widgets.chart_view import ChartView
-from tracker.tui.widgets.run_table import RunTable
 from tracker.tui.screens.compare import CompareScreen
 from tracker.tui.screens.detail import DetailScreen
-from helpers import settle_workers
+from tracker.tui.widgets.chart_view import ChartView
+from tracker.tui.widgets.run_table import RunTable
 
 
 async def settle(pilot, app, rounds: int = 3) -> None:

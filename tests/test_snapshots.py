@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import settle_workers
 from tracker.tui.app import make_app
 from tracker.tui.demo import seed
-from helpers import settle_workers
 
 NOW = 1_790_000_000.0
 SIZES = [(80, 24), (120, 40)]

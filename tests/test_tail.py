@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from tracker.tui.cli.tail import Row, StepGrouper, json_line
 
 PY = sys.executable

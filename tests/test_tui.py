@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 
 import tracker
+from helpers import settle_workers
 from tracker.tui.app import make_app
-from tracker.tui.widgets.chart_view import ChartView
 from tracker.tui.demo import seed
-from tracker.tui.widgets.pickers import HelpScreen, Picker
-from tracker.tui.widgets.run_table import RunTable
 from tracker.tui.screens.charts import ChartsScreen
 from tracker.tui.screens.compare import CompareScreen
 from tracker.tui.screens.detail import DetailScreen
 from tracker.tui.screens.parcoords import ParCoordsScreen
 from tracker.tui.screens.runs import RunsScreen
-from helpers import settle_workers
+from tracker.tui.widgets.chart_view import ChartView
+from tracker.tui.widgets.pickers import HelpScreen, Picker
+from tracker.tui.widgets.run_table import RunTable
 
 NOW = 1_790_000_000.0
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -188,8 +189,8 @@ class TrackerApp(App[None]):
         return rows
 
     def action_help(self) -> None:
-        from tracker.tui.widgets.pickers import HelpScreen
         from tracker.tui.filter import __doc__ as filter_doc
+        from tracker.tui.widgets.pickers import HelpScreen
 
         screen = self.screen
         sections = []

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from tracker.store import RunRecord, SeriesData, Store, StoreError, StoreMissing, resolve_dir
 

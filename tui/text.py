@@ -33,7 +33,7 @@ def sanitize(s: object) -> str:
 _SGR = re.compile(r"\x1b\[[0-9;:]*m")
 
 
-def console_text(line: str) -> "Text":
+def console_text(line: str) -> Text:
     """A captured output line for display: SGR colours kept, every other escape or control
     sequence (cursor moves, OSC titles and clipboard writes, C1, bidi) made visible and inert
     (RELIABILITY.md R3)."""

@@ -19,7 +19,8 @@ import math
 import os
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from tracker.tui import fmt
 from tracker.tui.fmt import json_safe
@@ -177,7 +178,6 @@ def _fmt_csv(v: Any) -> str:
 def cmd_diff(args: argparse.Namespace) -> int:
     """Config diff and metrics of 2+ runs: a Rich table on a terminal, plain text when piped."""
     from tracker.store import RunNotFound
-
     from tracker.tui.diff import MISSING, best_index, config_diff, fmt_value
 
     api = _api(args.store)

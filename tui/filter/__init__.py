@@ -76,11 +76,12 @@ import math
 import operator
 import re
 import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from functools import lru_cache
 from numbers import Integral, Real
-from typing import Any, Callable, Iterable, List, Mapping, Optional, Protocol, Sequence, TypeVar
+from typing import Any, List, Optional, Protocol, TypeVar
 
 from tracker.tui.text import sanitize
 
@@ -388,7 +389,7 @@ class Compare(Node):
     key: Key
     op: str
     value: Value
-    regex: Optional["re.Pattern[str]"] = None
+    regex: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -777,7 +778,7 @@ class _Parser:
         return Value("str", word, word, None, t.start)
 
 
-def _compile_regex(value: Value, tok: _Tok) -> "re.Pattern[str]":
+def _compile_regex(value: Value, tok: _Tok) -> re.Pattern[str]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # FutureWarning for "[[" must not escape as an error
@@ -996,7 +997,7 @@ def _order_test(op: str, bound: Value) -> Callable[[Any], bool]:
     return lambda x: type(x) is str and cmp(x.casefold(), s)
 
 
-def _regex_test(rx: "re.Pattern[str]") -> Callable[[Any], bool]:
+def _regex_test(rx: re.Pattern[str]) -> Callable[[Any], bool]:
     search = rx.search
 
     def test(x: Any) -> bool:
@@ -1466,7 +1467,7 @@ def _greedy_score(q: str, t: str, bonus: list[float]) -> float:
 T = TypeVar("T")
 
 
-def fuzzy_filter(query: str, items: Iterable[T], key: Callable[[T], str] | None = None) -> List[T]:
+def fuzzy_filter(query: str, items: Iterable[T], key: Callable[[T], str] | None = None) -> list[T]:
     """The items whose text fuzzy-matches ``query``, best first.
 
     Args:

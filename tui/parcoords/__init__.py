@@ -40,10 +40,11 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from functools import lru_cache
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 from rich.cells import cell_len, get_character_cell_size
 from rich.color import Color

@@ -14,12 +14,12 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from tracker.tui.widgets.chart_view import ChartView
 from tracker.tui.charts import Series
 from tracker.tui.data import RunSeries
-from tracker.tui.widgets.pickers import Picker
 from tracker.tui.messages import SeriesLoaded, StoreChanged
 from tracker.tui.text import sanitize
+from tracker.tui.widgets.chart_view import ChartView
+from tracker.tui.widgets.pickers import Picker
 
 if TYPE_CHECKING:
     from tracker.tui.app import TrackerApp
@@ -75,7 +75,7 @@ class ChartsScreen(Screen[None]):
         self.last_step: dict[tuple[str, str], int] = {}
 
     @property
-    def tapp(self) -> "TrackerApp":
+    def tapp(self) -> TrackerApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:

@@ -10,13 +10,12 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.message import Message
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from tracker.store import RunRecord
-
 from tracker.tui import fmt
 from tracker.tui.diff import best_index, config_diff, fmt_value, lower_is_better
 from tracker.tui.messages import RunLoaded, StoreChanged
@@ -144,7 +143,7 @@ class CompareScreen(Screen[None]):
         self.statuses: list[str] = []
 
     @property
-    def tapp(self) -> "TrackerApp":
+    def tapp(self) -> TrackerApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:

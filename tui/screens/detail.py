@@ -15,12 +15,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, RichLog, Static, TabbedContent, TabPane, Tree
 
 from tracker.store import RunRecord
-
 from tracker.tui import fmt
-from tracker.tui.widgets.chart_view import ChartView
 from tracker.tui.diff import fmt_value
 from tracker.tui.messages import RunLoaded, SeriesLoaded, StoreChanged
 from tracker.tui.text import console_text, sanitize
+from tracker.tui.widgets.chart_view import ChartView
 
 if TYPE_CHECKING:
     from tracker.tui.app import TrackerApp
@@ -80,7 +79,7 @@ class DetailScreen(Screen[None]):
         self.metrics: list[str] = []
 
     @property
-    def tapp(self) -> "TrackerApp":
+    def tapp(self) -> TrackerApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:

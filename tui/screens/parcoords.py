@@ -13,11 +13,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tracker.store import RunRecord
-
 from tracker.tui.diff import flatten, lower_is_better
-from tracker.tui.widgets.pickers import Picker
-from tracker.tui.widgets.parcoords_view import ParCoordsView
 from tracker.tui.text import sanitize
+from tracker.tui.widgets.parcoords_view import ParCoordsView
+from tracker.tui.widgets.pickers import Picker
 
 if TYPE_CHECKING:
     from tracker.tui.app import TrackerApp
@@ -54,7 +53,7 @@ class ParCoordsScreen(Screen[None]):
         self.n_selected = len(runs)
 
     @property
-    def tapp(self) -> "TrackerApp":
+    def tapp(self) -> TrackerApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:

@@ -14,14 +14,13 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
 from tracker.store import RunRecord
-
 from tracker.tui import fmt
 from tracker.tui.diff import fmt_value, lower_is_better, varying_keys
-from tracker.tui.widgets.pickers import Picker
 from tracker.tui.filter import FilterError, compile_filter
 from tracker.tui.messages import RunsLoaded, SparksLoaded, StoreChanged
-from tracker.tui.widgets.run_table import Column, Row, RunTable
 from tracker.tui.text import sanitize
+from tracker.tui.widgets.pickers import Picker
+from tracker.tui.widgets.run_table import Column, Row, RunTable
 
 if TYPE_CHECKING:
     from tracker.tui.app import TrackerApp
@@ -150,7 +149,7 @@ class RunsScreen(Screen[None]):
         self._sparks_timer: Any = None
 
     @property
-    def tapp(self) -> "TrackerApp":
+    def tapp(self) -> TrackerApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:

@@ -20,7 +20,8 @@ filter expression (for the filter bar) and the selected run ids (for the runs ta
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding

@@ -10,8 +10,9 @@ drawn as plain segments: no markup is ever parsed from run data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -91,7 +92,7 @@ class RunTable(ScrollView, can_focus=True):
     class CursorMoved(Message):
         """The cursor is on another row (``key`` may be None when the table is empty)."""
 
-        def __init__(self, table: "RunTable", key: str | None) -> None:
+        def __init__(self, table: RunTable, key: str | None) -> None:
             super().__init__()
             self.table = table
             self.key = key
@@ -99,7 +100,7 @@ class RunTable(ScrollView, can_focus=True):
     class RowActivated(Message):
         """Enter was pressed on a row."""
 
-        def __init__(self, table: "RunTable", key: str, kind: str) -> None:
+        def __init__(self, table: RunTable, key: str, kind: str) -> None:
             super().__init__()
             self.table = table
             self.key = key
