@@ -1,16 +1,13 @@
 """Regenerate screenshots/ from the demo data: `python screenshots/make.py`.
 
 Each screen of the real app is driven by its Pilot on a seeded demo store (fixed clock, UTC) and
-saved as SVG by Textual; a PNG is made beside it when `rsvg-convert` is installed
-(Debian: librsvg2-bin). Also renders `tracker-tui ls` and `tracker-tui diff` through Rich.
+saved as SVG by Textual and as a PNG drawn cell by cell (screenshots/png.py, needs Pillow).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -20,14 +17,22 @@ NOW = 1_790_000_000.0
 
 
 async def shoot(store: Path) -> list[Path]:
+    from png import save_png
+
     from tracker.tui.app import make_app
     from tracker.tui.widgets.run_table import RunTable
 
     out: list[Path] = []
 
     async def settle(pilot, app) -> None:
+        from textual.worker import WorkerCancelled
+
         for _ in range(3):
-            await app.workers.wait_for_complete()
+            for w in [w for w in app.workers if not w.is_finished]:
+                try:
+                    await w.wait()
+                except WorkerCancelled:  # superseded by a newer fetch of the same group
+                    pass
             await pilot.pause()
 
     for size, suffix in (((120, 36), ""), ((80, 24), "-80x24")):
@@ -35,9 +40,10 @@ async def shoot(store: Path) -> list[Path]:
         async with app.run_test(size=size) as pilot:
             await settle(pilot, app)
 
-            def save(name: str) -> None:
+            def save(name: str, app=app, suffix=suffix) -> None:
                 path = HERE / f"{name}{suffix}.svg"
                 app.save_screenshot(str(path))
+                save_png(app, path.with_suffix(".png"))
                 out.append(path)
 
             await pilot.press("p")
@@ -100,13 +106,8 @@ def main() -> None:
         store = Path(tmp) / "demo"
         seed(store, now=NOW)
         paths = asyncio.run(shoot(store))
-    rsvg = shutil.which("rsvg-convert")
     for p in paths:
-        if rsvg:
-            subprocess.run([rsvg, str(p), "-o", str(p.with_suffix(".png"))], check=True)
-        print("wrote", p.name, "+ png" if rsvg else "")
-    if not rsvg:
-        print("rsvg-convert not found: SVG only (apt-get install librsvg2-bin for PNGs)")
+        print("wrote", p.name, "+", p.with_suffix(".png").name)
 
 
 if __name__ == "__main__":
