@@ -15,22 +15,22 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("textual", "rich", "plotext", "watchdog", "numpy", "torch")
+HEAVY = ("textual", "rich", "plotext", "watchdog", "numpy", "torch", "sqlite_utils", "yaml", "PIL", "psycopg")
 
 
 def test_logging_does_not_import_heavy_modules(tmp_path):
     code = textwrap.dedent(
-        """
+        f"""
         import json, sys
         import tracker
-        run = tracker.init(project="p", config={"lr": 0.1, "nested": {"a": [1, 2]}}, dir=sys.argv[1])
+        run = tracker.init(project="p", config={{"lr": 0.1, "nested": {{"a": [1, 2]}}}}, dir=sys.argv[1])
         for i in range(20):
-            run.log({"loss": 1.0 / (i + 1), "acc": i / 20, "ok": True})
+            run.log({{"loss": 1.0 / (i + 1), "acc": i / 20, "ok": True}})
         run.summary["best"] = 0.5
         run.finish()
-        heavy = sorted(m for m in sys.modules if m.split(".")[0] in %r)
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY!r})
         print(json.dumps(heavy))
-        """ % (HEAVY,)
+        """
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
     p = subprocess.run([sys.executable, "-c", code, str(tmp_path / "store")], capture_output=True, text=True,
