@@ -25,7 +25,7 @@ from typing import Any
 from ._values import warn_once
 
 FLUSH_INTERVAL = 0.25
-HEARTBEAT_INTERVAL = 10.0
+HEARTBEAT_INTERVAL = float(os.environ.get("TRACKER_HEARTBEAT_INTERVAL", "10"))  # seconds
 MAX_BATCH = 5000
 WAKE_AT = 500
 MAX_PENDING = 65536

@@ -262,3 +262,41 @@ def test_mountinfo_parser_picks_the_longest_mount_holding_the_path(tmp_path, mon
 def test_mountinfo_parser_reads_this_machines_root():
     assert fs.filesystem_type("/") not in (None, "")
     assert Path("/proc/self/mountinfo").exists()
+
+
+# ------------------------------------------------------------------------------ heartbeat
+
+
+def test_an_idle_live_run_keeps_writing_its_heartbeat(tmp_path):
+    """A run that logs nothing for a while (a long validation pass) must keep proving it is alive,
+    or readers on other hosts would call it crashed: the writer's heartbeat, really run."""
+    store = tmp_path / "s"
+    child = textwrap.dedent("""
+        import sys, tracker
+        run = tracker.init(project="hb", dir=sys.argv[1], capture_git=False, system_interval=0)
+        run.log({"loss": 1.0})
+        print(run.id, flush=True)
+        sys.stdin.readline()  # idle until the test has seen the heartbeats
+        run.finish()
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+    env["TRACKER_HEARTBEAT_INTERVAL"] = "0.2"
+    p = subprocess.Popen([sys.executable, "-c", child, str(store)], env=env, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdin and p.stdout
+    run_id = p.stdout.readline().strip()
+    try:
+        seen: list[float] = []
+        deadline = time.monotonic() + 20
+        while len(seen) < 3 and time.monotonic() < deadline:
+            beat = tracker.Api(store).run(run_id).heartbeat_at
+            if beat is not None and (not seen or beat > seen[-1]):
+                seen.append(beat)
+            time.sleep(0.05)
+        assert len(seen) == 3, f"heartbeats seen while idle: {seen}"
+        assert tracker.Api(store).run(run_id).state == "running"
+    finally:
+        p.stdin.write("done\n")
+        p.stdin.flush()
+        p.wait(30)
+    assert tracker.Api(store).run(run_id).state == "finished"
