@@ -168,3 +168,42 @@ def test_ls_columns_are_training_metrics_not_system_ones(tmp_path):
     r.finish()
     header = cli("ls", store=store).stdout.splitlines()[0]
     assert "loss" in header and "system/" not in header
+
+
+PROBE = """\
+import io, sys, contextlib
+from tracker.tui.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    rc = main(sys.argv[1:])
+loaded = sorted({m.split(".")[0] for m in sys.modules} & {"textual", "plotext", "watchdog"})
+print(rc, ",".join(loaded) or "-")
+"""
+
+
+@pytest.mark.parametrize("cmd", [["ls"], ["ls", "--json"], ["diff", "A", "B"], ["export", "A", "--format", "jsonl"],
+                                 ["tail", "A", "-n", "3"], []])
+def test_commands_other_than_the_app_never_import_textual(tmp_path, cmd):
+    """A script or a shell prompt pays for Textual only when the full-screen app opens."""
+    store = str(tmp_path / "store")
+    for rid in ("A", "B"):
+        r = tracker.init(project="p", name=rid.lower(), id=rid, config={"x": rid}, dir=store, capture_git=False)
+        r.log({"loss": 0.5})
+        r.finish()
+    out = subprocess.run([sys.executable, "-c", PROBE, "--store", store, *cmd], capture_output=True, text=True,
+                         timeout=60, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    # [] is the app command: without a terminal it prints the listing, and imports no Textual either
+    assert out.stdout.split() == ["0", "-"], (cmd, out.stdout, out.stderr)
+
+
+def test_console_script_entry_point(populated):
+    """``tracker-tui`` as installed (``tracker.tui.cli:main``) runs the same commands."""
+    import shutil
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "tracker-tui"
+    if not exe.exists():
+        exe = Path(shutil.which("tracker-tui") or "tracker-tui")
+    store, a, _ = populated
+    out = subprocess.run([str(exe), "--store", store, "ls"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and a.id in out.stdout, out.stderr

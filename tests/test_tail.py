@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from tracker.tui.cli.tail import Row, StepGrouper, json_line
+from tracker.tui.cli.tail_follow import Row, StepGrouper
+from tracker.tui.cli.tail_output import json_line
 
 PY = sys.executable
 HOSTILE = "evil\x1b]52;c;aGVsbG8=\x07\x1b[2J\u202ename\x9b31m"
@@ -425,7 +426,7 @@ def test_last_rows_of_a_big_run_followed_by_other_runs(store):
         big.log({f"k{j}": float(i * 10 + j) for j in range(5)})
     big.finish()
     later = tracker.init(project="p", name="later", dir=str(store), capture_git=False)
-    for i in range(2_000):  # newer ids from another run, to be skipped
+    for _ in range(2_000):  # newer ids from another run, to be skipped
         later.log({"k0": -1.0, "k1": -1.0})
     later.finish()
     out = run_tail(store, big.id, "-n", "4")
