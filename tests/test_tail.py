@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker.tui.cli.tail_follow import Row, StepGrouper
+from tracker.tui.cli.tail_follow import Row, StepGrouper, is_busy
 from tracker.tui.cli.tail_output import json_line
 
 PY = sys.executable
@@ -210,6 +210,29 @@ def test_json_lines_are_strict_and_keep_step_and_timestamp():
               ts=12.5, first_id=1, seen=0.0)
     d = json.loads(json_line(row), parse_constant=_reject)
     assert d == {"_step": 3, "_timestamp": 12.5, "loss": "nan", "up": "inf", "down": "-inf", "x": 0.5}
+
+
+def test_only_a_held_database_counts_as_busy(tmp_path):
+    """tail retries a read when a writer holds the database, and reports every other error."""
+    import sqlite3
+
+    db = tmp_path / "x.db"
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    reader = sqlite3.connect(db, timeout=0)
+    try:
+        with pytest.raises(sqlite3.OperationalError) as locked:
+            reader.execute("SELECT * FROM t").fetchall()
+        with pytest.raises(sqlite3.OperationalError) as missing:
+            holder.execute("SELECT * FROM nosuch")
+    finally:
+        holder.execute("ROLLBACK")
+        reader.close()
+        holder.close()
+    assert is_busy(locked.value)
+    assert not is_busy(missing.value)
+    assert not is_busy(OSError("database is locked"))  # only the store's own errors
 
 
 # ------------------------------------------------------------------------------------ end to end

@@ -36,8 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="most live screen updates per second (default 4 over SSH, else 10)")
     sub = p.add_subparsers(dest="cmd")
     subs = [demo.configure(sub), diff.configure(sub), ls.configure(sub), export.configure(sub)]
-    tl = sub.add_parser("tail", help="follow a run's metrics as they are logged")
-    tail.configure_parser(tl)  # tail has its own --poll
+    tl = tail.configure(sub)  # with its own --poll
     # The global options also after the command (``tracker-tui ls --store DIR``); SUPPRESS keeps
     # a value given before the command when it is not repeated after it.
     for sp in [*subs, tl]:

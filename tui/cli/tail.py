@@ -159,8 +159,9 @@ def _count_arg(s: str) -> int:
     return n
 
 
-def configure_parser(p: argparse.ArgumentParser) -> None:
-    """Add tail's arguments to its subparser (``--store``/``--poll`` are added by the CLI)."""
+def configure(sub: Any) -> argparse.ArgumentParser:
+    """The ``tail`` subparser with its own arguments (the CLI adds ``--store``/``--refresh-hz``)."""
+    p: argparse.ArgumentParser = sub.add_parser("tail", help="follow a run's metrics as they are logged")
     p.description = (
         "Print a run's last steps, then each new step as it is committed, until the run ends.\n"
         "Aligned columns on a terminal; one JSON object per step per line when piped."
@@ -177,6 +178,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--poll", type=float, default=argparse.SUPPRESS, metavar="SECONDS",
                    help="poll the store every SECONDS instead of watching file events")
     p.set_defaults(func=cmd_tail)
+    return p
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
