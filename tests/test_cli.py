@@ -168,3 +168,99 @@ def test_ls_columns_are_training_metrics_not_system_ones(tmp_path):
     r.finish()
     header = cli("ls", store=store).stdout.splitlines()[0]
     assert "loss" in header and "system/" not in header
+
+
+PROBE = """\
+import io, sys, contextlib
+from tracker.tui.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    rc = main(sys.argv[1:])
+loaded = sorted({m.split(".")[0] for m in sys.modules} & {"textual", "plotext", "watchdog"})
+print(rc, ",".join(loaded) or "-")
+"""
+
+
+@pytest.mark.parametrize("cmd", [["ls"], ["ls", "--json"], ["diff", "A", "B"], ["export", "A", "--format", "jsonl"],
+                                 ["tail", "A", "-n", "3"], []])
+def test_commands_other_than_the_app_never_import_textual(tmp_path, cmd):
+    """A script or a shell prompt pays for Textual only when the full-screen app opens."""
+    store = str(tmp_path / "store")
+    for rid in ("A", "B"):
+        r = tracker.init(project="p", name=rid.lower(), id=rid, config={"x": rid}, dir=store, capture_git=False)
+        r.log({"loss": 0.5})
+        r.finish()
+    out = subprocess.run([sys.executable, "-c", PROBE, "--store", store, *cmd], capture_output=True, text=True,
+                         timeout=60, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    # [] is the app command: without a terminal it prints the listing, and imports no Textual either
+    assert out.stdout.split() == ["0", "-"], (cmd, out.stdout, out.stderr)
+
+
+def test_console_script_entry_point(populated):
+    """``tracker-tui`` as installed (``tracker.tui.cli:main``) runs the same commands."""
+    import shutil
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "tracker-tui"
+    if not exe.exists():
+        exe = Path(shutil.which("tracker-tui") or "tracker-tui")
+    store, a, _ = populated
+    out = subprocess.run([str(exe), "--store", store, "ls"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and a.id in out.stdout, out.stderr
+
+
+def _on_terminal(args: list[str], cols: int = 200) -> bytes:
+    """Run ``tracker-tui ARGS`` with stdout on a pseudo-terminal ``cols`` wide; return what it wrote."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, cols, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
+    proc = subprocess.Popen([sys.executable, "-m", "tracker.tui.cli", *args], stdin=subprocess.DEVNULL,
+                            stdout=slave, stderr=subprocess.PIPE, env={**env, "TERM": "xterm-256color"})
+    os.close(slave)
+    data = bytearray()
+    try:
+        while True:
+            r, _, _ = select.select([master], [], [], 30)
+            try:
+                chunk = os.read(master, 65536) if r else b""
+            except OSError:  # EIO: the child closed the terminal
+                chunk = b""
+            if not chunk:
+                break
+            data.extend(chunk)
+        assert proc.wait(30) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("cmd", ["ls", "diff"])
+def test_rich_tables_on_a_terminal_show_hostile_text_inert(tmp_path, cmd):
+    """On a terminal ls and diff draw Rich tables: a hostile name, config value or metric name is
+    neither a control sequence nor Rich markup there either."""
+    store = str(tmp_path / "store")
+    a = tracker.init(project="p", name="plain", config={"opt": "sgd"}, dir=store, capture_git=False)
+    a.log({"loss": 0.5})
+    a.finish()
+    b = tracker.init(project="p", name="x" + HOSTILE, config={"opt": "[red]adam\x1b[2J"}, dir=store,
+                     capture_git=False)
+    b.log({"loss": 0.25, "k\x1b]0;t\x07": 1.0})
+    b.finish()
+    args = ["--store", store, "ls"] if cmd == "ls" else ["--store", store, "diff", a.id, b.id]
+    data = _on_terminal(args)
+    assert b"\x1b]52" not in data and b"\x1b]0;" not in data and b"\x07" not in data and b"\x1b[2J" not in data
+    assert "\u202e".encode() not in data
+    text = data.decode("utf-8", "replace")
+    assert "x[/]\\x1b]52;c;aGk=" in text  # the name's escapes shown, its markup as text (cut to 24 in ls)
+    if cmd == "diff":
+        assert "\\x1b]52;c;aGk=\\x07\\x1b[2J\\u202eevil[bold red]x" in text
+        assert "[red]adam\\x1b[2J" in text and "k\\x1b]0;t\\x07" in text

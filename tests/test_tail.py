@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from tracker.tui.cli.tail import Row, StepGrouper, json_line
+from tracker.tui.cli.tail_follow import Row, StepGrouper, is_busy
+from tracker.tui.cli.tail_output import json_line
 
 PY = sys.executable
 HOSTILE = "evil\x1b]52;c;aGVsbG8=\x07\x1b[2J\u202ename\x9b31m"
@@ -209,6 +210,29 @@ def test_json_lines_are_strict_and_keep_step_and_timestamp():
               ts=12.5, first_id=1, seen=0.0)
     d = json.loads(json_line(row), parse_constant=_reject)
     assert d == {"_step": 3, "_timestamp": 12.5, "loss": "nan", "up": "inf", "down": "-inf", "x": 0.5}
+
+
+def test_only_a_held_database_counts_as_busy(tmp_path):
+    """tail retries a read when a writer holds the database, and reports every other error."""
+    import sqlite3
+
+    db = tmp_path / "x.db"
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    reader = sqlite3.connect(db, timeout=0)
+    try:
+        with pytest.raises(sqlite3.OperationalError) as locked:
+            reader.execute("SELECT * FROM t").fetchall()
+        with pytest.raises(sqlite3.OperationalError) as missing:
+            holder.execute("SELECT * FROM nosuch")
+    finally:
+        holder.execute("ROLLBACK")
+        reader.close()
+        holder.close()
+    assert is_busy(locked.value)
+    assert not is_busy(missing.value)
+    assert not is_busy(OSError("database is locked"))  # only the store's own errors
 
 
 # ------------------------------------------------------------------------------------ end to end
@@ -425,7 +449,7 @@ def test_last_rows_of_a_big_run_followed_by_other_runs(store):
         big.log({f"k{j}": float(i * 10 + j) for j in range(5)})
     big.finish()
     later = tracker.init(project="p", name="later", dir=str(store), capture_git=False)
-    for i in range(2_000):  # newer ids from another run, to be skipped
+    for _ in range(2_000):  # newer ids from another run, to be skipped
         later.log({"k0": -1.0, "k1": -1.0})
     later.finish()
     out = run_tail(store, big.id, "-n", "4")

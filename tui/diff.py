@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +99,11 @@ def config_diff(configs: Sequence[dict[str, Any]], *, only_different: bool = Tru
             continue
         rows.append(DiffRow(k, vals, status))
     return rows
+
+
+def training_first(keys: Iterable[str]) -> list[str]:
+    """Metric names sorted, training metrics before the ``system/`` ones the sampler records."""
+    return sorted(keys, key=lambda k: (k.startswith("system/"), k))
 
 
 def lower_is_better(metric: str) -> bool:
