@@ -10,6 +10,7 @@ import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 
+from tracker.tui.filter import compile_filter
 from tracker.tui.filter.writer import number_text
 from tracker.tui.parcoords import Axis, Brush, ParCoords, brushes, build_axes, format_key, render, renderer
 from tracker.tui.text import sanitize
@@ -468,15 +469,12 @@ def _as_run(rid, values, keys, metric):
 
 
 def test_filter_parser_selects_the_brushed_runs():
-    """Random keyboard sessions: tui/filter.py selects exactly ``selected_ids()``.
+    """Random keyboard sessions: the filter language selects exactly ``selected_ids()``.
 
     The data avoids where the two knowingly differ: the filter compares text ignoring case and
     text that reads as a number as that number, so ``"Adam"``/``"adam"`` or ``1``/``"1"`` on
     one axis are one value there and two categories here.
     """
-    filt = pytest.importorskip("tracker.tui.filter")
-    if not hasattr(filt, "compile_filter"):
-        pytest.skip("filter language not available")
     rng = random.Random(5)
     keys = ["lr", "x", "n", "opt", "flag", "mix", "tiny", "w s", HOSTILE]
     datasets = [(RUNS, KEYS, "loss")]
@@ -498,7 +496,7 @@ def test_filter_parser_selects_the_brushed_runs():
         for _ in range(40):
             rng.choice(ops)(pc)
             expr = pc.to_filter_expr()
-            f = filt.compile_filter(expr)
+            f = compile_filter(expr)
             got = {rid for rid, v in runs if f(_as_run(rid, v, ks, metric))}
             assert got == pc.selected_ids(), expr
             checked += 1
