@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from tracker.tui.filter.errors import FilterError
 
+#: A bare word: anything up to space, brackets, a comma, a quote or an operator character.
 WORD = re.compile(r"[^\s()\[\],\"'`=!<>~&|]+")
 _SPACE = re.compile(r"\s+")
 _OPCHARS = frozenset("=!<>~&|")
+#: Words that are operators in any case (``AND``, ``Not``); quote a key or text spelled so.
 KEYWORDS = {"and": "and", "or": "or", "not": "not", "in": "in", "between": "between"}
 _TWO_CHAR_OPS = {"==": "op", "!=": "op", "<=": "op", ">=": "op", "!~": "op",
                   "&&": "and", "||": "or"}
@@ -21,6 +23,8 @@ _TYPOS = {"=>": ">=", "=<": "<=", "<>": "!=", "=~": "~", "~=": "~", "===": "==",
 
 @dataclass(frozen=True, slots=True)
 class Token:
+    """One token and where it sits in the text (``start``/``end``: 0-based, end exclusive)."""
+
     kind: str  # word str key op and or not in between ( ) [ ] , end
     text: str  # as written
     value: str  # the word, the unquoted string or key, or the operator
@@ -82,6 +86,11 @@ def _split_ops(run: str, start: int) -> list[Token]:
 
 
 def tokenize(text: str) -> list[Token]:
+    """The tokens of ``text``, ending with an ``end`` token.
+
+    Raises:
+        FilterError: An unclosed quote or an operator the language does not have.
+    """
     toks: list[Token] = []
     i, n = 0, len(text)
     while i < n:
