@@ -10,7 +10,8 @@ import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from tracker.tui.filter import compile_filter
+from tracker.tui.filter import compile_filter, parse
+from tracker.tui.filter.ast import And
 from tracker.tui.filter.writer import number_text
 from tracker.tui.parcoords import Axis, Brush, ParCoords, brushes, build_axes, format_key, render, renderer
 from tracker.tui.text import sanitize
@@ -501,3 +502,26 @@ def test_filter_parser_selects_the_brushed_runs():
             assert got == pc.selected_ids(), expr
             checked += 1
     assert checked == 440
+
+
+@pytest.mark.parametrize("axis", KEYS + ["loss"])
+def test_holding_plus_then_minus_keeps_one_brush_that_grows_and_shrinks_in_place(axis):
+    """Bug 5 (issue 8), model side: every + or - rewrites the axis' one brush, and the filter
+    written from it selects exactly the runs the plot counts."""
+    pc = make()
+    while pc.current_axis.key != axis:
+        assert pc.move_axis(1)
+    assert pc.brush_set()
+    first = pc.to_filter_expr()
+    seen = [first]
+    for step in [1] * 20 + [-1] * 20:
+        pc.widen(step)
+        expr = pc.to_filter_expr()
+        assert list(pc.brushes) == [axis]
+        assert len(parse(expr).items if isinstance(parse(expr), And) else [expr]) == 1, expr
+        f = compile_filter(expr)
+        runs = [_as_run(rid, v, KEYS, "loss") for rid, v in RUNS]
+        assert {r["id"] for r in runs if f(r)} == pc.selected_ids(), expr
+        seen.append(expr)
+    assert not pc.widen(-1)  # shrunk back to one bucket, which stays
+    assert len(set(seen)) > 1
