@@ -12,20 +12,18 @@ from typing import Any
 
 import pytest
 
-from tracker.tui import filter as filter_mod
 from tracker.tui.filter import (
     HELP,
     FilterError,
     compile_filter,
+    evaluator,
     fuzzy_filter,
     fuzzy_score,
-    in_expr,
-    lookup,
     parse,
-    quote_key,
-    quote_value,
-    range_expr,
+    write,
 )
+from tracker.tui.filter.ast import InList, Range
+from tracker.tui.filter.writer import key, key_text, literal
 
 NAN = math.nan
 INF = math.inf
@@ -80,7 +78,7 @@ def s(*names: str) -> set[str]:
 @pytest.mark.parametrize("text", ["", "   ", "\t\n "])
 def test_blank_filter_matches_every_run(text):
     f = compile_filter(text)
-    assert f.matches_all and f.keys == () and f.text == text
+    assert f.keys == () and f.text == text
     assert f.select(RUNS) == RUNS
 
 
@@ -205,16 +203,6 @@ def test_a_prefix_may_precede_a_quoted_name():
     assert not compile_filter('config."val loss" > 0')(run)
     with pytest.raises(FilterError, match="expected a key after 'summary.'"):
         compile_filter('summary."" > 1')
-
-
-def test_lookup_resolves_keys_like_the_filter():
-    assert lookup(SHADOW, "acc") == 0.5
-    assert lookup(SHADOW, "config.acc") == 1
-    assert lookup(SHADOW, "a.b") == 2
-    assert lookup(SHADOW, "state") == "cfg-state"
-    assert lookup(SHADOW, "name") == "n"
-    assert lookup(SHADOW, "nope", "-") == "-"
-    assert lookup(RUNS[0], "tags") == ["resnet", "baseline"]
 
 
 def test_runs_may_be_mappings():
@@ -479,70 +467,60 @@ def test_nesting_up_to_the_limit_is_fine():
 
 
 # ---------------------------------------------------------------------------------------------
-# Writing expressions for brushes
+# Writing expressions (the writer; parallel-coordinates brushes are written by it)
 
 
-def test_range_expr_linear_rounds_outward_and_covers_the_brush():
-    runs = [Run(f"r{i}", f"r{i}", summary={"val/acc": i / 1000}) for i in range(1001)]
-    lo, hi = 0.3333333, 0.6666666
-    expr = range_expr("val/acc", lo, hi)
-    assert expr == "0.3333 <= val/acc <= 0.6667"
-    got = ids(expr, runs)
-    assert got == {f"r{i}" for i in range(334, 667)} == {r.id for r in runs
-                                                         if lo <= r.summary["val/acc"] <= hi}
-    assert range_expr("val/acc", hi, lo) == expr  # ends in either order
+WRITTEN = [
+    "lr < 1e-3 and val/acc > 0.9 and tag:resnet and state:finished",
+    "0.1 <= lr <= 1 or x between 1 and 2", "opt in (a, 'b c', 3) not tag:x",
+    "!(a || b) && name ~ '^r.s\\d'", "has:val/acc,config.lr resnet* group:sweep-?",
+    "x not between -inf and 1e-3", "0 < `loss (ema)` < 1", "config.'my key' != null",
+    'summary."val loss" >= 0.5', "not (a and b) or not c", "name:'a \\'b' id:ab,cd",
+    "job_type:train project:\"my proj\" host:gpu-1 notes:'x y'", "x in []", "y not in (true, false)",
+    "\"and\" \"12:30\" '3'", "((a or b) and (c or d)) or e", "`in` = 5 and flag = TRUE",
+]
 
 
-def test_range_expr_exact_selects_exactly_the_runs_in_range():
+@pytest.mark.parametrize("text", WRITTEN)
+def test_write_round_trips_the_syntax_tree(text):
+    tree = parse(text)
+    written = write(tree)
+    assert parse(written) == tree, written
+    assert write(parse(written)) == written
+    assert compile_filter(written).select(RUNS) == compile_filter(text).select(RUNS)
+
+
+@pytest.mark.parametrize("name", ["lr", "val/acc", "my key", "and", "1e-3", "a`b", "x\\y", "名前",
+                                  "tag:x", "a,b", 'q"t', "w s", "n/x.y-z_0"])
+@pytest.mark.parametrize("source", ["auto", "summary", "config"])
+def test_key_text_round_trips(name, source):
+    run = Run("k", "k", config={name: 1}, summary={name: 1})
+    k = key(name, source)
+    f = compile_filter(f"{key_text(k)} = 1")
+    assert f(run) and f.keys == (k.text,)
+    assert parse(f"{key_text(k)} = 1").key == k
+
+
+def test_key_text_keeps_the_prefix_outside_the_quotes():
+    assert key_text(key("lr", "config")) == "config.lr"
+    assert key_text(key("val loss", "summary")) == 'summary."val loss"'
+    assert key_text(key('my "key"', "config")) == 'config."my \\"key\\""'
+    assert key_text(key("loss (ema)")) == "`loss (ema)`"
+
+
+def test_written_ranges_select_exactly_the_runs_in_range():
     rng = random.Random(7)
-    values = [rng.uniform(-10, 10) for _ in range(500)]
+    values = [rng.uniform(-10, 10) for _ in range(500)] + [-INF, INF, NAN]
     runs = [Run(f"r{i}", f"r{i}", config={"w": v}) for i, v in enumerate(values)]
     for _ in range(50):
-        lo, hi = sorted(rng.sample(values, 2))  # bounds equal to run values: inclusive ends
-        expr = range_expr("w", lo, hi, digits=None)
+        lo, hi = sorted(rng.sample(values[:500], 2))  # bounds equal to run values: inclusive
+        expr = write(Range(key("w"), literal(lo), True, literal(hi), True))
         assert ids(expr, runs) == {f"r{i}" for i, v in enumerate(values) if lo <= v <= hi}
-
-
-def test_range_expr_log_scale_keeps_significant_digits_of_each_bound():
-    rng = random.Random(3)
-    values = [10 ** rng.uniform(-7, 0) for _ in range(2000)]
-    runs = [Run(f"r{i}", f"r{i}", config={"optimizer": {"lr": v}}) for i, v in enumerate(values)]
-    lo, hi = 3.3456789e-6, 2.2345678e-3
-    expr = range_expr("optimizer.lr", lo, hi, log=True)
-    assert expr == "3.345e-06 <= optimizer.lr <= 0.002235"
-    got = ids(expr, runs)
-    inside = {f"r{i}" for i, v in enumerate(values) if lo <= v <= hi}
-    near = {f"r{i}" for i, v in enumerate(values) if lo * (1 - 1e-3) <= v <= hi * (1 + 1e-3)}
-    assert inside <= got <= near
-    # rounding to the span, as on a linear axis, would have lost the lower bound
-    assert range_expr("optimizer.lr", 1.234e-7, 0.5, log=True).startswith("1.234e-07 <=")
-    assert range_expr("optimizer.lr", 1.234e-7, 0.5).startswith("0 <=")
-    exact = range_expr("optimizer.lr", lo, hi, log=True, digits=None)
-    assert ids(exact, runs) == inside
-
-
-def test_range_expr_open_ends_and_quoted_keys():
+    expr = write(Range(key("loss (ema)", "summary"), literal(-INF), True, literal(0.5), True))
+    assert expr == '-inf <= summary."loss (ema)" <= 0.5'
     runs = [Run(f"r{i}", f"r{i}", summary={"loss (ema)": v})
             for i, v in enumerate([-INF, -1.0, 0.5, 2.0, INF, NAN])]
-    expr = range_expr("loss (ema)", -INF, 0.5)
-    assert expr == "-inf <= `loss (ema)` <= 0.5"
     assert ids(expr, runs) == s("r0", "r1", "r2")
-    assert compile_filter(expr).keys == ("loss (ema)",)
-    assert ids(range_expr("loss (ema)", 0.5, INF), runs) == s("r2", "r3", "r4")
-    with pytest.raises(ValueError):
-        range_expr("x", NAN, 1)
-    with pytest.raises(ValueError):
-        range_expr("", 0, 1)
-
-
-@pytest.mark.parametrize("key", ["lr", "val/acc", "my key", "and", "1e-3", "a`b", "x\\y",
-                                 "config.lr", "summary.loss (ema)", "名前", "tag:x", "a,b"])
-def test_quote_key_round_trips(key):
-    run_key = key.split(".", 1)[1] if key.startswith(("config.", "summary.")) else key
-    run = Run("k", "k", config={run_key: 1}, summary={run_key: 1})
-    expr = f"{quote_key(key)} = 1"
-    f = compile_filter(expr)
-    assert f(run) and f.keys == (key,)
 
 
 CATEGORIES = ["adam", 'a "quoted" one', "it's", "with space", "back\\slash", "and", "(paren)",
@@ -551,27 +529,31 @@ CATEGORIES = ["adam", 'a "quoted" one', "it's", "with space", "back\\slash", "an
 OTHERS = ["adam2", "other", 4, 0.3, False, 10**30 + 1, "quoted", "paren"]
 
 
-def test_in_expr_selects_exactly_the_chosen_categories():
+def in_list(name: str, values: list[Any], negate: bool = False) -> str:
+    return write(InList(key(name), tuple(literal(v) for v in values), negate))
+
+
+def test_written_lists_select_exactly_the_chosen_categories():
     values = CATEGORIES + OTHERS
     runs = [Run(f"r{i}", f"r{i}", config={"opt": v}) for i, v in enumerate(values)]
     rng = random.Random(11)
     for _ in range(100):
         chosen = rng.sample(values, rng.randint(0, len(values)))
-        expr = in_expr("opt", chosen)
+        expr = in_list("opt", chosen)
         got = ids(expr, runs)
         assert got == {f"r{i}" for i, v in enumerate(values) if any(
             v is c or (type(v) is type(c) and v == c) for c in chosen)}, expr
-    assert ids(in_expr("opt", []), runs) == set()
-    assert ids(f"not {in_expr('opt', ['adam'])}", runs) == {r.id for r in runs} - s("r0")
+    assert ids(in_list("opt", []), runs) == set()
+    assert ids(in_list("opt", ["adam"], negate=True), runs) == {r.id for r in runs} - s("r0")
 
 
-def test_in_expr_quotes_keys_and_text():
-    expr = in_expr("my key", ["a b", 'say "x"', 2, None, True, "a b"])
+def test_written_lists_quote_keys_and_text():
+    expr = in_list("my key", ["a b", 'say "x"', 2, None, True])
     assert expr == '`my key` in ("a b", "say \\"x\\"", 2, null, true)'
-    assert quote_value(1.5) == "1.5" and quote_value(-INF) == "-inf" and quote_value(NAN) == "nan"
-    assert quote_value(Fraction(5, 2)) == "2.5"
+    assert literal(1.5).text == "1.5" and literal(-INF).text == "-inf" and literal(NAN).text == "nan"
+    assert literal(Fraction(5, 2)).text == "2.5" and literal(3.0).text == "3"
     with pytest.raises(TypeError):
-        quote_value([1, 2])
+        literal([1, 2])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -642,6 +624,7 @@ def test_fuzz_any_string_gives_a_filter_or_a_filter_error():
         assert isinstance(f.keys, tuple)
         for run in ODD_RUNS:
             assert f(run) in (True, False)
+        assert parse(write(f.expr)) == f.expr, text  # the writer reads back as the same tree
     assert parsed > 300 and failed > 300  # both paths were really exercised
 
 
@@ -680,7 +663,7 @@ def test_evaluation_compiles_no_regular_expressions(monkeypatch):
         def __getattr__(self, name: str) -> Any:
             raise AssertionError(f"re.{name} used while evaluating")
 
-    monkeypatch.setattr(filter_mod, "re", NoRe())
+    monkeypatch.setattr(evaluator, "re", NoRe())
     f.select(runs)
 
 

@@ -10,8 +10,10 @@ import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from tracker.tui import parcoords as pcmod
-from tracker.tui.parcoords import Axis, Brush, ParCoords, build_axes, format_key, render
+from tracker.tui.filter import compile_filter, parse
+from tracker.tui.filter.ast import And
+from tracker.tui.filter.writer import number_text
+from tracker.tui.parcoords import Axis, Brush, ParCoords, brushes, build_axes, format_key, render, renderer
 from tracker.tui.text import sanitize
 from tracker.tui.widgets.parcoords_view import ParCoordsView
 
@@ -250,14 +252,14 @@ def test_filter_expr_quoting():
 
 def test_bounds_round_outwards_to_short_decimals():
     axis = Axis("k", "linear", 0.0, 0.1)
-    lo = pcmod._bound(axis, 0.1 / 3, True)
-    hi = pcmod._bound(axis, 0.1 / 3, False)
+    lo = brushes._bound(axis, 0.1 / 3, True)
+    hi = brushes._bound(axis, 0.1 / 3, False)
     assert lo <= 0.1 / 3 <= hi
-    assert (pcmod._exact(lo), pcmod._exact(hi)) == ("0.0333333", "0.0333334")
+    assert (number_text(lo), number_text(hi)) == ("0.0333333", "0.0333334")
     # an axis spanning little relative to its magnitude gets the digits it needs
     tight = Axis("k", "linear", 1000.0, 1000.001)
-    v = pcmod._bound(tight, 1000.0003125, True)
-    assert v <= 1000.0003125 and pcmod._exact(v) == "1000.0003125"
+    v = brushes._bound(tight, 1000.0003125, True)
+    assert v <= 1000.0003125 and number_text(v) == "1000.0003125"
 
 
 # -- rendering ----------------------------------------------------------------------------
@@ -337,16 +339,17 @@ def test_colour_by_metric_direction_and_no_color_selection():
     pc.move_cursor(99)
     pc.brush_set()  # x top bucket: only "bad"
     assert pc.selected_ids() == {"bad"}
-    assert _colours(render(pc, 40, 10)) == {196, pcmod._GREY}  # the other run greyed out
+    assert _colours(render(pc, 40, 10)) == {196, renderer._GREY}  # the other run greyed out
     pc.show_unselected = False
     assert _colours(render(pc, 40, 10)) == {196}
     pc.show_unselected = True
     pc.higher_is_better = False
-    assert _colours(render(pc, 40, 10)) == {46, pcmod._GREY}
+    assert _colours(render(pc, 40, 10)) == {46, renderer._GREY}
     # no colour: not a single coloured span, and the runs outside the brush are hidden
     plain = render(pc, 40, 10, color=False)
     assert all(s.style.color is None for s in plain.spans)
-    dots = lambda t: sum(bin(ord(c) - 0x2800).count("1") for c in t.plain if 0x2800 < ord(c) <= 0x28FF)
+    def dots(t):
+        return sum(bin(ord(c) - 0x2800).count("1") for c in t.plain if 0x2800 < ord(c) <= 0x28FF)
     pc.clear_all()
     assert dots(render(pc, 40, 10, color=False)) > dots(plain) > 0
 
@@ -359,7 +362,7 @@ def test_render_speed_1000_runs_6_axes():
         for i in range(1000)
     ]
     pc = ParCoords.from_runs(runs, ["lr", "wd", "bs", "opt", "drop"], "loss")
-    pcmod._shape.cache_clear()
+    renderer._shape.cache_clear()
     t0 = time.perf_counter()
     t = render(pc, 120, 40)
     cold = time.perf_counter() - t0
@@ -467,15 +470,12 @@ def _as_run(rid, values, keys, metric):
 
 
 def test_filter_parser_selects_the_brushed_runs():
-    """Random keyboard sessions: tui/filter.py selects exactly ``selected_ids()``.
+    """Random keyboard sessions: the filter language selects exactly ``selected_ids()``.
 
     The data avoids where the two knowingly differ: the filter compares text ignoring case and
     text that reads as a number as that number, so ``"Adam"``/``"adam"`` or ``1``/``"1"`` on
     one axis are one value there and two categories here.
     """
-    filt = pytest.importorskip("tracker.tui.filter")
-    if not hasattr(filt, "compile_filter"):
-        pytest.skip("filter language not available")
     rng = random.Random(5)
     keys = ["lr", "x", "n", "opt", "flag", "mix", "tiny", "w s", HOSTILE]
     datasets = [(RUNS, KEYS, "loss")]
@@ -497,8 +497,31 @@ def test_filter_parser_selects_the_brushed_runs():
         for _ in range(40):
             rng.choice(ops)(pc)
             expr = pc.to_filter_expr()
-            f = filt.compile_filter(expr)
+            f = compile_filter(expr)
             got = {rid for rid, v in runs if f(_as_run(rid, v, ks, metric))}
             assert got == pc.selected_ids(), expr
             checked += 1
     assert checked == 440
+
+
+@pytest.mark.parametrize("axis", KEYS + ["loss"])
+def test_holding_plus_then_minus_keeps_one_brush_that_grows_and_shrinks_in_place(axis):
+    """Bug 5 (issue 8), model side: every + or - rewrites the axis' one brush, and the filter
+    written from it selects exactly the runs the plot counts."""
+    pc = make()
+    while pc.current_axis.key != axis:
+        assert pc.move_axis(1)
+    assert pc.brush_set()
+    first = pc.to_filter_expr()
+    seen = [first]
+    for step in [1] * 20 + [-1] * 20:
+        pc.widen(step)
+        expr = pc.to_filter_expr()
+        assert list(pc.brushes) == [axis]
+        assert not isinstance(parse(expr), And), expr  # one term: this axis' brush
+        f = compile_filter(expr)
+        runs = [_as_run(rid, v, KEYS, "loss") for rid, v in RUNS]
+        assert {r["id"] for r in runs if f(r)} == pc.selected_ids(), expr
+        seen.append(expr)
+    assert not pc.widen(-1)  # shrunk back to one bucket, which stays
+    assert len(set(seen)) > 1

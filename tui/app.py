@@ -18,6 +18,7 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.widgets import Input
 
 from tracker.tui.data import StoreReader
 from tracker.tui.messages import StoreChanged
@@ -166,7 +167,9 @@ class TrackerApp(App[None]):
         rs = self.runs_screen()
         if rs is None:
             return
-        text = rs.filter_text
+        # The filter bar's value, not rs.filter_text: that one lags until Input.Changed is handled,
+        # and a held key would splice a new brush onto a text that still lacks the previous one.
+        text = rs.query_one("#filter", Input).value
         old = self.brush_expr
         if old and old in text:
             text = text.replace(f" and ({old})", "").replace(f"({old}) and ", "").replace(f"({old})", "").replace(old, "")

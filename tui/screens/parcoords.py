@@ -66,8 +66,19 @@ class ParCoordsScreen(Screen[None]):
         saved = self.tapp.parcoords_state
         if saved is not None:
             view.pc = saved  # brushes, cursors and current axis survive leaving the screen
+            if saved.brushes and not self._brushes_in_filter():
+                # The user cleared or edited away the brushes' part of the runs filter: the
+                # brushes went with it, or the next brush would bring them back.
+                saved.clear_all()
+                self.tapp.brush_expr = ""
         self._apply()
         view.focus()
+
+    def _brushes_in_filter(self) -> bool:
+        """Whether the runs filter still holds the expression the brushes last wrote."""
+        rs = self.tapp.runs_screen()
+        expr = self.tapp.brush_expr
+        return rs is not None and bool(expr) and expr in rs.filter_text
 
     def _apply(self) -> None:
         view = self.query_one(ParCoordsView)
