@@ -148,7 +148,8 @@ def test_k1_kill_9_mid_run(tmp_path):
             p = subprocess.Popen([PY, str(looper), str(store), str(acks), "0" if tight else "0.001"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_env())
             try:
-                wait_for(lambda: len(read_acks(acks)[1]) > 0 or p.poll() is not None, 30, "the victim to log")
+                wait_for(lambda a=acks, q=p: len(read_acks(a)[1]) > 0 or q.poll() is not None, 30,
+                         "the victim to log")
                 assert p.poll() is None, p.stderr.read()
                 time.sleep(rng.uniform(0.15, 0.9))  # the fault is injected at a random moment
                 t_kill = time.monotonic()
@@ -496,7 +497,7 @@ def test_k8_fork_after_init(tmp_path):
         tw = [m for c, m in k["warnings"] if c == "TrackerWarning"]
         assert len(tw) == 1, k["warnings"]
         assert out["id"] in tw[0] and "child" in tw[0] and "tracker.init" in tw[0]
-    for pid, msgs in out["pool"]:
+    for _pid, msgs in out["pool"]:
         assert all(c == "TrackerWarning" for c, _ in msgs)
     assert sum(len(m) for _, m in out["pool"]) == len({pid for pid, _ in out["pool"]}), \
         "each pool worker should warn exactly once"
