@@ -121,7 +121,7 @@ def breakdown(reps: int) -> dict[str, float]:
                 getattr(src, g)(r)
 
         timed("procfs fallback (all groups)", procfs)
-    from tracker._system import NvidiaSmiProvider
+    from tracker._gpu import NvidiaSmiProvider
 
     csv = (Path(__file__).resolve().parent.parent / "tests" / "data" / "nvidia-smi-a100x2.csv").read_text()
     smi = NvidiaSmiProvider(lambda argv, t: csv, all_gpus=True)

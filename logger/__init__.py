@@ -17,33 +17,28 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._run import Config, Run, RunFinishedError, Summary, finish, init, log
+    from ._init import finish, init, log
+    from ._run import Config, Run, RunFinishedError, Summary
     from .api import Api
 
 __all__ = ["Api", "Config", "Run", "RunFinishedError", "Summary", "TrackerWarning", "finish", "init", "log",
            "run", "config", "summary", "__version__"]
 
-_FROM_RUN = {"init", "log", "finish", "Run", "Config", "Summary", "RunFinishedError"}
+#: Public name -> the module (relative to this package) that defines it, imported on first use.
+_LAZY = {"init": "._init", "log": "._init", "finish": "._init", "Run": "._run", "Config": "._run",
+         "Summary": "._run", "RunFinishedError": "._run", "Api": ".api", "TrackerWarning": "._values"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _FROM_RUN:
-        from . import _run as _run_mod
+    where = _LAZY.get(name)
+    if where is not None:
+        import importlib
 
-        return getattr(_run_mod, name)
-    if name == "Api":
-        from .api import Api
-
-        return Api
-    if name == "TrackerWarning":
-        from ._values import TrackerWarning
-
-        return TrackerWarning
+        return getattr(importlib.import_module(where, __name__), name)
     if name in ("run", "config", "summary"):
-        import sys
+        from . import _state  # holds no heavy import: reading tracker.run never loads the logger
 
-        mod = sys.modules.get(__name__ + "._run")
-        current = mod.current() if mod is not None else None
+        current = _state.current
         if name == "run":
             return current
         if current is None:

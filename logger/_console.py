@@ -10,8 +10,7 @@ at once), and then cuts the bytes into lines for the run. A second thread hands 
 
 What ``emit`` receives: ``(wall_time, stream, text)`` tuples in the order they were read. Text
 is decoded as UTF-8 (``errors="replace"``), without its line end. Escape sequences (colours,
-OSC titles, hyperlinks...) are kept as written; whoever draws them must neutralise them
-(``sgr_only`` below keeps the colours only). A progress bar that rewrites its line with ``\\r``
+OSC titles, hyperlinks...) are kept as written; whoever draws them must neutralise them. A progress bar that rewrites its line with ``\\r``
 is kept as its last state: per line, only the text after the last ``\\r`` that is followed by
 text (``"a\\rb\\n"`` gives ``"b"``, ``"a\\r\\n"`` gives ``"a"``). A line still open at ``stop()`` is
 emitted as it is. Lines over ``MAX_LINE_BYTES`` are cut and end with ``" [line cut: N more
@@ -62,23 +61,26 @@ No Textual or Rich import here: this module is imported by the logger.
 from __future__ import annotations
 
 import atexit
-import codecs
 import os
-import re
 import select
 import signal
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-__all__ = ["ConsoleCapture", "sgr_only", "MAX_LINE_BYTES", "TRACKER_STREAM", "TRUNCATED_PREFIX"]
+from ._console_lines import MAX_LINE_BYTES, line_text, size_text
+from ._console_lines import Stream as _Stream
+from ._console_rescue import point_faulthandler, restore_faulthandler, start_rescue
+
+if TYPE_CHECKING:  # pragma: no cover
+    import subprocess
+
+__all__ = ["ConsoleCapture", "MAX_LINE_BYTES", "TRACKER_STREAM", "TRUNCATED_PREFIX"]
 
 Line = tuple[float, str, str]
 
-#: Longer lines are cut, with a marker saying how much was dropped.
-MAX_LINE_BYTES = 64 * 1024
 #: Stream name of the lines the capture writes itself (the truncation marker).
 TRACKER_STREAM = "tracker"
 #: The truncation marker line starts with this.
@@ -101,14 +103,6 @@ def _warn(tag: str, message: str) -> None:
         pass
 
 
-def _size(n: int) -> str:
-    if n >= 1 << 20:
-        return f"{n / (1 << 20):g} MB"
-    if n >= 1 << 10:
-        return f"{n / (1 << 10):g} KB"
-    return f"{n} bytes"
-
-
 def _flush_python_streams() -> None:
     seen = set()
     for f in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
@@ -127,68 +121,6 @@ def _close(fd: int | None) -> None:
             os.close(fd)
         except OSError:
             pass
-
-
-class _Stream:
-    __slots__ = ("name", "fd", "saved", "read", "buf", "cut", "cr", "tee_ok")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.fd = _FDS[name]
-        self.saved = -1  # duplicate of the original fd 1/2 (the terminal)
-        self.read = -1  # read end of the capture pipe
-        self.buf = bytearray()  # the open line (already collapsed at \r)
-        self.cut = 0  # bytes of the open line dropped over MAX_LINE_BYTES
-        self.cr = False  # the open line ended with \r: the next text replaces it
-        self.tee_ok = True
-
-
-# The rescue process. It does nothing while its parent lives. If the lifeline reaches EOF
-# without the "q" byte, the parent died without stop(): copy what is left in the pipes to the
-# terminal until no writer is left. Ctrl-C and a group SIGTERM must not stop it before it did.
-_RESCUE_SRC = r"""
-import os, select, signal, sys
-for s in (signal.SIGINT, signal.SIGTERM):
-    signal.signal(s, signal.SIG_IGN)
-life = int(sys.argv[1])
-pairs = dict(tuple(int(x) for x in p.split(":")) for p in sys.argv[2:])
-while True:
-    try:
-        b = os.read(life, 1)
-        break
-    except InterruptedError:
-        continue
-    except OSError:
-        b = b""
-        break
-if b:
-    os._exit(0)
-poller = select.poll()
-for r in pairs:
-    poller.register(r, select.POLLIN)
-while pairs:
-    for r, _ in poller.poll():
-        try:
-            data = os.read(r, 65536)
-        except OSError:
-            data = b""
-        if not data:
-            poller.unregister(r)
-            pairs.pop(r, None)
-            continue
-        out = pairs.get(r, -1)
-        view = memoryview(data)
-        while view and out >= 0:
-            try:
-                view = view[os.write(out, view):]
-            except BlockingIOError:
-                p = select.poll()
-                p.register(out, select.POLLOUT)
-                p.poll(100)
-            except OSError:
-                pairs[r] = out = -1
-os._exit(0)
-"""
 
 
 class ConsoleCapture:
@@ -211,7 +143,7 @@ class ConsoleCapture:
         self._emit = emit
         self._max_bytes = int(max_bytes)
         self._interval = float(flush_interval)
-        self._streams = [_Stream(s) for s in streams]
+        self._streams = [_Stream(s, _FDS[s]) for s in streams]
         self._state = "new"  # new -> running | noop -> stopped
         self._pid: int | None = None
         self._lock = threading.RLock()
@@ -342,53 +274,15 @@ class ConsoleCapture:
 
     def _start_rescue(self) -> None:
         """Best effort: without it, a process killed mid-output may lose its last bytes."""
-        exe = sys.executable
-        if not exe:
-            return
-        try:
-            life_r, life_w = os.pipe()
-        except OSError:
-            return
-        pairs = [f"{st.read}:{st.saved}" for st in self._streams]
-        fds = [life_r] + [fd for st in self._streams for fd in (st.read, st.saved)]
-        try:
-            self._rescue = subprocess.Popen(
-                [exe, "-I", "-S", "-c", _RESCUE_SRC, str(life_r), *pairs],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                pass_fds=fds, close_fds=True)
-        except (OSError, ValueError, subprocess.SubprocessError):
-            _close(life_w)
-            return
-        finally:
-            _close(life_r)
-        self._life_w = life_w
+        self._rescue, self._life_w = start_rescue([(st.read, st.saved) for st in self._streams])
 
     def _point_faulthandler(self) -> None:
-        """Without a rescue process, a fatal-error traceback must reach the terminal directly:
-        the process dies right after writing it, before the reader could pass it on."""
         err = next((st for st in self._streams if st.name == "stderr"), None)
-        if err is None:
-            return
-        try:
-            import faulthandler
-
-            if faulthandler.is_enabled():
-                self._fault_fd = os.dup(err.saved)
-                faulthandler.enable(file=self._fault_fd, all_threads=True)
-        except Exception:
-            pass
+        if err is not None:
+            self._fault_fd = point_faulthandler(err.saved)
 
     def _restore_faulthandler(self) -> None:
-        if self._fault_fd < 0:
-            return
-        try:
-            import faulthandler
-
-            if faulthandler.is_enabled():
-                faulthandler.enable(file=2, all_threads=True)  # fd 2 is the original stderr again
-        except Exception:
-            pass
-        _close(self._fault_fd)
+        restore_faulthandler(self._fault_fd)
         self._fault_fd = -1
 
     # ------------------------------------------------------------------------------ stop
@@ -602,54 +496,30 @@ class ConsoleCapture:
                 if b"\r" in part:
                     first, *rest = part.split(b"\r")
                     if first:
-                        self._add(st, first)
+                        st.add(first)
                     for seg in rest:
                         st.cr = True
                         if seg:
-                            self._add(st, seg)
+                            st.add(seg)
                 else:
-                    self._add(st, part)
+                    st.add(part)
             if i < last:
                 self._end_line(st, now)
                 if not self._keeping:
                     return
 
-    @staticmethod
-    def _add(st: _Stream, seg: bytes) -> None:
-        if st.cr:  # text after a \r replaces the line so far
-            st.buf.clear()
-            st.cut = 0
-            st.cr = False
-        room = MAX_LINE_BYTES - len(st.buf)
-        if len(seg) <= room:
-            st.buf += seg
-        else:
-            if room > 0:
-                st.buf += seg[:room]
-            st.cut += len(seg) - max(room, 0)
-
     def _end_line(self, st: _Stream, now: float) -> None:
-        raw, cut = bytes(st.buf), st.cut
-        st.buf.clear()
-        st.cut = 0
-        st.cr = False
+        raw, cut = st.take()
         if not self._keeping:
             return
         cost = len(raw) + 1
         if self._kept + cost > self._max_bytes:
             self._keeping = False
             self._queue((now, TRACKER_STREAM,
-                         f"{TRUNCATED_PREFIX} output over {_size(self._max_bytes)} was not kept]"))
+                         f"{TRUNCATED_PREFIX} output over {size_text(self._max_bytes)} was not kept]"))
             return
         self._kept += cost
-        if cut:
-            # an incomplete UTF-8 character at the cut is left out, not shown as U+FFFD
-            dec = codecs.getincrementaldecoder("utf-8")("replace")
-            text = dec.decode(raw, final=False)
-            text += f" [line cut: {cut + len(dec.getstate()[0])} more bytes not kept]"
-        else:
-            text = raw.decode("utf-8", "replace")
-        self._queue((now, st.name, text))
+        self._queue((now, st.name, line_text(raw, cut)))
 
     # ------------------------------------------------------------------------------ emitter
     def _queue(self, line: Line) -> None:
@@ -720,29 +590,3 @@ def _at_fork_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_at_fork_child)
-
-
-# ---------------------------------------------------------------------------------- display
-# Keeps SGR (colours, bold...) and drops every other escape sequence and control character.
-_ESCAPES = re.compile(
-    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"  # CSI (an unterminated one to the end)
-    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d-\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC/DCS/SOS/PM/APC
-    r"|\x1b[ -/]*[0-~]?"  # other ESC sequences, a lone ESC
-    r"|[\x00-\x08\x0a-\x1f\x7f-\x9f]"  # other C0 (not TAB), DEL, C1
-)
-_SGR = re.compile(r"(?:\x1b\[|\x9b)([0-9;:]*)m\Z")
-
-
-def _keep_sgr(m: re.Match[str]) -> str:
-    s = _SGR.match(m.group())
-    return f"\x1b[{s.group(1)}m" if s else ""
-
-
-def sgr_only(text: str) -> str:
-    """``text`` with colour/style (SGR) sequences kept, as ``ESC[…m``, and every other escape
-    sequence (cursor moves, screen clears, OSC titles, clipboard writes, hyperlinks), control
-    character (except TAB) and C1 code removed. For drawing captured lines, e.g. with Rich's
-    ``Text.from_ansi(sgr_only(line))``. Pure; no Rich import."""
-    if not any(c < " " or "\x7f" <= c <= "\x9f" for c in text):
-        return text
-    return _ESCAPES.sub(_keep_sgr, text)

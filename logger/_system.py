@@ -8,25 +8,26 @@
 dict (names under ``system/``, listed in :data:`SYSTEM_KEYS` and :data:`GPU_KEYS`). A value
 that cannot be had is left out, never sent as None or NaN.
 
-Units: memory in GiB (``*_gb`` = 2**30 bytes, as ``free -g`` and nvidia-smi count), rates in
-MiB/s (``*_mb_s`` = 2**20 bytes per second). Percentages are 0-100 of the whole machine:
+Units are in the names: memory in GiB (``*_gib`` = 2**30 bytes, as ``free -g`` and nvidia-smi
+count), rates in MiB/s (``*_mib_s`` = 2**20 bytes per second). Percentages are 0-100 of the whole machine:
 ``cpu_percent`` is all CPUs together, ``proc_cpu_percent`` is this process plus its children
 (live ones and the ones it has waited for) as a share of all CPUs, so the two share an axis.
 Both are averages over the time since the previous sample; the first sample, which has no
 previous one, gives the average since boot (machine) and since the process started (process),
 as ``top`` and ``ps`` do. Disk and network rates need two samples and are left out of the first.
-``ram_used_gb`` is total minus available, the same figure ``ram_percent`` is computed from.
+``ram_used_gib`` is total minus available, the same figure ``ram_percent`` is computed from.
 Network counts every interface except loopback; disk counts every whole block device
-(psutil's totals).
+(psutil's totals). Stores written by earlier versions name the same units ``_gb`` and ``_mb_s``.
 
 Nothing heavy is imported with this module: psutil, pynvml and subprocess are imported by the
 sampler thread when it first samples. Without psutil, CPU/memory/I/O come from /proc on Linux
 (no live children in the process CPU), and from nowhere elsewhere, after one warning.
 
-GPUs come from a :class:`GpuProvider`: NVML through ``pynvml`` (package nvidia-ml-py), else
-``nvidia-smi``, else none (no GPU is not an error and gives no warning). Only the GPUs this
-process can see are reported, in CUDA's order, so ``system/gpu0`` is ``cuda:0``: see
-:func:`filter_visible` for how CUDA_VISIBLE_DEVICES is read.
+GPUs come from a :class:`~tracker._gpu.GpuProvider` (module :mod:`tracker._gpu`): NVML through
+``pynvml`` (package nvidia-ml-py), else ``nvidia-smi``, else none (no GPU is not an error and
+gives no warning). Only the GPUs this process can see are reported, in CUDA's order, so
+``system/gpu0`` is ``cuda:0``. GPU memory is counted as nvidia-smi counts it (without the
+memory the driver reserves for itself).
 
 A failure never reaches the training loop: each group of values (cpu, process, memory, disk,
 network, GPU) is read on its own, a group that fails is left out of that sample with one
@@ -36,339 +37,31 @@ by ``emit`` is caught the same way; the thread keeps sampling.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
+from ._gpu import GpuProvider, auto_gpu_provider
+from ._gpu import finite as _finite
 from ._values import warn_once
 
-__all__ = [
-    "GPU_KEYS", "NVIDIA_SMI_FIELDS", "SYSTEM_KEYS", "GpuProvider", "GpuQueryError", "NoGpuProvider",
-    "NvidiaSmiProvider", "NvmlProvider", "SystemSampler", "auto_gpu_provider", "filter_visible",
-    "parse_nvidia_smi_csv",
-]
+__all__ = ["GPU_KEYS", "SYSTEM_KEYS", "SystemSampler"]
 
 GIB = float(1 << 30)
 MIB = float(1 << 20)
 
 #: Every non-GPU name a sample can hold (the four rates are absent from the first sample).
 SYSTEM_KEYS = (
-    "system/cpu_percent", "system/proc_cpu_percent", "system/ram_used_gb", "system/ram_percent",
-    "system/proc_rss_gb", "system/disk_read_mb_s", "system/disk_write_mb_s", "system/net_recv_mb_s",
-    "system/net_sent_mb_s",
+    "system/cpu_percent", "system/proc_cpu_percent", "system/ram_used_gib", "system/ram_percent",
+    "system/proc_rss_gib", "system/disk_read_mib_s", "system/disk_write_mib_s", "system/net_recv_mib_s",
+    "system/net_sent_mib_s",
 )
 #: Per visible GPU ``i``, the names are ``f"system/gpu{i}/{suffix}"`` for these suffixes.
-GPU_KEYS = ("util_percent", "mem_used_gb", "mem_total_gb", "mem_percent", "temp_c", "power_w")
-
-#: The ``--query-gpu`` fields of :class:`NvidiaSmiProvider`, in output order.
-NVIDIA_SMI_FIELDS = ("index", "uuid", "utilization.gpu", "memory.used", "memory.total", "temperature.gpu",
-                     "power.draw")
+GPU_KEYS = ("util_percent", "mem_used_gib", "mem_total_gib", "mem_percent", "temp_c", "power_w")
 
 _THREAD_NAME = "tracker-system-sampler"
-
-
-def _finite(v: Any) -> float | None:
-    """``v`` as a float, or None for None / non-numbers / NaN / infinities."""
-    if v is None or isinstance(v, (str, bytes)):
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-# ==================================================================================== GPUs
-class GpuProvider(Protocol):
-    """Anything with ``query()`` returning one dict per GPU to report, in the order to name them
-    (``system/gpu0``, ``system/gpu1``...). Keys: ``index`` (the driver's index), ``uuid``,
-    ``util`` (%), ``mem_used_bytes``, ``mem_total_bytes``, ``temp_c``, ``power_w``; a missing
-    key or a None value means unknown. ``query`` may raise; the sampler then leaves GPU values
-    out of that sample (one warning). An optional ``close()`` is called by the sampler for the
-    providers it created itself."""
-
-    def query(self) -> list[dict[str, Any]]: ...
-
-
-class GpuQueryError(RuntimeError):
-    """A GPU query failed (nvidia-smi exited with an error, NVML could not be loaded...)."""
-
-
-class NoGpuProvider:
-    """No GPU: reports nothing."""
-
-    def query(self) -> list[dict[str, Any]]:
-        return []
-
-    def __repr__(self) -> str:
-        return "NoGpuProvider()"
-
-
-def _cvd_tokens(cvd: str) -> list[str]:
-    """The CUDA_VISIBLE_DEVICES entries CUDA would read: up to (not including) the first one
-    that is neither a non-negative integer nor a ``GPU-``/``MIG-`` identifier."""
-    out = []
-    for tok in cvd.split(","):
-        tok = tok.strip()
-        up = tok.upper()
-        if tok.isdigit() or (up.startswith(("GPU-", "MIG-")) and len(tok) > 4):
-            out.append(tok)
-        else:
-            break
-    return out
-
-
-def _cvd_hides_all(cvd: str | None) -> bool:
-    """True when CUDA_VISIBLE_DEVICES alone already says no GPU is visible ("", "-1", "none")."""
-    if cvd is None:
-        return False
-    return not any(not t.upper().startswith("MIG-") for t in _cvd_tokens(cvd))
-
-
-def filter_visible(gpus: Sequence[Mapping[str, Any]], cvd: str | None) -> list[Any]:
-    """The entries of ``gpus`` (each with ``index`` and ``uuid``) that CUDA_VISIBLE_DEVICES =
-    ``cvd`` makes visible, in CUDA's order (``"2,0"`` gives GPU 2 then GPU 0).
-
-    ``None`` (unset) = all, in index order; ``""`` = none. Entries are driver indices or GPU
-    UUIDs (``GPU-8e2f...``, a unique prefix is enough, case-insensitive); as in CUDA, reading
-    stops at the first entry that is malformed (``-1``), names no GPU here or is an ambiguous
-    prefix, and a repeated GPU is listed once. ``MIG-...`` entries name MIG instances, which
-    have no utilization/power of their own: they are skipped (no values, no error).
-
-    Indices are matched against the driver's (PCI bus) order: with CUDA_DEVICE_ORDER left at
-    FASTEST_FIRST on a machine mixing GPU models, CUDA may number them differently.
-    """
-    if cvd is None:
-        return sorted(gpus, key=lambda g: g.get("index", 0))
-    out: list[Any] = []
-    seen: set[int] = set()
-    for tok in _cvd_tokens(cvd):
-        if tok.upper().startswith("MIG-"):
-            continue
-        if tok.isdigit():
-            matches = [g for g in gpus if g.get("index") == int(tok)]
-        else:
-            t = tok.lower()
-            matches = [g for g in gpus if str(g.get("uuid") or "").lower().startswith(t)]
-        if len(matches) != 1:
-            break
-        g = matches[0]
-        if id(g) not in seen:
-            seen.add(id(g))
-            out.append(g)
-    return out
-
-
-def _visible(gpus: Sequence[Mapping[str, Any]], all_gpus: bool) -> list[Any]:
-    return list(gpus) if all_gpus else filter_visible(gpus, os.environ.get("CUDA_VISIBLE_DEVICES"))
-
-
-class NvmlProvider:
-    """GPUs through NVML (``pynvml``, from the nvidia-ml-py package).
-
-    ``nvml`` is the module to use (a stand-in in tests); by default ``pynvml`` is imported on
-    first use. If it cannot be imported or ``nvmlInit()`` fails (no driver, no GPU), the
-    provider is not :meth:`available` and reports nothing. A value the GPU does not support
-    (``NVMLError_NotSupported``: power on some boards, utilization under MIG...) is None.
-    Only the GPUs visible to the process are queried unless ``all_gpus``.
-    """
-
-    def __init__(self, nvml: Any = None, *, all_gpus: bool = False) -> None:
-        self._nvml = nvml
-        self.all_gpus = all_gpus
-        self._ready: bool | None = None
-        self._devices: list[dict[str, Any]] = []  # index, uuid, handle (fixed while initialised)
-        self.error: str | None = None  # why it is not available
-
-    def available(self) -> bool:
-        if self._ready is None:
-            self._ready = self._init()
-        return self._ready
-
-    def _init(self) -> bool:
-        nvml = self._nvml
-        if nvml is None:
-            try:
-                import pynvml as nvml  # type: ignore[import-not-found,no-redef]
-            except Exception as e:  # ImportError, or a broken install
-                self.error = f"pynvml not importable ({type(e).__name__}: {e})"
-                return False
-        try:
-            nvml.nvmlInit()
-        except Exception as e:
-            self.error = f"nvmlInit failed ({type(e).__name__}: {e})"
-            return False
-        self._nvml = nvml
-        try:
-            count = int(nvml.nvmlDeviceGetCount())
-        except Exception as e:
-            self.error = f"nvmlDeviceGetCount failed ({type(e).__name__}: {e})"
-            self._shutdown()
-            return False
-        devices = []
-        for i in range(count):
-            handle = uuid = None
-            try:
-                handle = nvml.nvmlDeviceGetHandleByIndex(i)
-                uuid = nvml.nvmlDeviceGetUUID(handle)
-                if isinstance(uuid, bytes):  # nvidia-ml-py before 11.515 returned bytes
-                    uuid = uuid.decode("ascii", "replace")
-            except Exception:
-                pass  # a GPU in error: kept (its index still counts), its values unknown
-            devices.append({"index": i, "uuid": uuid, "handle": handle})
-        self._devices = devices
-        return True
-
-    def _shutdown(self) -> None:
-        try:
-            self._nvml.nvmlShutdown()
-        except Exception:
-            pass
-
-    def query(self) -> list[dict[str, Any]]:
-        if not self.available():
-            return []
-        nvml = self._nvml
-        out = []
-        for d in _visible(self._devices, self.all_gpus):
-            h = d["handle"]
-            g: dict[str, Any] = {"index": d["index"], "uuid": d["uuid"], "util": None, "mem_used_bytes": None,
-                                 "mem_total_bytes": None, "temp_c": None, "power_w": None}
-            if h is not None:
-                try:
-                    g["util"] = _finite(nvml.nvmlDeviceGetUtilizationRates(h).gpu)
-                except Exception:
-                    pass
-                try:
-                    mem = nvml.nvmlDeviceGetMemoryInfo(h)
-                    g["mem_used_bytes"], g["mem_total_bytes"] = _finite(mem.used), _finite(mem.total)
-                except Exception:
-                    pass
-                try:
-                    g["temp_c"] = _finite(nvml.nvmlDeviceGetTemperature(h, getattr(nvml, "NVML_TEMPERATURE_GPU", 0)))
-                except Exception:
-                    pass
-                try:
-                    mw = _finite(nvml.nvmlDeviceGetPowerUsage(h))  # milliwatts
-                    g["power_w"] = None if mw is None else mw / 1000.0
-                except Exception:
-                    pass
-            out.append(g)
-        return out
-
-    def close(self) -> None:
-        """``nvmlShutdown()`` (NVML counts inits, so another user's session stays open); a
-        later query initialises again."""
-        if self._ready:
-            self._shutdown()
-        self._ready = None
-        self._devices = []
-
-    def __repr__(self) -> str:
-        return f"NvmlProvider(available={self._ready}, gpus={len(self._devices)})"
-
-
-def _num(field: str) -> float | None:
-    """One nvidia-smi CSV field as a number; ``[N/A]``, ``[Not Supported]``, ``[Unknown Error]``,
-    ``N/A`` and blanks are None. A unit left on the value (``287.34 W``) is ignored."""
-    parts = field.split()
-    if not parts:
-        return None
-    try:
-        return _finite(float(parts[0]))
-    except ValueError:
-        return None
-
-
-def parse_nvidia_smi_csv(text: str) -> list[dict[str, Any]]:
-    """Rows of ``nvidia-smi --query-gpu=<NVIDIA_SMI_FIELDS> --format=csv,noheader,nounits`` as
-    provider dicts (memory in bytes; nvidia-smi prints MiB). Lines that are not such a row (a
-    header, an error message) are skipped."""
-    out = []
-    for line in text.splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) != len(NVIDIA_SMI_FIELDS) or not parts[0].isdigit():
-            continue
-        used, total = _num(parts[3]), _num(parts[4])
-        uuid = parts[1] if parts[1] and not parts[1].startswith("[") else None
-        out.append({
-            "index": int(parts[0]), "uuid": uuid, "util": _num(parts[2]),
-            "mem_used_bytes": None if used is None else used * MIB,
-            "mem_total_bytes": None if total is None else total * MIB,
-            "temp_c": _num(parts[5]), "power_w": _num(parts[6]),
-        })
-    return out
-
-
-def _run_command(argv: list[str], timeout: float) -> str:
-    """Run ``argv``; its stdout. Raises GpuQueryError when it cannot run, times out (the
-    process is killed) or exits non-zero without printing anything."""
-    import subprocess
-
-    try:
-        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
-                           check=False)
-    except subprocess.TimeoutExpired:
-        raise GpuQueryError(f"{argv[0]} did not answer within {timeout:g} s") from None
-    except OSError as e:
-        raise GpuQueryError(f"cannot run {argv[0]}: {e}") from None
-    if p.returncode != 0 and not p.stdout.strip():
-        msg = (p.stderr.strip().splitlines() or ["no output"])[0]
-        raise GpuQueryError(f"{argv[0]} exited with status {p.returncode}: {msg}")
-    return p.stdout
-
-
-class NvidiaSmiProvider:
-    """GPUs through ``nvidia-smi --query-gpu=... --format=csv,noheader,nounits`` (one process
-    per query, killed after ``timeout`` seconds). ``runner(argv, timeout) -> stdout`` runs the
-    command (replaceable in tests). Output that holds no GPU row but some text (the driver's
-    "NVIDIA-SMI has failed..." message) raises GpuQueryError."""
-
-    def __init__(self, runner: Callable[[list[str], float], str] | None = None, *, executable: str = "nvidia-smi",
-                 timeout: float = 5.0, all_gpus: bool = False) -> None:
-        self.runner = runner or _run_command
-        self.executable = executable
-        self.timeout = timeout
-        self.all_gpus = all_gpus
-
-    @property
-    def argv(self) -> list[str]:
-        return [self.executable, "--query-gpu=" + ",".join(NVIDIA_SMI_FIELDS), "--format=csv,noheader,nounits"]
-
-    def query(self) -> list[dict[str, Any]]:
-        text = self.runner(self.argv, self.timeout)
-        gpus = parse_nvidia_smi_csv(text)
-        if not gpus and text.strip():
-            raise GpuQueryError(f"{self.executable}: {text.strip().splitlines()[0][:200]}")
-        return _visible(gpus, self.all_gpus)
-
-    def __repr__(self) -> str:
-        return f"NvidiaSmiProvider(executable={self.executable!r})"
-
-
-def auto_gpu_provider(*, all_gpus: bool = False) -> GpuProvider:
-    """NVML if it initialises, else nvidia-smi if it is on PATH and answers, else no GPU.
-    Never raises or warns. When CUDA_VISIBLE_DEVICES hides every GPU ("" or "-1"), neither is
-    tried."""
-    if not all_gpus and _cvd_hides_all(os.environ.get("CUDA_VISIBLE_DEVICES")):
-        return NoGpuProvider()
-    try:
-        nv = NvmlProvider(all_gpus=all_gpus)
-        if nv.available():
-            return nv
-        import shutil
-
-        exe = shutil.which("nvidia-smi")
-        if exe:
-            smi = NvidiaSmiProvider(executable=exe, all_gpus=all_gpus)
-            smi.query()  # raises if the driver does not answer
-            return smi
-    except Exception:
-        pass
-    return NoGpuProvider()
 
 
 # ============================================================================ CPU, memory, I/O
@@ -637,10 +330,10 @@ class SystemSampler:
     def _make_source(self) -> Any:
         pid = self.pid if self.pid is not None else os.getpid()
         try:
-            import psutil  # type: ignore[import-untyped]
-        except Exception:
-            psutil = None
-        if psutil is not None:
+            import psutil
+        except Exception:  # ImportError, or a broken install
+            pass
+        else:
             return _PsutilSource(psutil, pid)
         if os.path.exists("/proc/stat"):
             warn_once("system:psutil", "tracker: psutil is not installed: system metrics come from /proc (the "
@@ -675,20 +368,20 @@ class SystemSampler:
         if r.ram is not None:
             total, avail = r.ram
             used = max(0.0, total - avail)
-            out["system/ram_used_gb"] = used / GIB
+            out["system/ram_used_gib"] = used / GIB
             if total > 0:
                 out["system/ram_percent"] = 100.0 * used / total
         if r.rss is not None:
-            out["system/proc_rss_gb"] = r.rss / GIB
+            out["system/proc_rss_gib"] = r.rss / GIB
         if prev is not None and r.disk is not None and prev.disk is not None:
-            for key, i in (("system/disk_read_mb_s", 0), ("system/disk_write_mb_s", 1)):
+            for key, i in (("system/disk_read_mib_s", 0), ("system/disk_write_mib_s", 1)):
                 v = _rate(r.disk[i], prev.disk[i], dt("disk"))
                 if v is not None:
                     out[key] = v
         if prev is not None and r.net is not None and prev.net is not None and dt("net") > 0:
             common = [k for k in r.net if k in prev.net]  # interfaces present both times
             if common:
-                for key, i in (("system/net_recv_mb_s", 0), ("system/net_sent_mb_s", 1)):
+                for key, i in (("system/net_recv_mib_s", 0), ("system/net_sent_mib_s", 1)):
                     v = sum(max(0.0, r.net[k][i] - prev.net[k][i]) for k in common)
                     out[key] = v / dt("net") / MIB
         return out
@@ -719,9 +412,9 @@ class SystemSampler:
             if util is not None:
                 out[p + "util_percent"] = util
             if used is not None:
-                out[p + "mem_used_gb"] = used / GIB
+                out[p + "mem_used_gib"] = used / GIB
             if total is not None:
-                out[p + "mem_total_gb"] = total / GIB
+                out[p + "mem_total_gib"] = total / GIB
             if used is not None and total:
                 out[p + "mem_percent"] = 100.0 * used / total
             if temp is not None:

@@ -16,7 +16,10 @@ import math
 import re
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from types import FrameType
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_KEY_LEN = 250
@@ -41,7 +44,7 @@ def _user_stacklevel() -> int:
     user's ``log()`` line), or at the outermost frame of a background thread."""
     import sys
 
-    f = sys._getframe(2)
+    f: FrameType | None = sys._getframe(2)
     level = 2
     while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
         f = f.f_back

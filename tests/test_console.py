@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker._console import MAX_LINE_BYTES, TRUNCATED_PREFIX, ConsoleCapture, sgr_only
+from tracker._console import MAX_LINE_BYTES, TRUNCATED_PREFIX, ConsoleCapture
 
 PY = sys.executable
 
@@ -399,23 +399,6 @@ def test_arguments_are_checked() -> None:
     with pytest.raises(TypeError):
         ConsoleCapture(None)  # type: ignore[arg-type]
     ConsoleCapture(lambda lines: None).stop()  # never started: a no-op
-
-
-def test_sgr_only_keeps_colours_and_drops_other_sequences() -> None:
-    assert sgr_only("plain text\tok") == "plain text\tok"
-    assert sgr_only("\x1b[1;31mred\x1b[0m") == "\x1b[1;31mred\x1b[0m"
-    assert sgr_only("\x1b[38;5;208mo\x1b[38:2::1:2:3mx\x1b[m") == "\x1b[38;5;208mo\x1b[38:2::1:2:3mx\x1b[m"
-    assert sgr_only("\x9b32mgreen\x9b0m") == "\x1b[32mgreen\x1b[0m"
-    assert sgr_only("a\x1b]0;title\x07b") == "ab"
-    assert sgr_only("a\x1b]52;c;ZXZpbA==\x1b\\b") == "ab"  # clipboard write
-    assert sgr_only("\x1b]8;;file:///etc/passwd\x1b\\link\x1b]8;;\x1b\\") == "link"
-    assert sgr_only("a\x1b]0;unterminated title") == "a"
-    assert sgr_only("\x1b[2J\x1b[H\x1b[?25l\x1b[5Aup\x1b[K") == "up"
-    assert sgr_only("\x1bPq#0;2;0;0;0\x1b\\x\x1b_apc\x1b\\y\x1b^pm\x1b\\z") == "xyz"
-    assert sgr_only("\x1bc\x1b(B\x1b7reset\x1b8") == "reset"
-    assert sgr_only("bell\x07 nul\x00 del\x7f c1\x85 cr\r esc\x1b") == "bell nul del c1 cr esc"
-    assert sgr_only("\x1b[?1m\x1b[31 m") == ""  # private or odd CSI ending in m is not SGR
-    assert sgr_only("caf\u00e9 \u4e2d\u6587 \U0001f600") == "caf\u00e9 \u4e2d\u6587 \U0001f600"
 
 
 def test_segfault_traceback_reaches_terminal(tmp_path: Path) -> None:

@@ -72,6 +72,13 @@ def assert_whole_prefix(points: dict[int, dict[str, float]]) -> int:
     return m
 
 
+def default_sighup() -> None:
+    """``preexec_fn`` for children that must see SIGHUP at its default disposition. Under
+    ``nohup`` (or any parent that ignores SIGHUP) an ignored signal stays ignored across fork and
+    exec, so without this reset a test of "SIGHUP kills and is recorded" would test nohup instead."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def api_run(store: Path, run_id: str):
     import tracker
 
@@ -141,7 +148,8 @@ def test_k1_kill_9_mid_run(tmp_path):
             p = subprocess.Popen([PY, str(looper), str(store), str(acks), "0" if tight else "0.001"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_env())
             try:
-                wait_for(lambda: len(read_acks(acks)[1]) > 0 or p.poll() is not None, 30, "the victim to log")
+                wait_for(lambda a=acks, q=p: len(read_acks(a)[1]) > 0 or q.poll() is not None, 30,
+                         "the victim to log")
                 assert p.poll() is None, p.stderr.read()
                 time.sleep(rng.uniform(0.15, 0.9))  # the fault is injected at a random moment
                 t_kill = time.monotonic()
@@ -206,7 +214,7 @@ def test_k2_k3_signal_flushes_marks_failed_and_dies_by_the_signal(tmp_path, sig)
     acks = tmp_path / "acks"
     looper = script(tmp_path, "looper.py", LOOPER)
     p = subprocess.Popen([PY, str(looper), str(store), str(acks), "0.0005"], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True, env=child_env())
+                         stderr=subprocess.PIPE, text=True, env=child_env(), preexec_fn=default_sighup)
     try:
         wait_for(lambda: len(read_acks(acks)[1]) >= 300 or p.poll() is not None, 30, "300 acknowledged steps")
         assert p.poll() is None, p.stderr.read()
@@ -241,8 +249,10 @@ CHAINED = """
     got = []
     if mode == "handler":  # a training framework's own handler: checkpoint and stop cleanly
         signal.signal(signal.SIGTERM, lambda s, f: got.append(s))
-    else:  # started under nohup: SIGHUP ignored
+    elif mode == "ignore":  # the program itself ignores SIGHUP
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    else:  # "nohup": started by the real nohup, SIGHUP ignored from the start; nothing done here
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
     run = tracker.init(project="chained", dir=store, capture_git=False)
     fd = os.open(acks, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.write(fd, f"ready {run.id}\\n".encode())
@@ -262,15 +272,24 @@ CHAINED = """
 """
 
 
-@pytest.mark.parametrize("mode", ["handler", "nohup"])
+@pytest.mark.parametrize("mode", ["handler", "ignore", "nohup"])
 def test_k2_k3_user_handler_and_nohup_are_respected(tmp_path, mode):
     """K2/K3: the tracker only chains signals. With the user's own SIGTERM handler the handler
-    runs and training goes on (the run is not marked failed); under nohup (SIGHUP ignored) the
-    signal stays ignored. Both runs then finish normally with every point."""
+    runs and training goes on (the run is not marked failed); with SIGHUP ignored, by the program
+    itself or because it was started by ``nohup`` (the terminal closing), the signal stays ignored.
+    Every run then finishes normally with every point."""
     store, acks = tmp_path / "store", tmp_path / "acks"
     s = script(tmp_path, "chained.py", CHAINED)
-    p = subprocess.Popen([PY, str(s), str(store), str(acks), mode], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=child_env())
+    argv = [PY, str(s), str(store), str(acks), mode]
+    if mode == "nohup":
+        nohup = shutil.which("nohup")
+        if nohup is None:
+            pytest.skip("no nohup on PATH")
+        argv.insert(0, nohup)
+    # The child starts with SIGHUP at its default disposition unless nohup ignores it, even when
+    # this pytest itself runs under nohup.
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(),
+                         preexec_fn=default_sighup)
     try:
         wait_for(lambda: len(read_acks(acks)[1]) >= 200 or p.poll() is not None, 30, "200 acknowledged steps")
         n_before = len(read_acks(acks)[1])
@@ -278,7 +297,7 @@ def test_k2_k3_user_handler_and_nohup_are_respected(tmp_path, mode):
         # Training goes on after the signal.
         wait_for(lambda: len(read_acks(acks)[1]) >= n_before + 100 or p.poll() is not None, 30,
                  "training to continue after the signal")
-        if mode == "nohup":
+        if mode != "handler":
             Path(str(acks) + ".stop").touch()
         so, se = p.communicate(timeout=30)
     finally:
@@ -478,7 +497,7 @@ def test_k8_fork_after_init(tmp_path):
         tw = [m for c, m in k["warnings"] if c == "TrackerWarning"]
         assert len(tw) == 1, k["warnings"]
         assert out["id"] in tw[0] and "child" in tw[0] and "tracker.init" in tw[0]
-    for pid, msgs in out["pool"]:
+    for _pid, msgs in out["pool"]:
         assert all(c == "TrackerWarning" for c, _ in msgs)
     assert sum(len(m) for _, m in out["pool"]) == len({pid for pid, _ in out["pool"]}), \
         "each pool worker should warn exactly once"

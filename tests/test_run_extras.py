@@ -38,9 +38,9 @@ def test_system_metrics_are_sampled_into_the_run(tmp_path, monkeypatch):
     sys_rows = r.system_history()
     assert len(sys_rows) >= 2
     keys = set().union(*sys_rows) - {"_step", "_timestamp"}
-    assert {"system/cpu_percent", "system/ram_used_gb", "system/proc_rss_gb"} <= keys
+    assert {"system/cpu_percent", "system/ram_used_gib", "system/proc_rss_gib"} <= keys
     assert not any(k.startswith("system/gpu") for k in keys)  # no GPU here, and no error
-    assert 0 < r.metric_stats()["system/proc_rss_gb"]["max"] < 64
+    assert 0 < r.metric_stats()["system/proc_rss_gib"]["max"] < 64
     assert [h["loss"] for h in r.history(["loss"])] == [1.0, 0.5, 1 / 3, 0.25, 0.2]  # training untouched
 
 

@@ -1,13 +1,15 @@
-"""System metrics sampler (tracker._system): real psutil on this (GPU-less) machine, the thread's
-life cycle and error handling, and the NVML / nvidia-smi paths replayed from recorded outputs in
-tests/data through the provider seams (an injected pynvml-like module, an injected command
-runner, and a stand-in nvidia-smi executable on PATH)."""
+"""System metrics sampler (tracker._system) and GPU providers (tracker._gpu): real psutil on this
+(GPU-less) machine, the thread's life cycle and error handling, and the NVML / nvidia-smi paths
+replayed from outputs in tests/data (hand-written ones, and real captures from an H200 under
+tests/data/gpu/h200) through the provider seams (an injected pynvml-like module, an injected
+command runner, and a stand-in nvidia-smi executable on PATH)."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -20,29 +22,28 @@ import pytest
 
 from tracker import _system as sysm
 from tracker import _values
-from tracker._system import (
-    GPU_KEYS,
-    SYSTEM_KEYS,
+from tracker._gpu import (
     GpuQueryError,
     NoGpuProvider,
     NvidiaSmiProvider,
     NvmlProvider,
-    SystemSampler,
     auto_gpu_provider,
     filter_visible,
     parse_nvidia_smi_csv,
 )
+from tracker._system import GPU_KEYS, SYSTEM_KEYS, SystemSampler
 
 DATA = Path(__file__).parent / "data"
 A100X2 = DATA / "nvidia-smi-a100x2.csv"
 NA = DATA / "nvidia-smi-na.csv"
 NODRIVER = DATA / "nvidia-smi-nodriver.txt"
 NVML_H100X4 = DATA / "nvml-h100x4.json"
+H200 = DATA / "gpu" / "h200"  # real captures, see its README.md
 
 MIB, GIB = 2.0**20, 2.0**30
-RATES = ("system/disk_read_mb_s", "system/disk_write_mb_s", "system/net_recv_mb_s", "system/net_sent_mb_s")
-BASIC = ("system/cpu_percent", "system/proc_cpu_percent", "system/ram_used_gb", "system/ram_percent",
-         "system/proc_rss_gb")
+RATES = ("system/disk_read_mib_s", "system/disk_write_mib_s", "system/net_recv_mib_s", "system/net_sent_mib_s")
+BASIC = ("system/cpu_percent", "system/proc_cpu_percent", "system/ram_used_gib", "system/ram_percent",
+         "system/proc_rss_gib")
 # where psutil is not installed, every sampler says so once; the test about that records it itself
 pytestmark = pytest.mark.filterwarnings("ignore:tracker. psutil is not installed")
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="stand-in nvidia-smi is a shell script")
@@ -103,14 +104,14 @@ def test_real_sample_on_this_machine():
     assert set(BASIC) <= set(first)
     assert not set(RATES) & set(first), "rates need two samples"
     assert not gpu_keys(first)
-    total_gb = psutil.virtual_memory().total / GIB
+    total_gib = psutil.virtual_memory().total / GIB
     assert 0.0 <= first["system/cpu_percent"] <= 100.0
     assert 0.0 <= first["system/proc_cpu_percent"] <= 100.0
     assert 0.0 < first["system/ram_percent"] <= 100.0
-    assert 0.0 < first["system/ram_used_gb"] < total_gb
+    assert 0.0 < first["system/ram_used_gib"] < total_gib
     # this Python process: more than 5 MiB, less than the machine
-    assert 5 * MIB / GIB < first["system/proc_rss_gb"] < total_gb
-    assert first["system/proc_rss_gb"] == pytest.approx(psutil.Process().memory_info().rss / GIB, rel=0.2)
+    assert 5 * MIB / GIB < first["system/proc_rss_gib"] < total_gib
+    assert first["system/proc_rss_gib"] == pytest.approx(psutil.Process().memory_info().rss / GIB, rel=0.2)
 
     t_end = time.thread_time() + 0.05  # some CPU for the process figure
     while time.thread_time() < t_end:
@@ -118,9 +119,9 @@ def test_real_sample_on_this_machine():
     second = s.sample()
     assert_clean(second)
     assert set(BASIC) <= set(second)
-    expected_rates = {"system/net_recv_mb_s", "system/net_sent_mb_s"} if psutil.net_io_counters(pernic=True) else set()
+    expected_rates = {"system/net_recv_mib_s", "system/net_sent_mib_s"} if psutil.net_io_counters(pernic=True) else set()
     if psutil.disk_io_counters() is not None:
-        expected_rates |= {"system/disk_read_mb_s", "system/disk_write_mb_s"}
+        expected_rates |= {"system/disk_read_mib_s", "system/disk_write_mib_s"}
     assert expected_rates <= set(second)
     for k in RATES:
         assert second.get(k, 0.0) >= 0.0
@@ -169,12 +170,12 @@ def test_without_psutil_reads_proc_and_warns_once(monkeypatch: pytest.MonkeyPatc
         assert first == {}
         return
     assert set(BASIC) <= set(first)
-    assert {"system/net_recv_mb_s", "system/net_sent_mb_s", "system/disk_read_mb_s"} <= set(second)
+    assert {"system/net_recv_mib_s", "system/net_sent_mib_s", "system/disk_read_mib_s"} <= set(second)
     monkeypatch.delitem(sys.modules, "psutil")
     psutil = pytest.importorskip("psutil")
     real = SystemSampler(noop, gpu_provider=None).sample()
     assert first["system/ram_percent"] == pytest.approx(real["system/ram_percent"], abs=5)
-    assert first["system/proc_rss_gb"] == pytest.approx(real["system/proc_rss_gb"], rel=0.2)
+    assert first["system/proc_rss_gib"] == pytest.approx(real["system/proc_rss_gib"], rel=0.2)
     t = psutil.cpu_times()  # the first sample is the average since boot
     total = sum(t) - getattr(t, "guest", 0) - getattr(t, "guest_nice", 0)
     since_boot = 100 * (total - t.idle - getattr(t, "iowait", 0)) / total
@@ -279,7 +280,7 @@ def test_a_failing_group_is_left_out(monkeypatch: pytest.MonkeyPatch, caught):
     s.sample()
     time.sleep(0.05)  # some CPU ticks between the samples
     v = s.sample()
-    assert "system/disk_read_mb_s" not in v and "system/ram_percent" in v and "system/cpu_percent" in v
+    assert "system/disk_read_mib_s" not in v and "system/ram_percent" in v and "system/cpu_percent" in v
     msgs = caught()
     assert len(msgs) == 1 and "disk I/O" in msgs[0]
 
@@ -317,8 +318,8 @@ def test_nvidia_smi_a100x2_values():
     v = SystemSampler(noop, gpu_provider=NvidiaSmiProvider(recorded(A100X2))).sample()
     assert_clean(v)
     assert v["system/gpu0/util_percent"] == 97.0
-    assert v["system/gpu0/mem_total_gb"] == 40.0
-    assert v["system/gpu0/mem_used_gb"] == pytest.approx(38211 / 1024)
+    assert v["system/gpu0/mem_total_gib"] == 40.0
+    assert v["system/gpu0/mem_used_gib"] == pytest.approx(38211 / 1024)
     assert v["system/gpu0/mem_percent"] == pytest.approx(100 * 38211 / 40960)
     assert v["system/gpu1/temp_c"] == 67.0 and v["system/gpu1/power_w"] == 338.12
     assert len(gpu_keys(v)) == 2 * len(GPU_KEYS)
@@ -334,9 +335,9 @@ def test_nvidia_smi_na_fields_are_left_out():
     v = SystemSampler(noop, gpu_provider=NvidiaSmiProvider(recorded(NA))).sample()
     assert_clean(v)
     assert gpu_keys(v) == sorted(
-        [f"system/gpu0/{k}" for k in ("mem_used_gb", "mem_total_gb", "mem_percent", "temp_c", "power_w")]
-        + [f"system/gpu1/{k}" for k in ("util_percent", "mem_used_gb", "mem_total_gb", "mem_percent", "temp_c")]
-        + ["system/gpu2/mem_total_gb"])
+        [f"system/gpu0/{k}" for k in ("mem_used_gib", "mem_total_gib", "mem_percent", "temp_c", "power_w")]
+        + [f"system/gpu1/{k}" for k in ("util_percent", "mem_used_gib", "mem_total_gib", "mem_percent", "temp_c")]
+        + ["system/gpu2/mem_total_gib"])
 
 
 def test_nvidia_smi_parser_tolerates_noise():
@@ -396,8 +397,19 @@ class FakeNVMLError(Exception):
     pass
 
 
-def fake_nvml(path: Path = NVML_H100X4, *, init_error: str | None = None, uuid_bytes: bool = False):
-    """A stand-in for the pynvml module: the same function names, answering from a recording."""
+NVML_MEMORY_V2 = 0x02000028  # pynvml.nvmlMemory_v2 (nvidia-ml-py 13.615.71)
+
+
+def fake_nvml(path: Path = NVML_H100X4, *, init_error: str | None = None, uuid_bytes: bool = False,
+              mem_v2: str | None = None, reserved: int = 0):
+    """A stand-in for the pynvml module: the same function names, answering from a recording.
+
+    ``mem_v2`` is what ``nvmlDeviceGetMemoryInfo(h, version=nvmlMemory_v2)`` does: None = a
+    binding without it (nvidia-ml-py before 11.510: no ``nvmlMemory_v2``, no ``version``
+    argument), ``"error"`` = a driver without ``nvmlDeviceGetMemoryInfo_v2``
+    (``NVMLError_FunctionNotFound``), ``"ok"`` = answers from the recorded version-1 figures with
+    ``reserved`` bytes moved out of ``used``, as version 2 reports them.
+    """
     devices = json.loads(path.read_text())["devices"]
     m = types.ModuleType("pynvml")
     m.NVML_TEMPERATURE_GPU = 0
@@ -438,7 +450,25 @@ def fake_nvml(path: Path = NVML_H100X4, *, init_error: str | None = None, uuid_b
     m.nvmlDeviceGetHandleByIndex = nvmlDeviceGetHandleByIndex
     m.nvmlDeviceGetUUID = nvmlDeviceGetUUID
     m.nvmlDeviceGetUtilizationRates = lambda h: types.SimpleNamespace(**answer("nvmlDeviceGetUtilizationRates", h))
-    m.nvmlDeviceGetMemoryInfo = lambda h: types.SimpleNamespace(**answer("nvmlDeviceGetMemoryInfo", h))
+    def memory_v1(h):
+        return types.SimpleNamespace(**answer("nvmlDeviceGetMemoryInfo", h))
+
+    def memory_v2(h, version=None):
+        if not version:
+            return memory_v1(h)
+        assert version == NVML_MEMORY_V2
+        m.calls.append(("nvmlDeviceGetMemoryInfo_v2", h.index))
+        if mem_v2 == "error":
+            raise FakeNVMLError("NVMLError_FunctionNotFound")
+        v1 = devices[h.index]["nvmlDeviceGetMemoryInfo"]
+        return types.SimpleNamespace(version=version, total=v1["total"], reserved=reserved, free=v1["free"],
+                                     used=v1["used"] - reserved)
+
+    if mem_v2 is None:
+        m.nvmlDeviceGetMemoryInfo = memory_v1
+    else:
+        m.nvmlMemory_v2 = NVML_MEMORY_V2
+        m.nvmlDeviceGetMemoryInfo = memory_v2
     m.nvmlDeviceGetTemperature = nvmlDeviceGetTemperature
     m.nvmlDeviceGetPowerUsage = lambda h: answer("nvmlDeviceGetPowerUsage", h)
     return m
@@ -459,7 +489,7 @@ def test_nvml_h100x4(uuid_bytes):
     v = SystemSampler(noop, gpu_provider=NvmlProvider(fake_nvml())).sample()
     assert_clean(v)
     assert v["system/gpu2/power_w"] == pytest.approx(655.371)
-    assert v["system/gpu0/mem_total_gb"] == pytest.approx(81559 / 1024)
+    assert v["system/gpu0/mem_total_gib"] == pytest.approx(81559 / 1024)
     assert v["system/gpu1/mem_percent"] == pytest.approx(100 * 77582774272 / 85520809984)
     assert "system/gpu3/util_percent" not in v and v["system/gpu3/temp_c"] == 33.0
     assert len(gpu_keys(v)) == 4 * len(GPU_KEYS) - 1
@@ -487,6 +517,87 @@ def test_real_pynvml_without_gpu_is_not_available():
     p = NvmlProvider()
     assert p.available() in (True, False)  # no GPU/driver here: False, and no exception either way
     p.close()
+
+
+# ========================================================================= real H200 captures
+H200_TOTAL_GIB = 143771 / 1024  # nvidia-smi's memory.total (MiB) on that machine, in GiB
+H200_RESERVED = 644939776  # NVML v1 `used` at idle, where nvidia-smi says 0 MiB: the driver's own
+
+
+def nvidia_smi_table(text: str) -> dict[str, float]:
+    """The GPU row of plain ``nvidia-smi``: what a user reads there."""
+    m = re.search(r"(\d+)C\s+P\d+\s+(\d+)W\s*/\s*(\d+)W\s*\|\s*(\d+)MiB\s*/\s*(\d+)MiB\s*\|\s*(\d+)%", text)
+    assert m, "no GPU row in the nvidia-smi table"
+    temp, power, _cap, used, total, util = (float(x) for x in m.groups())
+    return {"temp_c": temp, "power_w": power, "used_mib": used, "total_mib": total, "util": util}
+
+
+def test_h200_nvidia_smi_idle_is_what_its_table_says():
+    v = SystemSampler(noop, gpu_provider=NvidiaSmiProvider(recorded(H200 / "nvidia-smi-h200x1-idle.csv"))).sample()
+    assert_clean(v)
+    assert {k: v[k] for k in gpu_keys(v)} == {
+        "system/gpu0/util_percent": 0.0, "system/gpu0/mem_used_gib": 0.0, "system/gpu0/mem_total_gib": H200_TOTAL_GIB,
+        "system/gpu0/mem_percent": 0.0, "system/gpu0/temp_c": 34.0, "system/gpu0/power_w": 78.18}
+    table = nvidia_smi_table((H200 / "nvidia-smi.txt").read_text())
+    assert v["system/gpu0/mem_used_gib"] * 1024 == table["used_mib"] == 0.0
+    assert v["system/gpu0/mem_total_gib"] * 1024 == table["total_mib"] == 143771.0
+    assert (v["system/gpu0/temp_c"], round(v["system/gpu0/power_w"]), v["system/gpu0/util_percent"]) == (
+        table["temp_c"], table["power_w"], table["util"])
+
+
+def test_h200_nvidia_smi_under_training_load():
+    rows = (H200 / "nvidia-smi-h200x1-load.csv").read_text().splitlines()
+    it = iter(rows)
+    s = SystemSampler(noop, gpu_provider=NvidiaSmiProvider(lambda argv, t: next(it) + "\n"))
+    samples = [s.sample() for _ in rows]  # one nvidia-smi answer per sample, as recorded every 0.5 s
+    for v in samples:
+        assert_clean(v)
+        assert len(gpu_keys(v)) == len(GPU_KEYS)
+    first = {k: samples[0][k] for k in gpu_keys(samples[0])}
+    assert first == {
+        "system/gpu0/util_percent": 36.0, "system/gpu0/mem_used_gib": 1317 / 1024,
+        "system/gpu0/mem_total_gib": H200_TOTAL_GIB, "system/gpu0/mem_percent": pytest.approx(100 * 1317 / 143771),
+        "system/gpu0/temp_c": 38.0, "system/gpu0/power_w": 193.56}
+    assert f"{first['system/gpu0/mem_used_gib']:.2f} GiB" == "1.29 GiB"
+    util = [v["system/gpu0/util_percent"] for v in samples]
+    power = [v["system/gpu0/power_w"] for v in samples]
+    temp = [v["system/gpu0/temp_c"] for v in samples]
+    assert (min(util), max(util), min(power), max(power), min(temp), max(temp)) == (
+        8.0, 51.0, 193.56, 285.35, 37.0, 41.0)
+    assert {v["system/gpu0/mem_used_gib"] for v in samples} == {1317 / 1024}
+
+
+@pytest.mark.parametrize(("capture", "temp", "power"), [("idle", 34.0, 78.138), ("after", 37.0, 123.399)])
+def test_h200_nvml_reports_memory_like_nvidia_smi(capture, temp, power):
+    """NVML v1 counts the ~0.6 GB the driver reserves as used; with version 2 of the memory info
+    the sampler shows what nvidia-smi shows: 0 GiB used of 140.4 GiB on the idle H200. The v2
+    answers are the recorded v1 figures with the reserved bytes out of ``used`` (the captures hold
+    v1 only; the reserved figure is v1's ``used`` at idle, where nvidia-smi said 0 MiB)."""
+    nvml = fake_nvml(H200 / f"nvml-h200x1-{capture}.json", mem_v2="ok", reserved=H200_RESERVED)
+    v = SystemSampler(noop, gpu_provider=NvmlProvider(nvml)).sample()
+    assert_clean(v)
+    assert {k: v[k] for k in gpu_keys(v)} == {
+        "system/gpu0/util_percent": 0.0, "system/gpu0/mem_used_gib": 0.0, "system/gpu0/mem_total_gib": H200_TOTAL_GIB,
+        "system/gpu0/mem_percent": 0.0, "system/gpu0/temp_c": temp, "system/gpu0/power_w": power}
+    table = nvidia_smi_table((H200 / "nvidia-smi.txt").read_text())
+    assert v["system/gpu0/mem_used_gib"] * 1024 == table["used_mib"]
+    assert v["system/gpu0/mem_total_gib"] * 1024 == table["total_mib"]  # NVML bytes vs nvidia-smi MiB
+    assert ("nvmlDeviceGetMemoryInfo_v2", 0) in nvml.calls and ("nvmlDeviceGetMemoryInfo", 0) not in nvml.calls
+
+
+@pytest.mark.parametrize("mem_v2", [None, "error"], ids=["old-binding", "old-driver"])
+def test_h200_nvml_without_memory_v2_falls_back_to_v1(mem_v2):
+    """Where version 2 cannot be had, version 1 is used (reserved memory counted as used: 615 MiB
+    at idle), and an old driver is asked for v2 once per GPU, not on every sample."""
+    nvml = fake_nvml(H200 / "nvml-h200x1-idle.json", mem_v2=mem_v2, reserved=H200_RESERVED)
+    s = SystemSampler(noop, gpu_provider=NvmlProvider(nvml))
+    for _ in range(3):
+        v = s.sample()
+        assert v["system/gpu0/mem_used_gib"] == H200_RESERVED / GIB
+        assert f"{v['system/gpu0/mem_used_gib']:.2f}" == "0.60"
+        assert v["system/gpu0/mem_total_gib"] == H200_TOTAL_GIB
+    assert nvml.calls.count(("nvmlDeviceGetMemoryInfo_v2", 0)) == (1 if mem_v2 == "error" else 0)
+    assert nvml.calls.count(("nvmlDeviceGetMemoryInfo", 0)) == 3
 
 
 # ============================================================================ auto, no GPU
@@ -574,7 +685,7 @@ def test_bad_gpu_provider_argument():
 
 # ================================================================================ imports
 def test_import_is_light():
-    code = ("import sys, tracker._system\n"
+    code = ("import sys, tracker._system, tracker._gpu\n"
             "print([m for m in ('psutil', 'pynvml', 'numpy', 'subprocess') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr

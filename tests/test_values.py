@@ -91,7 +91,7 @@ def test_numpy_scalars_and_item_objects_are_stored_as_numbers_never_blobs(store_
 
     rows = stored_points(store_dir, run.id)
     assert {r[0] for r in rows} == set(NUMPY_VALUES)
-    for key, sqltype, value, flag, step in rows:
+    for key, sqltype, value, _flag, step in rows:
         assert sqltype in ("integer", "real"), f"{key} stored as {sqltype}: {value!r}"
         assert step == 0
     (h,) = history(store_dir, run.id)
@@ -409,7 +409,7 @@ def test_config_update_and_attribute_set_are_persisted(store_dir):
     run.config["seed"] = 3
     assert run.config.warmup == 500 and run.config["bs"] == 64 and run.config.dropout == 0.2
     with pytest.raises(AttributeError):
-        run.config.missing_key
+        _ = run.config.missing_key
     run.finish()
     assert stored_config(store_dir, run.id) == {
         "lr": 0.1, "model": {"depth": 50}, "warmup": 500, "bs": 64, "dropout": 0.2, "seed": 3}
