@@ -41,7 +41,7 @@ class Picker(ModalScreen[Any]):
         width: 70; max-width: 95%; height: auto; max-height: 90%;
         border: round $accent; background: $panel; padding: 0 1;
     }
-    Picker Input { border: none; height: 1; padding: 0; background: $boost; }
+    Picker Input { background: $boost; }
     Picker OptionList { height: auto; max-height: 16; border: none; padding: 0; }
     Picker .hint { color: $text-muted; height: 1; }
     """
@@ -68,7 +68,8 @@ class Picker(ModalScreen[Any]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(Text(self.title_text, style="bold"))
-            yield _SearchInput(self.multi, placeholder="search…", id="picker-input")
+            # compact: one text row, no border (a plain height: 1 loses to Input:focus's border)
+            yield _SearchInput(self.multi, placeholder="search…", id="picker-input", compact=True)
             yield OptionList(id="picker-list")
             yield Static(Text(self.hint), classes="hint")
 
