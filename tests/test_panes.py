@@ -69,3 +69,48 @@ async def test_picker_search_box_shows_what_is_typed(demo_store, key):
         assert box.content_region.height >= 1
         row = screen_lines(app)[box.content_region.y]
         assert "zq" in row
+
+
+# ---------------------------------------------------------------------------------- compare
+
+
+def two_logged_runs(store: Path) -> list[str]:
+    """Two runs logged for real: loss falls then rises (its last value is NaN in the first run),
+    acc ties at its maximum, and a system metric the logger would sample."""
+    a = tracker.init(project="cmp", name="a", dir=store, capture_git=False)
+    for loss, acc, cpu in ((1.0, 0.5, 10.0), (0.2, 0.9, 20.0), (0.9, 0.6, 30.0), (math.nan, 0.6, 10.0)):
+        a.log({"loss": loss, "acc": acc, "system/cpu_percent": cpu})
+    a.finish()
+    b = tracker.init(project="cmp", name="b", dir=store, capture_git=False, reinit=True)
+    for loss, acc, cpu in ((0.8, 0.7, 90.0), (0.5, 0.9, 80.0), (0.4, 0.8, 50.0)):
+        b.log({"loss": loss, "acc": acc, "system/cpu_percent": cpu})
+    b.finish()
+    return [a.id, b.id]
+
+
+def table_rows(table) -> dict[str, list[str]]:
+    """``{first cell: [the other cells]}`` of a DataTable, as plain text."""
+    out = {}
+    for i in range(table.row_count):
+        cells = [str(getattr(c, "plain", c)) for c in table.get_row_at(i)]
+        out[cells[0]] = cells[1:]
+    return out
+
+
+async def test_compare_metrics_show_each_runs_min_or_max_and_mark_only_a_unique_best(tmp_path):
+    store = tmp_path / "store"
+    ids = two_logged_runs(store)
+    app = app_for(store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        app.open_compare(ids)
+        await settle(pilot, app)
+        await pilot.press("2")
+        await settle(pilot, app)
+        rows = table_rows(app.screen.query_one("#met-table"))
+        assert list(rows) == ["acc (max)", "loss (min)", "system/cpu_percent (last)"]  # system last
+        # the lowest loss each run reached, not its last value (NaN for the first run)
+        assert rows["loss (min)"] == ["0.2 *", "0.4"]
+        assert rows["acc (max)"] == ["0.9", "0.9"]  # a tie: nobody is best
+        assert rows["system/cpu_percent (last)"] == ["10", "50"]  # last values, never starred
+        assert not any("nan" in cell for cells in rows.values() for cell in cells)

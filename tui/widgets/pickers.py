@@ -18,6 +18,18 @@ from tracker.tui.filter import fuzzy_filter
 from tracker.tui.text import sanitize
 
 
+def is_system_metric(key: str) -> bool:
+    """True for the metrics the logger samples by itself (CPU, memory, disks, GPUs): the
+    sampler stores them under ``system/``."""
+    return key.startswith("system/")
+
+
+def training_first(keys: Iterable[str]) -> list[str]:
+    """Metric names by name, the training metrics before the system ones (everywhere a list of
+    metrics is shown or picked from)."""
+    return sorted(keys, key=lambda k: (is_system_metric(k), k))
+
+
 class _SearchInput(Input):
     """The picker's search box; in multi-choice mode Space toggles an item instead of typing."""
 
