@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 import tracker
-from helpers import settle_workers
+from helpers import settle_workers, wait_for
 from tracker.tui.app import make_app
+from tracker.tui.data import StoreReader
 from tracker.tui.demo import seed
-from tracker.tui.screens.runs import RunsScreen
+from tracker.tui.screens.charts import ChartsScreen
+from tracker.tui.screens.detail import DetailScreen
 from tracker.tui.widgets.pickers import Picker
 
 NOW = 1_790_000_000.0
@@ -114,3 +116,80 @@ async def test_compare_metrics_show_each_runs_min_or_max_and_mark_only_a_unique_
         assert rows["acc (max)"] == ["0.9", "0.9"]  # a tie: nobody is best
         assert rows["system/cpu_percent (last)"] == ["10", "50"]  # last values, never starred
         assert not any("nan" in cell for cells in rows.values() for cell in cells)
+
+
+# ---------------------------------------------------------------------------------- detail, order
+
+
+def sampled_run(store: Path, monkeypatch, training: dict[str, float]):
+    """A running run whose system metrics come from the logger's own sampler (first sample at
+    start), plus the given training metrics; returns it once both are in the store."""
+    monkeypatch.setenv("TRACKER_SYSTEM", "1")
+    run = tracker.init(project="order", name="fresh", dir=store, capture_git=False, system_interval=60)
+    run.log(training)
+    reader = StoreReader(store)
+    try:
+        wait_for(lambda: (set(training) | {"system/cpu_percent"}) <= set(reader.run(run.id).metrics),
+                 10, "the first system sample and the training metrics in the store")
+    finally:
+        reader.close()
+    return run
+
+
+async def test_overview_scrolls_with_keys_as_soon_as_detail_opens(tmp_path):
+    store = tmp_path / "store"
+    run = tracker.init(project="many", name="wide", dir=store, capture_git=False)
+    run.log({f"metric{i:02d}": float(i) for i in range(40)})
+    run.finish()
+    app = app_for(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, DetailScreen)
+        overview = app.screen.query_one("#overview-scroll")
+        assert overview.max_scroll_y > 0
+        await pilot.press("pagedown")  # no Tab first
+        await pilot.pause()
+        assert overview.scroll_y > 0
+        await pilot.press("end")  # the last metric of the summary table comes into view
+        await pilot.pause()
+        assert any("metric39" in line for line in screen_lines(app))
+
+
+async def test_system_metrics_come_after_training_metrics_in_detail_and_pickers(tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    training = {"train/acc": 0.5, "train/tokens": 100.0}
+    sampled_run(store, monkeypatch, training)
+    app = app_for(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("m")  # the runs screen's metric picker
+        await settle(pilot, app)
+        picked = [label for label, _ in app.screen.items]
+        assert picked[:2] == ["train/acc", "train/tokens"]
+        assert all(k.startswith("system/") for k in picked[2:]) and len(picked) > 2
+        await pilot.press("escape", "enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, DetailScreen)
+        summary = app.screen.query_one("#summary")
+        names = [str(summary.get_row_at(i)[0]) for i in range(summary.row_count)]
+        assert names[:2] == ["train/acc", "train/tokens"] and "system/cpu_percent" in names[2:]
+        await pilot.press("m")  # the detail screen's metric picker
+        await settle(pilot, app)
+        assert [label for label, _ in app.screen.items][:2] == ["train/acc", "train/tokens"]
+
+
+async def test_charts_of_a_just_started_run_show_its_training_metric(tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    sampled_run(store, monkeypatch, {"train/acc": 0.5})
+    app = app_for(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("v")
+        await settle(pilot, app)
+        assert isinstance(app.screen, ChartsScreen)
+        assert app.screen.metrics == ["train/acc"]
+        await pilot.press("m")  # the charts screen's metric picker: training first too
+        await settle(pilot, app)
+        assert [label for label, _ in app.screen.items][0] == "train/acc"
