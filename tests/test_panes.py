@@ -193,3 +193,55 @@ async def test_charts_of_a_just_started_run_show_its_training_metric(tmp_path, m
         await pilot.press("m")  # the charts screen's metric picker: training first too
         await settle(pilot, app)
         assert [label for label, _ in app.screen.items][0] == "train/acc"
+
+
+# ---------------------------------------------------------------------------------- help
+
+
+def help_page(app) -> tuple[str, int]:
+    """The help page's text and the width it has on screen (a scrollbar's columns taken off)."""
+    body = app.screen.query_one("#help-body")
+    text = str(app.screen.query_one("#help-text").render())
+    return text, body.content_region.width - body.styles.scrollbar_size_vertical
+
+
+async def test_help_is_a_page_for_users_that_fits_80x24(demo_store):
+    import re
+
+    from tracker.tui.widgets.pickers import HelpScreen
+
+    app = app_for(demo_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        pages = {}
+        for screen_keys in ([], ["enter"], ["space", "space", "v"]):
+            for k in screen_keys:
+                await pilot.press(k)
+                await settle(pilot, app)
+            await pilot.press("question_mark")
+            await settle(pilot, app)
+            assert isinstance(app.screen, HelpScreen)
+            text, width = help_page(app)
+            pages[type(app.screen_stack[-2]).__name__] = text
+            assert max(len(line) for line in text.splitlines()) <= width  # nothing wraps or overflows
+            await pilot.press("end")  # it scrolls: the last line comes into view
+            await pilot.pause()
+            assert any("lists every command" in line for line in screen_lines(app))
+            await pilot.press("escape")
+            await settle(pilot, app)
+            while screen_keys and len(app.screen_stack) > 2:
+                app.pop_screen()
+                await settle(pilot, app)
+        runs, detail, charts = pages["RunsScreen"], pages["DetailScreen"], pages["ChartsScreen"]
+        for text in pages.values():
+            for raw in ("left_square_bracket", "question_mark", "equals_sign", "slash", "compile_filter", "``"):
+                assert raw not in text
+            titles = {line for line in text.splitlines() if line and not line.startswith(" ")}
+            assert not titles & {"RunTable", "ContentTabs", "RichLog", "Tree", "DataTable", "Input", "ChartView"}
+            assert "Everywhere" in titles and "Filter language (/ on the runs screen)" in titles
+        assert {"Runs", "Runs table"} <= {line for line in runs.splitlines()}
+        assert re.search(r"^  /\s+Filter\s+runs\.filter$", runs, re.M)
+        assert "Run detail" in detail.splitlines()
+        assert re.search(r"^  \[\s+Less smooth\s+detail\.smooth_less$", detail, re.M)
+        assert re.search(r"^  \+/=\s+Zoom in\s+charts\.zoom_in$", charts, re.M)
+        assert re.search(r"^  \?\s+Keys\s+app\.help$", charts, re.M)
