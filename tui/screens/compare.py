@@ -272,11 +272,11 @@ class CompareScreen(Screen[None]):
         m.add_column(Text("metric", style="bold"), key="metric")
         for i, r in enumerate(runs):
             m.add_column(run_header(r), key=f"r{i}")
-        for row in metric_rows(runs):
-            cells = [Text(sanitize(row.key) + " ", style="bold").append(f"({row.kind})" if row.kind else "", style="dim")]
-            for j, v in enumerate(row.values):
+        for mrow in metric_rows(runs):
+            cells = [Text(sanitize(mrow.key) + " ", style="bold").append(f"({mrow.kind})" if mrow.kind else "", style="dim")]
+            for j, v in enumerate(mrow.values):
                 cell = Text(sanitize(fmt.num(v) if not isinstance(v, (dict, list, str)) else fmt_value(v)))
-                if j == row.best:
+                if j == mrow.best:
                     cell.stylize("bold green reverse")
                     cell.append(" *")
                 cells.append(cell)

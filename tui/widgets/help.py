@@ -3,6 +3,7 @@ guide to the filter language. One scrollable page that fits an 80x24 terminal.""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -64,7 +65,7 @@ def own_bindings(node: DOMNode) -> list[Binding]:
     return list(found.values())
 
 
-def binding_rows(app: App[Any], node: DOMNode, keymap: dict[str, str]) -> list[Row]:
+def binding_rows(app: App[Any], node: DOMNode, keymap: Mapping[str, str]) -> list[Row]:
     """One row per binding that ``node`` has from our code."""
     ascii_only = bool(getattr(app, "ascii_only", False))
     rows = []
@@ -78,7 +79,7 @@ def screen_title(screen: Screen[Any]) -> str:
     return getattr(screen, "HELP_TITLE", None) or type(screen).__name__.removesuffix("Screen")
 
 
-def help_sections(app: App[Any], screen: Screen[Any], keymap: dict[str, str]) -> list[tuple[str, list[Row]]]:
+def help_sections(app: App[Any], screen: Screen[Any], keymap: Mapping[str, str]) -> list[tuple[str, list[Row]]]:
     """The keys that work on ``screen``: its own, those of our widgets on it (under the names the
     user sees; merged into the screen's section when it has that name), then the app's."""
     sections: dict[str, list[Row]] = {screen_title(screen): binding_rows(app, screen, keymap)}
@@ -151,7 +152,7 @@ class HelpScreen(ModalScreen[None]):
         self.filter_guide = filter_guide
 
     @classmethod
-    def for_screen(cls, app: App[Any], screen: Screen[Any], keymap: dict[str, str]) -> HelpScreen:
+    def for_screen(cls, app: App[Any], screen: Screen[Any], keymap: Mapping[str, str]) -> HelpScreen:
         return cls(help_sections(app, screen, keymap))
 
     def compose(self) -> ComposeResult:

@@ -67,7 +67,7 @@ class Picker(ModalScreen[Any]):
         Binding("down", "move(1)", "Down", show=False, id="picker.down"),
         Binding("up", "move(-1)", "Up", show=False, id="picker.up"),
         # priority + the search box not claiming Space: Space toggles before it could be typed
-        Binding("space", "toggle", "Toggle", show=False, id="picker.toggle", priority=True),
+        Binding("space", "toggle_item", "Toggle", show=False, id="picker.toggle", priority=True),
     ]
 
     def __init__(self, title: str, items: Sequence[tuple[str, Any]], *, multi: bool = False,
@@ -136,7 +136,7 @@ class Picker(ModalScreen[Any]):
         if ol.option_count:
             ol.highlighted = max(0, min(ol.option_count - 1, (ol.highlighted or 0) + delta))
 
-    def action_toggle(self) -> None:
+    def action_toggle_item(self) -> None:
         if not self.multi:
             self.query_one(Input).insert_text_at_cursor(" ")
             return
