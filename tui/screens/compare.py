@@ -267,6 +267,10 @@ class CompareScreen(Screen[None]):
         if cursor is not None and t.row_count:
             t.move_cursor(row=min(cursor, t.row_count - 1))
 
+        self._fill_metrics()
+
+    def _fill_metrics(self) -> None:
+        runs = self.runs
         m = self.query_one("#met-table", DataTable)
         m.clear(columns=True)
         m.add_column(Text("metric", style="bold"), key="metric")

@@ -202,6 +202,11 @@ class DetailScreen(Screen[None]):
             t.append("\nuncommitted changes when the run started\n", style="bold")
             t.append_text(_diff_text(self.code["diff"].splitlines(), limit=400))
         self.query_one("#overview-text", Static).update(t)
+        self._fill_summary(r)
+
+    def _fill_summary(self, r: RunRecord) -> None:
+        """Last, min, max, count and last step per metric, training metrics first; then values
+        set only through ``run.summary``."""
         table = self.query_one("#summary", DataTable)
         if not table.columns:
             for label in ("metric", "last", "min", "max", "count", "last step"):
