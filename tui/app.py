@@ -180,38 +180,10 @@ class TrackerApp(App[None]):
         rs.set_filter_text(text)
 
     # ------------------------------------------------------------------ keys, help, palette
-    def _binding_rows(self, node: Any) -> list[tuple[str, str, str]]:
-        rows = []
-        for b in getattr(node, "BINDINGS", []):
-            if not isinstance(b, Binding):
-                continue
-            keys = b.key
-            if b.id and b.id in self._keymap:
-                keys = self._keymap[b.id]
-            rows.append((keys.replace("question_mark", "?").replace("slash", "/"), b.description, b.id or ""))
-        return rows
-
     def action_help(self) -> None:
-        from tracker.tui.filter import __doc__ as filter_doc
-        from tracker.tui.widgets.pickers import HelpScreen
+        from tracker.tui.widgets.help import HelpScreen
 
-        screen = self.screen
-        sections = []
-        title = getattr(screen, "HELP_TITLE", type(screen).__name__.replace("Screen", ""))
-        sections.append((title, self._binding_rows(screen)))
-        for w in screen.query("*"):
-            rows = self._binding_rows(w)
-            if rows and type(w).__name__ not in ("Input", "Footer", "OptionList", "Tree", "DataTable", "TabbedContent",
-                                                  "Tabs", "ContentSwitcher", "ScrollableContainer", "VerticalScroll"):
-                sections.append((type(w).__name__, rows))
-        sections.append(("Everywhere", self._binding_rows(self)))
-        seen = set()
-        uniq = []
-        for t, rows in sections:
-            if t not in seen:
-                seen.add(t)
-                uniq.append((t, rows))
-        self.push_screen(HelpScreen(uniq, extra=(filter_doc or "").strip() + "\n"))
+        self.push_screen(HelpScreen.for_screen(self, self.screen, self._keymap))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

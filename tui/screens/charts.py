@@ -19,7 +19,7 @@ from tracker.tui.data import RunSeries
 from tracker.tui.messages import SeriesLoaded, StoreChanged
 from tracker.tui.text import sanitize
 from tracker.tui.widgets.chart_view import ChartView
-from tracker.tui.widgets.pickers import Picker
+from tracker.tui.widgets.pickers import Picker, training_first
 
 if TYPE_CHECKING:
     from tracker.tui.app import TrackerApp
@@ -96,7 +96,7 @@ class ChartsScreen(Screen[None]):
                 recs.append(reader.run(rid))
             except Exception:  # the run vanished: chart the others
                 continue
-        keys = sorted({k for r in recs for k in r.metrics})
+        keys = training_first({k for r in recs for k in r.metrics})
         metrics = [m for m in self.metrics if m in keys] or keys[:1]
         data = {m: reader.series(recs, m, step_range=step_range) for m in metrics}
         self.post_message(SeriesLoaded("*", [recs, keys, metrics, data, cursor], request=step_range))

@@ -3,7 +3,10 @@ with the best value per row highlighted."""
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -17,9 +20,10 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from tracker.store import RunRecord
 from tracker.tui import fmt
-from tracker.tui.diff import best_index, config_diff, fmt_value, lower_is_better
+from tracker.tui.diff import config_diff, fmt_value, lower_is_better
 from tracker.tui.messages import RunLoaded, StoreChanged
 from tracker.tui.text import sanitize
+from tracker.tui.widgets.pickers import is_system_metric, training_first
 
 if TYPE_CHECKING:
     from tracker.tui.app import TrackerApp
@@ -36,13 +40,52 @@ def run_header(r: RunRecord, width: int = 16) -> Text:
     return t
 
 
-def metric_rows(runs: list[RunRecord]) -> list[tuple[str, list[Any], int | None]]:
-    """``(metric, values per run, index of the best)`` for every metric any run has."""
-    keys = sorted({k for r in runs for k in r.summary}, key=lambda k: (k.startswith("system/"), k))  # training first
+@dataclass
+class MetricRow:
+    """One metric across the compared runs."""
+
+    key: str
+    #: what ``values`` hold: ``"min"`` / ``"max"`` (each run's best over its whole history, the
+    #: direction following the name), ``"last"`` (system metrics), ``""`` (set in run.summary only)
+    kind: str
+    values: list[Any]
+    best: int | None  # the run with the single best value; None on ties and for system metrics
+
+
+def unique_best(values: Sequence[Any], lower: bool) -> int | None:
+    """Index of the one best finite number in ``values``; None when fewer than two runs have a
+    number or when the best value is shared (a tie marks nobody)."""
+    nums = [(i, float(v)) for i, v in enumerate(values)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    if len(nums) < 2:
+        return None
+    best = min(v for _, v in nums) if lower else max(v for _, v in nums)
+    winners = [i for i, v in nums if v == best]
+    return winners[0] if len(winners) == 1 else None
+
+
+def metric_rows(runs: list[RunRecord]) -> list[MetricRow]:
+    """A row for every metric any run has, training metrics first. A logged metric shows each
+    run's min or max over its history (the store keeps both per metric; NaN never counts), a
+    system metric its last value, a value only set through ``run.summary`` that value."""
     rows = []
-    for k in keys:
-        vals = [r.summary.get(k) for r in runs]
-        rows.append((k, vals, best_index(vals, k)))
+    for k in training_first({k for r in runs for k in r.summary}):
+        lower = lower_is_better(k)
+        if is_system_metric(k):
+            kind = "last"
+        elif any(k in r.metrics for r in runs):
+            kind = "min" if lower else "max"
+        else:
+            kind = ""
+        vals: list[Any] = []
+        for r in runs:
+            st = r.metrics.get(k)
+            if st is None or kind in ("", "last"):
+                vals.append(r.summary.get(k))
+            else:
+                vals.append(st.min if lower else st.max)
+        best = None if kind == "last" else unique_best(vals, lower)
+        rows.append(MetricRow(k, kind, vals, best))
     return rows
 
 
@@ -224,17 +267,20 @@ class CompareScreen(Screen[None]):
         if cursor is not None and t.row_count:
             t.move_cursor(row=min(cursor, t.row_count - 1))
 
+        self._fill_metrics()
+
+    def _fill_metrics(self) -> None:
+        runs = self.runs
         m = self.query_one("#met-table", DataTable)
         m.clear(columns=True)
         m.add_column(Text("metric", style="bold"), key="metric")
         for i, r in enumerate(runs):
             m.add_column(run_header(r), key=f"r{i}")
-        for key, vals, best in metric_rows(runs):
-            arrow = ("(min)" if lower_is_better(key) else "(max)")
-            cells = [Text(sanitize(key) + " ", style="bold").append(arrow, style="dim")]
-            for j, v in enumerate(vals):
+        for mrow in metric_rows(runs):
+            cells = [Text(sanitize(mrow.key) + " ", style="bold").append(f"({mrow.kind})" if mrow.kind else "", style="dim")]
+            for j, v in enumerate(mrow.values):
                 cell = Text(sanitize(fmt.num(v) if not isinstance(v, (dict, list, str)) else fmt_value(v)))
-                if j == best:
+                if j == mrow.best:
                     cell.stylize("bold green reverse")
                     cell.append(" *")
                 cells.append(cell)

@@ -20,6 +20,7 @@ from tracker.tui.diff import fmt_value
 from tracker.tui.messages import RunLoaded, SeriesLoaded, StoreChanged
 from tracker.tui.text import console_text, sanitize
 from tracker.tui.widgets.chart_view import ChartView
+from tracker.tui.widgets.pickers import Picker, is_system_metric, training_first
 
 if TYPE_CHECKING:
     from tracker.tui.app import TrackerApp
@@ -86,7 +87,7 @@ class DetailScreen(Screen[None]):
         yield Static(Text(f"run {self.run_id}", style="bold"), id="title")
         with TabbedContent(id="tabs"):
             with TabPane("Overview", id="overview"):
-                with VerticalScroll():
+                with VerticalScroll(id="overview-scroll"):
                     yield Static(id="overview-text")
                     yield DataTable(id="summary", cursor_type="row", zebra_stripes=True)
             with TabPane("Config", id="config"):
@@ -103,6 +104,12 @@ class DetailScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # The overview is what the user sees first: its keys (up/down, page up/down) scroll it at
+        # once, as one page. A DataTable caps itself at its container's height, which made a scroll
+        # inside this scroll (the last metrics out of reach): lift the cap, the table is as tall
+        # as its rows.
+        self.query_one("#summary", DataTable).styles.max_height = 1_000_000
+        self.query_one("#overview-scroll").focus()
         self._load()
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
@@ -140,9 +147,9 @@ class DetailScreen(Screen[None]):
         self._fill_overview(r)
         if first:
             self._fill_tree(r.config, "")
-            keys = sorted(r.metrics)
+            keys = [k for k in training_first(r.metrics) if not is_system_metric(k)]
             losses = [k for k in keys if "loss" in k.lower()]
-            self.metrics = (losses + [k for k in keys if k not in losses and not k.startswith("system/")])[:4]
+            self.metrics = (losses + [k for k in keys if k not in losses])[:4]
         self._load_series()
 
     def _fill_overview(self, r: RunRecord) -> None:
@@ -195,19 +202,25 @@ class DetailScreen(Screen[None]):
             t.append("\nuncommitted changes when the run started\n", style="bold")
             t.append_text(_diff_text(self.code["diff"].splitlines(), limit=400))
         self.query_one("#overview-text", Static).update(t)
+        self._fill_summary(r)
+
+    def _fill_summary(self, r: RunRecord) -> None:
+        """Last, min, max, count and last step per metric, training metrics first; then values
+        set only through ``run.summary``."""
         table = self.query_one("#summary", DataTable)
         if not table.columns:
             for label in ("metric", "last", "min", "max", "count", "last step"):
                 table.add_column(Text(label, style="bold"), key=label)
         table.clear()
-        for k in sorted(r.metrics):
-            st = r.metrics[k]
+        for k in training_first({*r.metrics, *r.summary_overrides}):
+            st = r.metrics.get(k)
+            if st is None:  # set through run.summary only
+                v = r.summary_overrides[k]
+                table.add_row(Text(sanitize(k)), Text(sanitize(fmt_value(v))), Text(""), Text(""), Text(""), Text(""))
+                continue
             last = r.summary.get(k, st.last)
             table.add_row(Text(sanitize(k)), Text(fmt.num(last)), Text(fmt.num(st.min)), Text(fmt.num(st.max)),
                           Text(str(st.count)), Text("" if st.last_step is None else str(st.last_step)))
-        for k, v in sorted(r.summary_overrides.items()):
-            if k not in r.metrics:
-                table.add_row(Text(sanitize(k)), Text(sanitize(fmt_value(v))), Text(""), Text(""), Text(""), Text(""))
 
     def _fill_tree(self, cfg: dict[str, Any], query: str) -> None:
         tree = self.query_one("#config-tree", Tree)
@@ -297,7 +310,7 @@ class DetailScreen(Screen[None]):
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
         # Focus something on the shown tab (a hidden search box must not keep the keys).
-        target = {"overview": "#summary", "config": "#config-tree", "console": "#console-log"}.get(tab)
+        target = {"overview": "#overview-scroll", "config": "#config-tree", "console": "#console-log"}.get(tab)
         if target:
             self.query_one(target).focus()
         else:
@@ -311,8 +324,6 @@ class DetailScreen(Screen[None]):
         self.query_one("#config-search", Input).focus()
 
     def action_pick_metrics(self) -> None:
-        from tracker.tui.widgets.pickers import Picker
-
         if self.record is None:
             return
 
@@ -322,7 +333,7 @@ class DetailScreen(Screen[None]):
                 self.query_one(TabbedContent).active = "charts"
                 self._load_series()
 
-        keys = sorted(self.record.metrics)
+        keys = training_first(self.record.metrics)
         self.app.push_screen(Picker("Metrics to chart (up to 6)", [(k, k) for k in keys], multi=True,
                                     checked=self.metrics), chosen)
 

@@ -19,7 +19,7 @@ from tracker.tui.diff import fmt_value, lower_is_better, varying_keys
 from tracker.tui.filter import FilterError, compile_filter
 from tracker.tui.messages import RunsLoaded, SparksLoaded, StoreChanged
 from tracker.tui.text import sanitize
-from tracker.tui.widgets.pickers import Picker
+from tracker.tui.widgets.pickers import Picker, is_system_metric
 from tracker.tui.widgets.run_table import Column, Row, RunTable
 
 if TYPE_CHECKING:
@@ -275,7 +275,8 @@ class RunsScreen(Screen[None]):
                 counts[k] = counts.get(k, 0) + 1
             for k in r.summary_overrides:
                 counts[k] = counts.get(k, 0) + 1
-        return sorted(counts, key=lambda k: (-counts[k], k))
+        # training metrics first (the picker, the primary metric), system metrics after them
+        return sorted(counts, key=lambda k: (is_system_metric(k), -counts[k], k))
 
     def _primary(self) -> str | None:
         if self.primary:

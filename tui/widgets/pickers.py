@@ -1,4 +1,5 @@
-"""Modal dialogs: a fuzzy picker (single or multiple choice) and the key help."""
+"""Modal dialogs: a fuzzy picker (single or multiple choice); the key help lives in
+:mod:`tracker.tui.widgets.help` (re-exported here)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,28 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tracker.tui.filter import fuzzy_filter
 from tracker.tui.text import sanitize
+from tracker.tui.widgets.help import HelpScreen
+
+__all__ = ["HelpScreen", "Picker", "is_system_metric", "training_first"]
+
+
+def is_system_metric(key: str) -> bool:
+    """True for the metrics the logger samples by itself (CPU, memory, disks, GPUs): the
+    sampler stores them under ``system/``."""
+    return key.startswith("system/")
+
+
+def training_first(keys: Iterable[str]) -> list[str]:
+    """Metric names by name, the training metrics before the system ones (everywhere a list of
+    metrics is shown or picked from)."""
+    return sorted(keys, key=lambda k: (is_system_metric(k), k))
 
 
 class _SearchInput(Input):
@@ -41,7 +57,7 @@ class Picker(ModalScreen[Any]):
         width: 70; max-width: 95%; height: auto; max-height: 90%;
         border: round $accent; background: $panel; padding: 0 1;
     }
-    Picker Input { border: none; height: 1; padding: 0; background: $boost; }
+    Picker Input { background: $boost; }
     Picker OptionList { height: auto; max-height: 16; border: none; padding: 0; }
     Picker .hint { color: $text-muted; height: 1; }
     """
@@ -51,7 +67,7 @@ class Picker(ModalScreen[Any]):
         Binding("down", "move(1)", "Down", show=False, id="picker.down"),
         Binding("up", "move(-1)", "Up", show=False, id="picker.up"),
         # priority + the search box not claiming Space: Space toggles before it could be typed
-        Binding("space", "toggle", "Toggle", show=False, id="picker.toggle", priority=True),
+        Binding("space", "toggle_item", "Toggle", show=False, id="picker.toggle", priority=True),
     ]
 
     def __init__(self, title: str, items: Sequence[tuple[str, Any]], *, multi: bool = False,
@@ -68,7 +84,8 @@ class Picker(ModalScreen[Any]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(Text(self.title_text, style="bold"))
-            yield _SearchInput(self.multi, placeholder="search…", id="picker-input")
+            # compact: one text row, no border (a plain height: 1 loses to Input:focus's border)
+            yield _SearchInput(self.multi, placeholder="search…", id="picker-input", compact=True)
             yield OptionList(id="picker-list")
             yield Static(Text(self.hint), classes="hint")
 
@@ -119,7 +136,7 @@ class Picker(ModalScreen[Any]):
         if ol.option_count:
             ol.highlighted = max(0, min(ol.option_count - 1, (ol.highlighted or 0) + delta))
 
-    def action_toggle(self) -> None:
+    def action_toggle_item(self) -> None:
         if not self.multi:
             self.query_one(Input).insert_text_at_cursor(" ")
             return
@@ -139,57 +156,3 @@ class Picker(ModalScreen[Any]):
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
-
-
-
-class HelpScreen(ModalScreen[None]):
-    """Every key of the current screen and of the app, with its binding id, and the filter
-    language."""
-
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > Vertical {
-        width: 90; max-width: 98%; height: 90%; border: round $accent; background: $panel;
-    }
-    HelpScreen #help-body { height: 1fr; padding: 0 1; }
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,question_mark", "dismiss", "Close", id="help.close"),
-        Binding("down,j", "scroll(1)", "Down", show=False, id="help.down"),
-        Binding("up,k", "scroll(-1)", "Up", show=False, id="help.up"),
-        Binding("pagedown,space", "scroll(10)", "Page down", show=False, id="help.page_down"),
-        Binding("pageup", "scroll(-10)", "Page up", show=False, id="help.page_up"),
-        Binding("end,G", "scroll(100000)", "End", show=False, id="help.end"),
-        Binding("home,g", "scroll(-100000)", "Top", show=False, id="help.home"),
-    ]
-
-    def on_mount(self) -> None:
-        self.query_one("#help-body").focus()
-
-    def action_scroll(self, lines: int) -> None:
-        body = self.query_one("#help-body", VerticalScroll)
-        body.scroll_to(y=max(0, min(body.max_scroll_y, body.scroll_y + lines)), animate=False)
-
-    def __init__(self, sections: list[tuple[str, list[tuple[str, str, str]]]], extra: str = "") -> None:
-        super().__init__()
-        self.sections = sections
-        self.extra = extra
-
-    def compose(self) -> ComposeResult:
-        body = Text()
-        for title, rows in self.sections:
-            body.append(f"{title}\n", style="bold underline")
-            for keys, desc, bid in rows:
-                body.append(f"  {keys:<14}", style="bold")
-                body.append(f"{desc:<34}")
-                body.append(f"{bid}\n", style="dim")
-            body.append("\n")
-        if self.extra:
-            body.append("Filter language\n", style="bold underline")
-            body.append(self.extra)
-        body.append("\nRemap keys in ~/.config/tracker-tui/keymap.yaml (binding id: keys); ctrl+p lists every command.",
-                    style="dim")
-        with Vertical():
-            with VerticalScroll(id="help-body"):  # a Static alone does not scroll
-                yield Static(body, id="help-text")
