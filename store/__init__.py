@@ -38,9 +38,11 @@ from .errors import (
 from .fs import (
     DB_NAME,
     StoreDirError,
+    default_dir,
     ensure_private_dir,
     filesystem_type,
     is_network_fs,
+    make_private_if_ours,
     precreate_private_file,
     resolve_dir,
 )
@@ -48,7 +50,7 @@ from .ids import _ADJ, _NOUN, default_run_name, new_run_id
 from .liveness import HEARTBEAT_TIMEOUT, effective_state, process_start_marker
 from .models import FLAG_NAN, FLAG_NEG_ZERO, RUN_STATES, MetricStats, RunRecord, SeriesData, decode_value
 from .reads import RUN_COLS, StoreReads, record
-from .schema import SCHEMA_VERSION, migrate
+from .schema import READABLE_VERSION, SCHEMA_VERSION, migrate, needs_backup
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -122,7 +124,11 @@ class Store(StoreReads):
                 "TRACKER_ALLOW_NETWORK_FS=1."
             )
         if create:
-            ensure_private_dir(self.dir)
+            home = default_dir()
+            ours = self.dir == home or home in self.dir.parents
+            ensure_private_dir(self.dir, tighten=ours)
+            if ours and self.dir != home:
+                make_private_if_ours(home)  # e.g. ~/.tracker holding only the demo store
             try:
                 precreate_private_file(self.path)
             except OSError as e:
@@ -171,7 +177,7 @@ class Store(StoreReads):
                 "(pip install -U tracker-tui). The store was left untouched."
             )
         if not writable:
-            if version < SCHEMA_VERSION:
+            if version < READABLE_VERSION:
                 conn.close()
                 raise StoreError(
                     f"tracker: the store {self.path} (schema {version}) needs an upgrade to version "
@@ -190,7 +196,7 @@ class Store(StoreReads):
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA cache_size = -16000")  # 16 MB: index pages of a long run stay hot
             if version < SCHEMA_VERSION:
-                if version > 0:
+                if needs_backup(version):
                     self._backup_before_migration(conn, version)
                 self._write(conn, lambda c: self._migrate_locked(c))
         except sqlite3.DatabaseError as e:
