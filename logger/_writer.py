@@ -179,7 +179,8 @@ class Writer:
             alerts += self.store.new_alerts
             if alerts and os.environ.get("TRACKER_ALERT_CMD"):
                 for rid, alert in alerts:
-                    run_alert_hook(os.environ["TRACKER_ALERT_CMD"], {**alert, **self.run_info.get(rid, {})})
+                    info = self.run_info.get(rid, {}) if rid is not None else {}
+                    run_alert_hook(os.environ["TRACKER_ALERT_CMD"], {**alert, **info})
         for d in dones:
             d.set()
 

@@ -80,7 +80,7 @@ class Batch:
         self.special: set[Group] = set()  # groups holding a NaN or ±Inf
         self.last_steps: dict[int, int] = {}
         self.nonfinite_first: dict[tuple[int, int], tuple[str, int, float, float]] = {}
-        self.alert_events: list[Event] = []
+        self.alert_events: list[tuple[int, float, str, str]] = []
 
     def write(self, entries: Sequence[tuple[Any, ...]], updates: Sequence[tuple[int, dict[str, Any]]],
               events: Sequence[Event]) -> int:
@@ -91,7 +91,7 @@ class Batch:
             )
             self.merge_summaries()
         touched = self.update_runs(updates)
-        self.insert_events(list(events) + self.alert_events, touched)
+        self.insert_events([*events, *self.alert_events], touched)
         return len(self.rows)
 
     def add_entries(self, entries: Sequence[tuple[Any, ...]]) -> None:
