@@ -18,7 +18,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -40,6 +40,7 @@ __all__ = [
 BUSY_TIMEOUT_MS = 2_000
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class StoreError(RuntimeError):
@@ -132,11 +133,11 @@ def translating() -> Iterator[None]:
         raise translate(e) from e
 
 
-def translated(fn: Callable[..., T]) -> Callable[..., T]:
+def translated(fn: Callable[P, T]) -> Callable[P, T]:
     """Decorate a store method so it raises only the store's own errors."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         with translating():
             return fn(*args, **kwargs)
 
