@@ -10,6 +10,7 @@ import shlex
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import sqlite_utils
 import test_crash
 
 import tracker
+from helpers import child_env
 from tracker.store import SCHEMA_VERSION, Store, StoreMissing
 from tracker.store.sql import database
 
@@ -101,6 +103,17 @@ def test_a_read_only_schema_2_store_is_still_read(readonly_dir):
     assert s.readonly and s.schema_version() == 2
     assert [r.summary for r in s.runs()] == [{"loss": 0.5}]
     s.close()
+
+
+def test_logging_never_imports_sqlite_utils(tmp_path):
+    code = ("import sys, tracker\n"
+            f"run = tracker.init(project='p', dir={str(tmp_path)!r}, capture_git=False)\n"
+            "run.log({'loss': 1.0})\nrun.finish()\n"
+            "assert 'sqlite_utils' not in sys.modules, 'the logger imported sqlite_utils'\n"
+            "assert tracker.Api(run.dir.rsplit('/runs/', 1)[0]).run(run.id).summary == {'loss': 1.0}\n"
+            "assert 'sqlite_utils' not in sys.modules, 'the read API imported sqlite_utils'\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=child_env())
+    assert p.returncode == 0, p.stderr
 
 
 def readme_commands() -> list[str]:
