@@ -81,6 +81,7 @@ __all__ = [
     "resolve_dir",
 ]
 
+
 def _immutable_ok(dir: Path, path: Path) -> bool:
     try:
         st = os.statvfs(dir)
@@ -385,4 +386,6 @@ class Store(StoreReads):
         self._write(self.conn, do, retry=False)
 
 
+#: Connections forgotten by :meth:`Store.abandon` in a forked child: kept referenced so they are
+#: never finalized (closed) by the garbage collector either.
 _ABANDONED: list[Any] = []
