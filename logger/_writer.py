@@ -4,8 +4,9 @@
 ``Run.log`` appends a tuple to a deque (atomic under the GIL, no lock, so a signal handler can
 never deadlock on it) and returns. This thread wakes every ``flush_interval`` seconds, or sooner
 when enough calls are queued, and commits everything queued in one transaction. Store errors
-(locked, disk full, read-only, I/O) keep the batch, warn once, back off and retry: nothing is
-raised into the training loop and nothing already queued is dropped. The queue is bounded:
+(``StoreBusy``, disk full, read-only, I/O: the store's own errors) keep the batch, warn once, back
+off (the store's ``backoff_delay``) and retry: nothing is raised into the training loop and nothing
+already queued is dropped. The queue is bounded:
 past ``max_pending`` queued calls, ``log()`` waits for the writer (backpressure).
 """
 
@@ -13,14 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections import deque
 from typing import Any
+
+from tracker.store.errors import StoreError, StoreValueError, backoff_delay
 
 from ._values import warn_once
 
@@ -60,6 +61,14 @@ def run_alert_hook(cmd: str, alert: dict[str, Any]) -> threading.Thread:
     t = threading.Thread(target=go, name="tracker-alert-hook", daemon=True)
     t.start()
     return t
+
+
+#: What a user is told, per kind of store failure, while the writer keeps the batch and retries.
+_HINTS = {
+    "busy": "another process holds the write lock; retrying",
+    "full": "the disk is full; free space and the queued points will be written",
+    "readonly": "the store became read-only; retrying",
+}
 
 
 class Control:
@@ -170,7 +179,8 @@ class Writer:
             alerts += self.store.new_alerts
             if alerts and os.environ.get("TRACKER_ALERT_CMD"):
                 for rid, alert in alerts:
-                    run_alert_hook(os.environ["TRACKER_ALERT_CMD"], {**alert, **self.run_info.get(rid, {})})
+                    info = self.run_info.get(rid, {}) if rid is not None else {}
+                    run_alert_hook(os.environ["TRACKER_ALERT_CMD"], {**alert, **info})
         for d in dones:
             d.set()
 
@@ -187,42 +197,37 @@ class Writer:
                 self.failing_since = None
                 self.last_error = None
                 return
-            except (sqlite3.InterfaceError, sqlite3.ProgrammingError, sqlite3.IntegrityError,
-                    OverflowError, TypeError, ValueError) as e:
+            except (StoreValueError, OverflowError, TypeError, ValueError) as e:
                 if entries and len(entries) > 1:
                     self._isolate(entries, e)
                     return
                 print(f"tracker: could not store a value ({type(e).__name__}: {e}); it was skipped.",
                       file=sys.stderr)
                 return
-            except sqlite3.DatabaseError as e:  # locked, full, read-only, I/O, corrupt: keep, retry
+            except StoreError as e:  # busy, full, read-only, I/O, corrupt: keep, retry
                 self._report(e)
             attempt += 1
             if self._stop:
                 return
-            time.sleep(min(2.0, 0.01 * 2 ** min(attempt, 8)) * random.uniform(0.5, 1.5))
+            time.sleep(backoff_delay(attempt))
 
     def _isolate(self, entries: list[Any], err: Exception) -> None:
         """A batch failed for a reason other than the store: write entries one by one."""
         for e in entries:
             try:
                 self.store.append([e])
-            except sqlite3.OperationalError:
-                self._with_retry(lambda: self.store.append([e]))
+            except StoreError as ex:
+                if isinstance(ex, StoreValueError):  # the entry, not the store: skip it
+                    print(f"tracker: skipped one log() call ({type(ex).__name__}: {ex})", file=sys.stderr)
+                else:  # the store: keep the entry and retry
+                    self._with_retry(lambda one=[e]: self.store.append(one))
             except Exception as ex:  # one bad entry: report it, keep the others
                 print(f"tracker: skipped one log() call ({type(ex).__name__}: {ex})", file=sys.stderr)
 
-    def _report(self, e: sqlite3.DatabaseError) -> None:
+    def _report(self, e: StoreError) -> None:
         msg = str(e)
-        low = msg.lower()
-        if "locked" in low or "busy" in low:
-            kind, hint = "locked", "another process holds the write lock; retrying"
-        elif "full" in low:
-            kind, hint = "full", "the disk is full; free space and the queued points will be written"
-        elif "readonly" in low or "read-only" in low:
-            kind, hint = "readonly", "the store became read-only; retrying"
-        else:
-            kind, hint = "io", "retrying"
+        kind = e.kind or "io"
+        hint = _HINTS.get(kind, "retrying")
         self.last_error = f"{msg}: {hint}"
         if self.failing_since is None:
             self.failing_since = time.monotonic()

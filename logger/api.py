@@ -11,6 +11,8 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from tracker.store.keys import is_system_metric
+
 _OPS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$exists")
 
 
@@ -95,7 +97,9 @@ class ApiRun:
         self.cwd: str | None = rec.cwd
         self._git: dict[str, Any] | None = None
         self.config: dict[str, Any] = rec.config
-        self.summary: dict[str, Any] = rec.summary
+        # Like wandb: the sampler's system metrics are not the run's results (system_history()).
+        self.summary: dict[str, Any] = {k: v for k, v in rec.summary.items()
+                                        if not is_system_metric(k) or k in rec.summary_overrides}
         self.meta: dict[str, Any] = rec.meta
         self.last_step: int | None = rec.last_step
 
@@ -128,8 +132,8 @@ class ApiRun:
         return [text for _, _, _, text in self._store.console(self._rec.rid)]
 
     def system_history(self) -> list[dict[str, Any]]:
-        """``history()`` of the ``system/...`` metrics only."""
-        return self.history([k for k in self._rec.metrics if k.startswith("system/")])
+        """``history()`` of the system metrics (CPU, memory, disk, network, GPUs) only."""
+        return self.history([k for k in self._rec.metrics if is_system_metric(k)])
 
     def metric_stats(self) -> dict[str, dict[str, Any]]:
         """Per metric: ``last``, ``last_step``, ``min``, ``max``, ``count``."""
@@ -141,13 +145,14 @@ class ApiRun:
 
     def history(self, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """One dict per step, in step order: ``_step``, ``_timestamp`` and the metric values
-        (all metrics but ``system/...`` ones unless ``keys`` names them; see ``system_history``).
+        (all metrics but the sampled system metrics unless ``keys`` names them; see
+        ``system_history``). A key you log yourself under ``system/`` is a metric like any other.
 
         When a key was logged more than once at one step, the last value logged wins here;
         :meth:`points` returns every stored point.
         """
         if keys is None:  # like wandb: system metrics have their own history (system_history)
-            keys = [k for k in self._rec.metrics if not k.startswith("system/")]
+            keys = [k for k in self._rec.metrics if not is_system_metric(k)]
         rows: dict[int, dict[str, Any]] = {}
         for step, ts, key, value in self._store.points(self._rec.rid, list(keys)):
             row = rows.get(step)
@@ -188,8 +193,8 @@ def _field(run: ApiRun, field: str) -> Any:
             else:
                 return run.config.get(field[7:])  # a key that itself holds dots
         return cur
-    if field.startswith("summary."):
-        return run.summary.get(field[8:])
+    if field.startswith("summary."):  # system metrics too: filters may select on them
+        return run._rec.summary.get(field[8:])
     if field == "group":
         return run.group
     return getattr(run, field, None)

@@ -10,6 +10,8 @@ three (RELIABILITY.md §B4).
 from __future__ import annotations
 
 import os
+import re
+import stat
 from pathlib import Path
 
 DB_NAME = "tracker.db"
@@ -28,6 +30,16 @@ class StoreDirError(RuntimeError):
     """The store directory cannot be used (not creatable, not writable, unsafe filesystem)."""
 
 
+#: Names the tracker itself creates in a store directory (the database, its WAL and shared-memory
+#: files, pre-migration backups, per-run file folders, the demo store of ``tracker-tui demo``).
+_OUR_NAMES = re.compile(re.escape(DB_NAME) + r"(-wal|-shm|-journal|\.v\d+\.bak)?|runs|demo")
+
+
+def default_dir() -> Path:
+    """``~/.tracker``: the store directory when neither ``dir`` nor ``$TRACKER_DIR`` is given."""
+    return Path.home() / ".tracker"
+
+
 def resolve_dir(dir: str | os.PathLike[str] | None = None) -> Path:
     """Return the store directory: ``dir`` argument > ``$TRACKER_DIR`` > ``~/.tracker``."""
     if dir is not None and str(dir) != "":
@@ -35,7 +47,7 @@ def resolve_dir(dir: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get("TRACKER_DIR")
     if env:
         return Path(env).expanduser()
-    return Path.home() / ".tracker"
+    return default_dir()
 
 
 def _unescape_mount(field: str) -> str:
@@ -72,8 +84,14 @@ def is_network_fs(fstype: str | None) -> bool:
     return fstype.lower() in NETWORK_FS or fstype.lower().startswith(("nfs", "fuse.sshfs", "cifs"))
 
 
-def ensure_private_dir(path: Path) -> None:
-    """Create ``path`` (mode 0700) if missing; raise StoreDirError naming it when unusable."""
+def ensure_private_dir(path: Path, *, tighten: bool = False) -> None:
+    """Create ``path`` (mode 0700) if missing; raise StoreDirError naming it when unusable.
+
+    With ``tighten`` (``~/.tracker`` and stores inside it), an existing directory that is the user's and
+    holds nothing but the tracker's own files — one we created, e.g. an older ``tracker-tui
+    demo`` made it 0755 — is made private too. A directory the user chose or filled is left as
+    it is.
+    """
     hint = "Choose another location with tracker.init(dir=...) or the TRACKER_DIR environment variable."
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -83,6 +101,21 @@ def ensure_private_dir(path: Path) -> None:
         raise StoreDirError(f"tracker: the store path {path} exists but is not a directory. {hint}")
     if not os.access(path, os.W_OK | os.X_OK):
         raise StoreDirError(f"tracker: the store directory {path} is not writable by this user. {hint}")
+    if tighten:
+        make_private_if_ours(path)
+
+
+def make_private_if_ours(path: Path) -> None:
+    """Make ``path`` 0700 if it is the user's and holds only the tracker's own files."""
+    try:
+        st = path.stat()
+        mode = stat.S_IMODE(st.st_mode)
+        if not mode & 0o077 or st.st_uid != os.getuid():
+            return
+        if all(_OUR_NAMES.fullmatch(name) for name in os.listdir(path)):
+            os.chmod(path, mode & 0o700)
+    except OSError:
+        return  # best effort: the store works either way
 
 
 def precreate_private_file(path: Path) -> None:

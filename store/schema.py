@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from .keys import system_metric_sql
+
 
 def _script(conn: sqlite3.Connection, sql: str) -> None:
     # Not executescript(): it COMMITs the caller's BEGIN IMMEDIATE first, which would let two
@@ -156,6 +158,43 @@ def _v2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    """Read-only SQL views for other tools (sqlite-utils, Datasette, DuckDB), key names resolved.
+
+    - ``history``: one row per logged point — run id, run name, project, key, step, timestamp,
+      value (NULL for NaN, ``is_nan`` 1), ``is_system`` (1 for the sampler's system metrics).
+    - ``runs_flat``: one row per run — its fields, the stored state, runtime, ``config`` (the
+      logged JSON, nested: ``config ->> 'optim.lr'``) and ``summary`` (a JSON object of each
+      training metric's last value, with ``run.summary[k] = v`` overrides applied).
+
+    Views hold no data: adding them touches no row (no backup is taken for this step).
+    """
+    system = system_metric_sql("k.name")
+    _script(
+        conn,
+        f"""
+        CREATE VIEW history AS
+        SELECT r.id AS run_id, r.name AS run_name, r.project AS project, k.name AS key,
+               m.step AS step, m.ts AS timestamp, m.value AS value,
+               (m.flag IS 1) AS is_nan, {system} AS is_system, m.id AS point_id
+        FROM metrics m JOIN runs r ON r.rid = m.rid JOIN keys k ON k.kid = m.kid;
+        CREATE VIEW runs_flat AS
+        SELECT r.id AS id, r.name AS name, r.project AS project, r.group_name AS group_name,
+               r.job_type AS job_type, r.state AS state, r.created_at AS created_at,
+               r.updated_at AS updated_at, r.finished_at AS finished_at, r.heartbeat_at AS heartbeat_at,
+               max(0, coalesce(r.finished_at, max(coalesce(r.heartbeat_at, 0), r.updated_at)) - r.created_at)
+                   AS runtime_s,
+               r.exit_code AS exit_code, r.last_step AS last_step, r.host AS host, r.user AS user,
+               r.git_commit AS git_commit, r.git_branch AS git_branch, r.tags AS tags, r.notes AS notes,
+               r.config AS config,
+               json_patch(coalesce((
+                   SELECT json_group_object(k.name, s.last) FROM metric_summary s JOIN keys k ON k.kid = s.kid
+                   WHERE s.rid = r.rid AND NOT {system}), '{{}}'), r.summary) AS summary
+        FROM runs r
+        """,
+    )
+
+
 BLOCK = 1024
 
 #: How a batch's summary row merges into an existing one (shared by the backfill and the writer).
@@ -185,9 +224,22 @@ FROM b JOIN metrics AS m ON m.id = b.mid WHERE true
 """ + _SUMMARY_ON_CONFLICT
 
 #: Ordered migrations; index i migrates version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+#: The oldest schema this code reads: a store that only lacks later additions (views) is read
+#: as it is where it cannot be migrated (a read-only mount).
+READABLE_VERSION = 2
+
+#: Migrations that leave every row as it was: a store is backed up before a migration only if
+#: one of its steps is not in here.
+_NO_DATA_CHANGE = frozenset({3})
+
+
+def needs_backup(current: int, target: int = SCHEMA_VERSION) -> bool:
+    """Does migrating from ``current`` to ``target`` change stored rows (so back up first)?"""
+    return current > 0 and any(v not in _NO_DATA_CHANGE for v in range(current + 1, target + 1))
 
 
 def migrate(conn: sqlite3.Connection, current: int, target: int = SCHEMA_VERSION) -> None:

@@ -145,7 +145,7 @@ class StoreWatcher:
             return f"watchdog unavailable ({e})"
         watcher = self
 
-        class Handler(FileSystemEventHandler):  # type: ignore[misc]
+        class Handler(FileSystemEventHandler):
             def on_any_event(self, event: Any) -> None:
                 name = os.path.basename(str(getattr(event, "dest_path", "") or event.src_path))
                 if name in WATCHED:  # never -shm: reading touches it

@@ -100,7 +100,7 @@ def test_context_manager_marks_the_run_failed_on_an_exception(store_dir):
     with pytest.raises(ZeroDivisionError):
         with start(store_dir) as run:
             run.log({"loss": 1.0})
-            1 / 0
+            _ = 1 / 0
     r = tracker.Api(store_dir).run(run.id)
     assert r.state == "failed" and r.exit_code == 1
     assert "ZeroDivisionError" in r.meta.get("error", "")

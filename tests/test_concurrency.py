@@ -36,17 +36,17 @@ def finish_all(procs, timeout: float = 60) -> list[tuple[int, str, str]]:
     for p in procs:
         try:
             so, se = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as e:
             p.kill()
             so, se = p.communicate()
-            raise AssertionError(f"child {p.args} did not finish in {timeout} s; stderr: {se[-2000:]}")
+            raise AssertionError(f"child {p.args} did not finish in {timeout} s; stderr: {se[-2000:]}") from e
         out.append((p.returncode, so, se))
     return out
 
 
 def assert_clean(results: list[tuple[int, str, str]]) -> None:
     """Exit status 0 and nothing on stderr: no warning, no traceback reached the user."""
-    for rc, so, se in results:
+    for rc, _, se in results:
         assert rc == 0, f"child exited {rc}; stderr:\n{se[-3000:]}"
         assert se.strip() == "", f"child wrote to stderr:\n{se[-3000:]}"
 
@@ -517,7 +517,7 @@ def test_c5_eight_processes_init_a_new_store_at_once(tmp_path):
         procs = [subprocess.Popen([PY, str(s), str(store), go, str(i)], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, env=child_env()) for i in range(8)]
         try:
-            wait_for(lambda: all(os.path.exists(f"{go}.ready{i}") for i in range(8)), 60, "8 processes to start")
+            wait_for(lambda go=go: all(os.path.exists(f"{go}.ready{i}") for i in range(8)), 60, "8 processes to start")
             assert not store.exists()
             Path(go).touch()
             results = finish_all(procs)
@@ -621,7 +621,7 @@ def test_c6_sixteen_threads_log_into_one_run(tmp_path):
     assert len(by_step) == nthreads * calls, "two threads' calls got the same step"
     per_thread: dict[int, list[tuple[int, float]]] = {}
     order = {}
-    for i, (name, step, _) in enumerate(rows):
+    for i, (_, step, _) in enumerate(rows):
         order.setdefault(step, i)
     for step in sorted(by_step, key=order.__getitem__):  # arrival order
         kv = by_step[step]

@@ -35,7 +35,7 @@ def test_long_series_come_back_as_block_extremes(tmp_path):
 def test_blocks_continue_across_batches_and_processes(tmp_path):
     for _ in range(3):  # three resumes, each appending 700 points: blocks must stay exact
         run = tracker.init(project="p", dir=tmp_path, id="fixedid1", resume="allow", capture_git=False)
-        for i in range(700):
+        for _ in range(700):
             run.log({"x": float(run.step)})
         run.finish()
     s = Store(tmp_path, create=False)
