@@ -43,6 +43,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tracker.store.keys import GPU_KEYS, SYSTEM_KEYS  # one list of the sampled names, shared with readers
+
 from ._gpu import GpuProvider, auto_gpu_provider
 from ._gpu import finite as _finite
 from ._values import warn_once
@@ -51,15 +53,6 @@ __all__ = ["GPU_KEYS", "SYSTEM_KEYS", "SystemSampler"]
 
 GIB = float(1 << 30)
 MIB = float(1 << 20)
-
-#: Every non-GPU name a sample can hold (the four rates are absent from the first sample).
-SYSTEM_KEYS = (
-    "system/cpu_percent", "system/proc_cpu_percent", "system/ram_used_gib", "system/ram_percent",
-    "system/proc_rss_gib", "system/disk_read_mib_s", "system/disk_write_mib_s", "system/net_recv_mib_s",
-    "system/net_sent_mib_s",
-)
-#: Per visible GPU ``i``, the names are ``f"system/gpu{i}/{suffix}"`` for these suffixes.
-GPU_KEYS = ("util_percent", "mem_used_gib", "mem_total_gib", "mem_percent", "temp_c", "power_w")
 
 _THREAD_NAME = "tracker-system-sampler"
 

@@ -10,17 +10,23 @@ never writes (``system/gpu_memory_mb``) is a training metric like any other: it 
 
 from __future__ import annotations
 
-#: Every non-GPU name a system sample can hold.
+#: Every non-GPU name a system sample can hold (units in the names: GiB = 2**30 bytes, MiB/s).
 SYSTEM_KEYS = (
-    "system/cpu_percent", "system/proc_cpu_percent", "system/ram_used_gb", "system/ram_percent",
-    "system/proc_rss_gb", "system/disk_read_mb_s", "system/disk_write_mb_s", "system/net_recv_mb_s",
-    "system/net_sent_mb_s",
+    "system/cpu_percent", "system/proc_cpu_percent", "system/ram_used_gib", "system/ram_percent",
+    "system/proc_rss_gib", "system/disk_read_mib_s", "system/disk_write_mib_s", "system/net_recv_mib_s",
+    "system/net_sent_mib_s",
 )
 #: Per visible GPU ``i``, the sampled names are ``f"system/gpu{i}/{suffix}"`` for these suffixes.
-GPU_KEYS = ("util_percent", "mem_used_gb", "mem_total_gb", "mem_percent", "temp_c", "power_w")
+GPU_KEYS = ("util_percent", "mem_used_gib", "mem_total_gib", "mem_percent", "temp_c", "power_w")
+#: The names stores written before the units were named honestly hold (same units, ``_gb``/``_mb_s``).
+LEGACY_SYSTEM_KEYS = (
+    "system/ram_used_gb", "system/proc_rss_gb", "system/disk_read_mb_s", "system/disk_write_mb_s",
+    "system/net_recv_mb_s", "system/net_sent_mb_s",
+)
+LEGACY_GPU_KEYS = ("mem_used_gb", "mem_total_gb")
 
-_SYSTEM = frozenset(SYSTEM_KEYS)
-_GPU = frozenset(GPU_KEYS)
+_SYSTEM = frozenset(SYSTEM_KEYS + LEGACY_SYSTEM_KEYS)
+_GPU = frozenset(GPU_KEYS + LEGACY_GPU_KEYS)
 _GPU_PREFIX = "system/gpu"
 
 
@@ -36,8 +42,8 @@ def is_system_metric(key: str) -> bool:
 
 def system_metric_sql(col: str) -> str:
     """The SQL form of :func:`is_system_metric` for the text column ``col`` (for the views)."""
-    names = ", ".join(f"'{k}'" for k in SYSTEM_KEYS)
-    suffixes = ", ".join(f"'{s}'" for s in GPU_KEYS)
+    names = ", ".join(f"'{k}'" for k in sorted(_SYSTEM))
+    suffixes = ", ".join(f"'{s}'" for s in sorted(_GPU))
     return (
         f"({col} IN ({names}) OR ({col} GLOB '{_GPU_PREFIX}[0-9]*/*' AND {col} NOT GLOB '*/*/*/*'"
         f" AND NOT substr({col}, 11, instr(substr({col}, 11), '/') - 1) GLOB '*[^0-9]*'"
