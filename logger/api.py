@@ -104,6 +104,11 @@ class ApiRun:
         self.last_step: int | None = rec.last_step
 
     @property
+    def system_summary(self) -> dict[str, Any]:
+        """The last value of each system metric the sampler recorded (they are not in ``summary``)."""
+        return {k: v for k, v in self._rec.summary.items() if k not in self.summary and is_system_metric(k)}
+
+    @property
     def runtime(self) -> float:
         return float(self._rec.runtime)
 

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from tracker.tui.cli.tail_follow import Row, StepGrouper, is_busy
+from tracker.store import is_busy
+from tracker.tui.cli.tail_follow import Row, StepGrouper
 from tracker.tui.cli.tail_output import json_line
 
 PY = sys.executable

@@ -102,8 +102,11 @@ def config_diff(configs: Sequence[dict[str, Any]], *, only_different: bool = Tru
 
 
 def training_first(keys: Iterable[str]) -> list[str]:
-    """Metric names sorted, training metrics before the ``system/`` ones the sampler records."""
-    return sorted(keys, key=lambda k: (k.startswith("system/"), k))
+    """Metric names sorted, training metrics before the system metrics the sampler records (a key
+    the user logged under ``system/`` is a training metric)."""
+    from tracker.store.keys import is_system_metric
+
+    return sorted(keys, key=lambda k: (is_system_metric(k), k))
 
 
 def lower_is_better(metric: str) -> bool:

@@ -33,15 +33,16 @@ def diff_tables(runs: list[Any], show_all: bool) -> tuple[list[str], Table, Tabl
     """The header, the config rows and the metric rows, every cell sanitised.
 
     Config rows start with a mark (``~`` changed, ``+`` added, ``-`` removed, blank same); metric
-    rows are training metrics, then ``system/`` ones (with ``show_all``), best values marked ``*``.
+    rows are training metrics, then the sampled system metrics (with ``show_all``), best values marked ``*``.
     """
     header = ["", "key", *[f"{sanitize(r.name)} ({r.id})" for r in runs]]
     rows = config_diff([r.config for r in runs], only_different=not show_all)
     body = [[MARKS[row.status], sanitize(row.key), *[sanitize(fmt_value(v)) for v in row.values]] for row in rows]
-    keys = training_first({k for r in runs for k in r.summary if show_all or not k.startswith("system/")})
+    values = [{**r.summary, **(r.system_summary if show_all else {})} for r in runs]
+    keys = training_first({k for v in values for k in v})
     metrics = []
     for k in keys:
-        vals = [r.summary.get(k, MISSING) for r in runs]
+        vals = [v.get(k, MISSING) for v in values]
         b = best_index([None if v is MISSING else v for v in vals], k)
         metrics.append(["", sanitize(k), *[sanitize(fmt_value(v)) + (" *" if i == b else "")
                                              for i, v in enumerate(vals)]])

@@ -293,8 +293,7 @@ def _output(watcher: Any, keys: list[str] | None) -> JsonOut | TableOut:
 
 
 def _follow(store: Any, rec: Any, opts: _Options, sig: Signals) -> int:
-    import sqlite3
-
+    from tracker.store import StoreError
     from tracker.store.watch import StoreWatcher
 
     keys = opts.keys
@@ -318,7 +317,7 @@ def _follow(store: Any, rec: Any, opts: _Options, sig: Signals) -> int:
             return code
         out.finish(rec, follower)
         return STATE_EXIT.get(rec.state, EXIT_ERROR)
-    except sqlite3.Error as e:
+    except StoreError as e:
         _err(f"cannot read {sanitize(store.path)}: {sanitize(e)}")
         return EXIT_ERROR
     finally:

@@ -9,13 +9,14 @@ even when nothing changes, so a process that died silently is noticed.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from tracker.store import StoreBusy
 
 QUIET = 0.3  #: seconds without new points after which the newest step counts as complete
 STATE_EVERY = 0.5  #: the run's state is re-read at least this often (seconds)
@@ -207,26 +208,13 @@ class Sink(Protocol):
         ...
 
 
-def is_busy(e: BaseException) -> bool:
-    """A writer holds the database for a moment (e.g. recovering the WAL): read again soon.
-
-    The one place tail looks at sqlite3's messages; the store's own busy error replaces it.
-    """
-    if not isinstance(e, sqlite3.OperationalError):
-        return False
-    msg = str(e).lower()
-    return "locked" in msg or "busy" in msg
-
-
 def _refresh(store: Any, rid: str, follower: Follower) -> Any:
     """The run re-read (its state first, then the points it covers), or None when the store is busy."""
     try:
         fresh = store.run(rid)
         follower.update(fresh)
         follower.read_new()
-    except sqlite3.OperationalError as e:
-        if not is_busy(e):
-            raise
+    except StoreBusy:  # a writer holds the database for a moment (e.g. recovering the WAL): read again soon
         return None
     return fresh
 
