@@ -18,7 +18,8 @@ from rich.color import Color
 from rich.style import Style
 from rich.text import Text
 
-from tracker.tui.charts.series import ChartData, Series, _finite_range, chart_data
+from tracker.tui.charts.raster import HD_GLYPHS, hd_cells
+from tracker.tui.charts.series import ChartData, Series, Trace, _finite_range, chart_data
 from tracker.tui.charts.ticks import fmt_duration, fmt_num, nice_step, x_ticks, y_ticks
 from tracker.tui.text import sanitize
 
@@ -143,7 +144,7 @@ def _ansi_lines(canvas: str) -> list[Text]:
                 line.append(raw[pos:], style)
             out.append(line)
     except ValueError:
-        return Text.from_ansi(canvas).split("\n", allow_blank=True)
+        return list(Text.from_ansi(canvas).split("\n", allow_blank=True))
     return out
 
 
@@ -172,6 +173,70 @@ def _plot_traces(data: ChartData, color: bool, background: tuple[int, int, int] 
             plt.scatter(t.xs, t.ys, marker="·")
 
 
+def _trace_rgb(
+    data: ChartData, t: Trace, background: tuple[int, int, int] | None
+) -> tuple[int, int, int]:
+    """A trace's colour: its run's, faint for raw values under a smoothed line."""
+    rgb = _rgb(t.color_index)
+    if not t.smoothed and any(u.smoothed for u in data.traces):
+        return _faint(rgb, background)
+    return rgb
+
+
+def _fast_lines(data: ChartData, color: bool) -> bool:
+    """Draw the traces with ``raster`` (colour, every trace a quarter-block line)."""
+    return color and all(_marker(t.color_index, color) == "hd" for t in data.traces)
+
+
+def _overlay(
+    lines: list[Text], data: ChartData, background: tuple[int, int, int] | None
+) -> list[Text]:
+    """Write the traces' cells into the blank cells of a canvas plotext drew without them.
+
+    Later traces cover earlier ones cell by cell, as in plotext; what plotext drew inside the
+    frame (skipped-point marks) stays on top.
+    """
+    assert data.x_lim is not None and data.y_lim is not None
+    top = lines[0].plain if lines else ""
+    left, right = top.find("┌"), top.find("┐")
+    bottom = next((r for r, line in enumerate(lines) if "└" in line.plain), -1)
+    if left < 0 or right <= left + 1 or bottom < 2:
+        return lines
+    cols, rows = right - left - 1, bottom - 1
+    cells: dict[tuple[int, int], tuple[str, Style]] = {}
+    for t in data.traces:
+        style = Style(color=Color.from_rgb(*_trace_rgb(data, t, background)))
+        for cell, mask in hd_cells(t.xs, t.ys, data.x_lim, data.y_lim, cols, rows).items():
+            cells[cell] = (HD_GLYPHS[mask], style)
+    by_row: dict[int, dict[int, tuple[str, Style]]] = {}
+    for (cx, cy), v in cells.items():
+        by_row.setdefault(rows - cy, {})[left + 1 + cx] = v
+    out = list(lines)
+    for r, row_cells in by_row.items():
+        out[r] = _splice(lines[r], row_cells)
+    return out
+
+
+def _splice(line: Text, cells: dict[int, tuple[str, Style]]) -> Text:
+    """``line`` with the given columns replaced where it is blank."""
+    plain = line.plain
+    chars = list(plain)
+    styles: list[Style | str | None] = [None] * len(chars)
+    for span in line.spans:
+        styles[span.start : span.end] = [span.style] * (span.end - span.start)
+    for col, (ch, style) in cells.items():
+        if col < len(chars) and chars[col] == " ":
+            chars[col] = ch
+            styles[col] = style
+    out = Text(no_wrap=True)
+    start = 0
+    for i in range(1, len(chars) + 1):
+        if i == len(chars) or styles[i] != styles[start]:
+            out.append("".join(chars[start:i]), styles[start])
+            start = i
+    return out
+
+
 def _plot_lines(
     data: ChartData,
     width: int,
@@ -198,7 +263,11 @@ def _plot_lines(
         plt.theme("clear")
         if color:  # its own colour, so the frame is never one run of text with the blank cells
             plt.ticks_color(_axis_rgb(background))
-        _plot_traces(data, color, background)
+        fast = _fast_lines(data, color)
+        if fast:  # one blank point: plotext draws axes and ticks only for a figure with data
+            plt.scatter([x_lo], [y_lo], marker=" ")
+        else:
+            _plot_traces(data, color, background)
         for (col, k), i in marks.items():
             x = x_lo + (col + 0.5) / plot_cols * (x_hi - x_lo) if x_hi > x_lo else x_lo
             y = y_hi if k == 1 else y_lo
@@ -210,10 +279,12 @@ def _plot_lines(
         plt.yticks(yt, yl)
         canvas = plt.build()
         plt.clf()  # drop references to the data
-    if color:
+    if fast:
+        lines = _overlay(_ansi_lines(canvas), data, background)
+    elif color:
         lines = _ansi_lines(canvas)
     else:
-        lines = Text(plt.uncolorize(canvas)).split("\n", allow_blank=True)
+        lines = list(Text(plt.uncolorize(canvas)).split("\n", allow_blank=True))
     return lines[:height]
 
 
