@@ -119,7 +119,7 @@ async def test_charts_screen_pages_with_keys_shown_in_the_footer(demo_store):
         await settle(pilot)
         assert len(view.panels) >= 3  # val/loss was ticked already
         assert view.pages > 1
-        assert "PgDn More charts" in footer_text(app)
+        assert "PgDn Next page" in footer_text(app)
         first, *_, last = view.panels
         shown = "\n".join(screen_lines(view))
         assert first in shown and last not in shown

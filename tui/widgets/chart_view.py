@@ -59,8 +59,8 @@ class ChartView(Widget):
 
     # Ids keep the Charts screen's old ones, so keymaps written for them still apply.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("pagedown", "page(1)", "More charts", key_display="PgDn", id="charts.page_down"),
-        Binding("pageup", "page(-1)", "Prev charts", key_display="PgUp", id="charts.page_up"),
+        Binding("pagedown", "page(1)", "Next page", key_display="PgDn", id="charts.page_down"),
+        Binding("pageup", "page(-1)", "Prev page", key_display="PgUp", id="charts.page_up"),
         Binding("left_square_bracket", "smoothing(-0.1)", "Smooth -", id="charts.smooth_less"),
         Binding("right_square_bracket", "smoothing(0.1)", "Smooth +", id="charts.smooth_more"),
         Binding("x", "x_mode", "X axis", id="charts.x_mode"),
@@ -363,10 +363,15 @@ class ChartView(Widget):
         return self._pages
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Page keys only while there is more than one page (the footer shows them then)."""
-        if action == "page":
-            return self._pages > 1
+        """Page keys only while there is a page that way (the footer shows them then)."""
+        if action == "page" and parameters:
+            delta = parameters[0]
+            return self.page < self._pages - 1 if isinstance(delta, int) and delta > 0 else self.page > 0
         return True
+
+    def watch_page(self) -> None:
+        """Show or hide PgDn/PgUp in the footer for the new page."""
+        self.refresh_bindings()
 
     def action_page(self, delta: int) -> None:
         """Show the next (``delta`` > 0) or previous page of charts."""
@@ -472,7 +477,7 @@ def _extended(old: Series, points: list[Point]) -> Series:
     steps = [p[0] for p in points]
     values = [p[1] for p in points]
     has_time = any(len(p) > 2 for p in points)
-    times = [p[2] if len(p) > 2 else math.nan for p in points]  # type: ignore[misc]
+    times = [p[2] if len(p) > 2 else math.nan for p in points]
     old_x = old.steps if old.steps is not None else old.xs
     n = min(len(old_x), len(old.ys))
     stamps = None
