@@ -233,3 +233,8 @@ async def test_chart_keys_work_in_the_detail_charts_and_system_tabs(demo_store):
         await pilot.pause()
         await pilot.press("L")
         assert system.log_y  # keys go to a chart only while it has focus
+        await pilot.press("m")
+        await settle(pilot)
+        await pilot.press("enter")  # the metrics as they were
+        await settle(pilot)
+        assert d.query_one("#tabs").active == "charts" and chart.has_focus

@@ -316,7 +316,7 @@ class DetailScreen(Screen[None]):
         def chosen(sel: list[str] | None) -> None:
             if sel:
                 self.metrics = sel[:6]
-                self.query_one(TabbedContent).active = "charts"
+                self.action_tab("charts")  # shown and focused: the chart keys apply
                 self._load_series()
 
         keys = sorted(self.record.metrics)
