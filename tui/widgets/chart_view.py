@@ -57,12 +57,15 @@ class ChartView(Widget):
 
     can_focus = True
 
-    # Ids keep the Charts screen's old ones, so keymaps written for them still apply.
+    # Ids keep the Charts screen's old ones, so keymaps written for them still apply. Pairs share
+    # one footer entry ("[ ] Smooth"), which leaves room for the screen's keys at 80 columns.
+    _PAGES = Binding.Group("Page", compact=True)
+    _SMOOTH = Binding.Group("Smooth", compact=True)
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("pagedown", "page(1)", "Next page", key_display="PgDn", id="charts.page_down"),
-        Binding("pageup", "page(-1)", "Prev page", key_display="PgUp", id="charts.page_up"),
-        Binding("left_square_bracket", "smoothing(-0.1)", "Smooth -", id="charts.smooth_less"),
-        Binding("right_square_bracket", "smoothing(0.1)", "Smooth +", id="charts.smooth_more"),
+        Binding("pagedown", "page(1)", "Next page", key_display="PgDn", id="charts.page_down", group=_PAGES),
+        Binding("pageup", "page(-1)", "Prev page", key_display="PgUp", id="charts.page_up", group=_PAGES),
+        Binding("left_square_bracket", "smoothing(-0.1)", "Smooth -", id="charts.smooth_less", group=_SMOOTH),
+        Binding("right_square_bracket", "smoothing(0.1)", "Smooth +", id="charts.smooth_more", group=_SMOOTH),
         Binding("x", "x_mode", "X axis", id="charts.x_mode"),
         Binding("L", "log_y", "Log y", id="charts.log_y"),
         Binding("plus,equals_sign", "zoom(1)", "Zoom in", id="charts.zoom_in"),
