@@ -238,3 +238,22 @@ async def test_chart_keys_work_in_the_detail_charts_and_system_tabs(demo_store):
         await pilot.press("enter")  # the metrics as they were
         await settle(pilot)
         assert d.query_one("#tabs").active == "charts" and chart.has_focus
+
+
+# ------------------------------------------------------------------------------------ layers
+
+
+@pytest.mark.parametrize("module", ["numeric", "series", "ticks", "raster"])
+def test_series_preparation_imports_neither_textual_nor_plotext(module):
+    import ast
+
+    import tracker.tui.charts as charts
+
+    path = Path(charts.__file__).with_name(f"{module}.py")
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    assert not imported & {"textual", "plotext", "rich"}

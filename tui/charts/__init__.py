@@ -6,7 +6,8 @@ row R6):
 * series preparation — ``numeric`` (clean, EMA, min/max downsampling on plain lists) and
   ``series`` (the ``Series``/``ChartSpec`` contract, per-series caches, x modes, extents,
   ``chart_data``); neither imports Textual or plotext;
-* drawing — ``ticks`` (axis ticks and labels), ``draw`` (plotext canvas, legend, notes:
+* drawing — ``ticks`` (axis ticks and labels), ``raster`` (line traces as plotext's quarter-block
+  cells, without plotext's per-point Python), ``draw`` (plotext canvas, legend, notes:
   ``render_chart``) and ``grid`` (several charts, a minimum height, pages: ``render_grid``).
 
 Nothing here imports Textual; the widget that owns the data is
