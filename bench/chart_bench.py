@@ -5,7 +5,9 @@
 2. ``render_chart`` at 80×24: 10 runs × 1,000 points (target < 250 ms), and one 1,000,000-point
    run including cleaning and downsampling (target < 250 ms), cold (a fresh ``Series``, so
    nothing cached) and warm (same ``Series``, e.g. after a resize or zoom), with and without
-   smoothing; a 4-panel grid at 160×48.
+   smoothing; a 4-panel grid at 160×48; the 10 runs at 118×37 (the ChartView of a 120×40
+   terminal, where ``bench/tui_bench.py`` times the chart in the app) with plotext drawing the
+   lines as before, for comparison with ``charts.raster`` drawing them.
 3. plotext alone (``build()``) on the raw points, the thing downsampling avoids: 100,000 points
    by default, 1,000,000 with ``--plotext-1m`` (several seconds); the ratio to our render.
 
@@ -23,7 +25,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import plotext as plt
@@ -33,6 +35,7 @@ from tracker.tui.charts import (
     Series,
     clean,
     downsample_minmax,
+    draw,
     ema,
     render_chart,
     render_grid,
@@ -57,7 +60,7 @@ def curve(n: int, seed: int = 0, *, offset: float = 0.0) -> list[float]:
     return [math.exp(-i / (n / 3)) + offset + rng.random() * 0.1 for i in range(n)]
 
 
-def plotext_alone(xs: list[float], ys: list[float], width: int = 80, height: int = 24) -> float:
+def plotext_alone(xs: Sequence[float], ys: Sequence[float], width: int = 80, height: int = 24) -> float:
     """One plotext build of the raw points, in milliseconds."""
     t0 = time.perf_counter()
     plt.clf()
@@ -68,6 +71,16 @@ def plotext_alone(xs: list[float], ys: list[float], width: int = 80, height: int
     plt.build()
     plt.clf()
     return (time.perf_counter() - t0) * 1000
+
+
+def plotext_lines(series: list[Series]) -> Any:
+    """``render_chart`` at 118×37 with plotext drawing the line traces (the way before raster)."""
+    fast = draw._fast_lines
+    draw._fast_lines = lambda data, color: False
+    try:
+        return render_chart(series, 118, 37, title="loss")
+    finally:
+        draw._fast_lines = fast
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
 
     fig["render 10x1k 80x24 cold"] = timed(lambda: render_chart(fresh_ten(), 80, 24, title="loss"), r)
     fig["render 10x1k 80x24 warm"] = timed(lambda: render_chart(ten, 80, 24, title="loss"), r)
+    fig["render 10x1k 118x37 cold"] = timed(lambda: render_chart(fresh_ten(), 118, 37, title="loss"), r)
+    fig["  same, lines drawn by plotext"] = timed(lambda: plotext_lines(fresh_ten()), r)
     fig["render 10x1k 80x24 ema 0.6 cold"] = timed(
         lambda: render_chart(fresh_ten(), 80, 24, title="loss", smoothing=0.6), r
     )

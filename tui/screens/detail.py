@@ -62,11 +62,7 @@ class DetailScreen(Screen[None]):
         Binding("f", "follow", "Follow console", show=False, id="detail.follow"),
         Binding("slash", "search_config", "Search config", id="detail.search"),
         Binding("m", "pick_metrics", "Metrics", id="detail.metrics"),
-        Binding("left_square_bracket", "smoothing(-0.1)", "Less smooth", show=False, id="detail.smooth_less"),
-        Binding("right_square_bracket", "smoothing(0.1)", "More smooth", show=False, id="detail.smooth_more"),
-        Binding("x", "x_mode", "X axis", show=False, id="detail.x_mode"),
-        Binding("L", "log_y", "Log y", show=False, id="detail.log_y"),
-    ]
+    ]  # chart keys: ChartView's own bindings, live while a chart has focus
 
     def __init__(self, run_id: str) -> None:
         super().__init__()
@@ -310,8 +306,9 @@ class DetailScreen(Screen[None]):
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
         # Focus something on the shown tab (a hidden search box must not keep the keys).
-        target = {"overview": "#overview-scroll", "config": "#config-tree", "console": "#console-log"}.get(tab)
-        if target:
+        target = {"overview": "#overview-scroll", "config": "#config-tree", "console": "#console-log",
+                  "charts": "#chart", "system": "#system-chart"}.get(tab)
+        if target and self.query_one(target).display:
             self.query_one(target).focus()
         else:
             self.query_one(TabbedContent).query_one("Tabs").focus()
@@ -330,25 +327,12 @@ class DetailScreen(Screen[None]):
         def chosen(sel: list[str] | None) -> None:
             if sel:
                 self.metrics = sel[:6]
-                self.query_one(TabbedContent).active = "charts"
+                self.action_tab("charts")  # shown and focused: the chart keys apply
                 self._load_series()
 
         keys = training_first(self.record.metrics)
         self.app.push_screen(Picker("Metrics to chart (up to 6)", [(k, k) for k in keys], multi=True,
                                     checked=self.metrics), chosen)
-
-    def _active_chart(self) -> ChartView:
-        return self.query_one("#system-chart" if self.query_one(TabbedContent).active == "system" else "#chart",
-                              ChartView)
-
-    def action_smoothing(self, delta: float) -> None:
-        self._active_chart().adjust_smoothing(delta)
-
-    def action_x_mode(self) -> None:
-        self._active_chart().cycle_x_mode()
-
-    def action_log_y(self) -> None:
-        self._active_chart().toggle_log_y()
 
     # ------------------------------------------------------------------ console
     def _add_console(self, lines: list[tuple[int, float, str, str]]) -> None:

@@ -1,9 +1,11 @@
 """``ChartView``: a Textual widget that owns metric series and draws them (STYLE.md H8).
 
 The widget holds its data (one list of ``Series`` per metric), the view options as reactives
-(smoothing, log-y, x axis, zoom window, follow) and nothing else: it never reads the store.
-Data arrives from the screen (``set_series`` after a load, ``append`` for live points) and keys
-live on the screen, which calls the verbs here (``zoom_in``, ``pan``, ``cycle_x_mode`` …).
+(smoothing, log-y, x axis, zoom window, follow, page) and nothing else: it never reads the store.
+Data arrives from the screen (``set_series`` after a load, ``append`` for live points). The chart
+keys are the widget's own ``BINDINGS`` (it takes focus), so every screen that shows a chart gets
+the same keys, footer entries and keymap ids; a screen that reads at higher resolution when
+zoomed listens for ``ChartView.Zoomed``.
 
 Drawing is ``charts.render_grid`` at the content size, from ``render()``. The result is cached
 by (size, data version, options), so the repaints Textual does for unrelated reasons cost a
@@ -15,14 +17,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import RenderResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from tracker.tui.charts import X_MODES, ChartSpec, Series, render_grid, x_extent
+from tracker.tui.charts import X_MODES, ChartSpec, Series, grid_layout, render_grid, x_extent
 
 __all__ = ["ChartView"]
 
@@ -50,6 +55,40 @@ class ChartView(Widget):
     }
     """
 
+    can_focus = True
+
+    # Ids keep the Charts screen's old ones, so keymaps written for them still apply. Pairs share
+    # one footer entry ("[ ] Smooth"), which leaves room for the screen's keys at 80 columns.
+    _PAGES = Binding.Group("Page", compact=True)
+    _SMOOTH = Binding.Group("Smooth", compact=True)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("pagedown", "page(1)", "Next page", key_display="PgDn", id="charts.page_down", group=_PAGES),
+        Binding("pageup", "page(-1)", "Prev page", key_display="PgUp", id="charts.page_up", group=_PAGES),
+        Binding("left_square_bracket", "smoothing(-0.1)", "Smooth -", id="charts.smooth_less", group=_SMOOTH),
+        Binding("right_square_bracket", "smoothing(0.1)", "Smooth +", id="charts.smooth_more", group=_SMOOTH),
+        Binding("x", "x_mode", "X axis", id="charts.x_mode"),
+        Binding("L", "log_y", "Log y", id="charts.log_y"),
+        Binding("plus,equals_sign", "zoom(1)", "Zoom in", id="charts.zoom_in"),
+        Binding("minus", "zoom(-1)", "Zoom out", show=False, id="charts.zoom_out"),
+        Binding("left", "pan(-1)", "Pan left", show=False, id="charts.pan_left"),
+        Binding("right", "pan(1)", "Pan right", show=False, id="charts.pan_right"),
+        Binding("0", "reset_zoom", "Reset zoom", show=False, id="charts.reset"),
+        Binding("f", "follow", "Follow", show=False, id="charts.follow"),
+    ]
+
+    @dataclass
+    class Zoomed(Message):
+        """The user changed the zoom window with a key (not live data extending it)."""
+
+        view: ChartView
+        """The chart whose window changed."""
+        x_mode: str
+        """Units of ``x_range``."""
+        x_range: tuple[float, float] | None
+        """The new window; None for all data."""
+        reset: bool
+        """True for "reset zoom" (read everything again), False for zoom and pan."""
+
     smoothing: reactive[float] = reactive(0.0)
     """EMA weight, 0 (off) to 0.99, like TensorBoard's smoothing slider (debiased EMA)."""
 
@@ -72,6 +111,9 @@ class ChartView(Widget):
 
     columns: reactive[int] = reactive(0)
     """Grid columns for several metrics; 0 picks from the width."""
+
+    page: reactive[int] = reactive(0)
+    """Which page of a grid too tall for the widget is shown (see ``charts.grid_layout``)."""
 
     def __init__(
         self,
@@ -96,6 +138,7 @@ class ChartView(Widget):
         self._version = 0
         self._rendered_key: tuple[Any, ...] | None = None
         self._rendered: Text = Text()
+        self._pages = 1
         if series is not None:
             self.set_series(series)
 
@@ -121,10 +164,13 @@ class ChartView(Widget):
                 Series are kept as given (they are immutable by contract); ``append`` builds
                 new ones.
         """
+        old = list(self._panels)
         if isinstance(series, Mapping):
             self._panels = {str(metric): list(runs) for metric, runs in series.items()}
         else:
             self._panels = {"": list(series)}
+        if list(self._panels) != old:
+            self.page = 0  # other metrics: start from the first page
         self._changed()
 
     def append(
@@ -150,42 +196,27 @@ class ChartView(Widget):
         points = list(new_points)
         if not points:
             return
-        steps = [p[0] for p in points]
-        values = [p[1] for p in points]
-        has_time = any(len(p) > 2 for p in points)
-        times = [p[2] if len(p) > 2 else math.nan for p in points]
         runs = self._panels.setdefault(metric, [])
         for i, old in enumerate(runs):
             if old.label == label:
-                old_x = old.x_values("step")
-                n = min(len(old_x), len(old.ys))
-                stamps = None
-                if old.timestamps is not None or has_time:
-                    old_t = list(old.timestamps)[:n] if old.timestamps is not None else []
-                    old_t += [math.nan] * (n - len(old_t))
-                    stamps = old_t + times
-                runs[i] = Series(
-                    old.label,
-                    [*old_x[:n], *steps],
-                    [*old.ys[:n], *values],
-                    old.color_index,
-                    None,
-                    stamps,
-                )
+                runs[i] = _extended(old, points)
                 break
         else:
-            if color_index is None:  # the run's colour in other panels, else the next free one
-                everyone = self._all_series()
-                same = [s.color_index for s in everyone if s.label == label]
-                used = {s.color_index for s in everyone}
-                color_index = same[0] if same else next(c for c in range(len(used) + 1) if c not in used)
-            stamps = times if has_time else None
-            runs.append(Series(label, steps, values, color_index, None, stamps))
+            if color_index is None:
+                color_index = self._color_for(label)
+            runs.append(_extended(Series(label, [], [], color_index), points))
         if self.follow and self.x_range is not None:
             extent = self._extent()
             if extent is not None and extent[1] > self.x_range[1]:
                 self.x_range = (self.x_range[0], extent[1])
         self._changed()
+
+    def _color_for(self, label: str) -> int:
+        """The run's colour in other panels, else the next free one."""
+        everyone = self._all_series()
+        same = [s.color_index for s in everyone if s.label == label]
+        used = {s.color_index for s in everyone}
+        return same[0] if same else next(c for c in range(len(used) + 1) if c not in used)
 
     def _changed(self) -> None:
         self._version += 1
@@ -326,6 +357,62 @@ class ChartView(Widget):
         self.smoothing = self.smoothing + delta
 
     # ---------------------------------------------------------------------------------------
+    # Key actions (the BINDINGS above)
+    # ---------------------------------------------------------------------------------------
+
+    @property
+    def pages(self) -> int:
+        """Pages of panels at the current size (1 when every chart fits)."""
+        return self._pages
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Page keys only while there is a page that way (the footer shows them then)."""
+        if action == "page" and parameters:
+            delta = parameters[0]
+            return self.page < self._pages - 1 if isinstance(delta, int) and delta > 0 else self.page > 0
+        return True
+
+    def watch_page(self) -> None:
+        """Show or hide PgDn/PgUp in the footer for the new page."""
+        self.refresh_bindings()
+
+    def action_page(self, delta: int) -> None:
+        """Show the next (``delta`` > 0) or previous page of charts."""
+        self.page = min(max(0, self.page + delta), self._pages - 1)
+
+    def action_smoothing(self, delta: float) -> None:
+        """Change the EMA weight (``[`` / ``]``)."""
+        self.adjust_smoothing(delta)
+
+    def action_x_mode(self) -> None:
+        """Step → wall time → relative time."""
+        self.cycle_x_mode()
+
+    def action_log_y(self) -> None:
+        """Linear ↔ logarithmic y."""
+        self.toggle_log_y()
+
+    def action_zoom(self, direction: int) -> None:
+        """Zoom in (``direction`` > 0) or out, and tell the screen (it may re-read the window)."""
+        self.zoom_in() if direction > 0 else self.zoom_out()
+        self.post_message(self.Zoomed(self, self.x_mode, self.x_range, reset=False))
+
+    def action_pan(self, direction: int) -> None:
+        """Move the zoom window left (< 0) or right."""
+        self.pan(direction)
+        self.post_message(self.Zoomed(self, self.x_mode, self.x_range, reset=False))
+
+    def action_reset_zoom(self) -> None:
+        """Show all data again."""
+        self.reset_zoom()
+        self.post_message(self.Zoomed(self, self.x_mode, None, reset=True))
+
+    def action_follow(self) -> None:
+        """Let live points extend a zoom window, or keep it still."""
+        self.follow = not self.follow
+        self.notify(f"follow {'on' if self.follow else 'off'}", timeout=2)
+
+    # ---------------------------------------------------------------------------------------
     # Rendering
     # ---------------------------------------------------------------------------------------
 
@@ -346,10 +433,12 @@ class ChartView(Widget):
             self.x_range,
             self.show_raw,
             self.columns,
+            self.page,
             color,
             background,
         )
         if key != self._rendered_key:
+            self._update_pages(width, height)
             panels = [
                 ChartSpec(
                     runs,
@@ -367,8 +456,36 @@ class ChartView(Widget):
                 width,
                 height,
                 columns=self.columns or None,
+                page=self.page,
                 color=color,
                 background=background,
             )
             self._rendered_key = key
         return self._rendered
+
+    def _update_pages(self, width: int, height: int) -> None:
+        """Recount the pages at this size; the footer shows the page keys only when needed."""
+        pages = grid_layout(len(self._panels), width, height, self.columns or None).pages
+        if len(self._panels) <= 1:
+            pages = 1
+        if pages != self._pages:
+            self._pages = pages
+            self.call_later(self.refresh_bindings)
+        if self.page >= pages:
+            self.set_reactive(ChartView.page, pages - 1)
+
+
+def _extended(old: Series, points: list[Point]) -> Series:
+    """A new ``Series``: ``old`` plus live ``points`` (wall times padded with NaN where missing)."""
+    steps = [p[0] for p in points]
+    values = [p[1] for p in points]
+    has_time = any(len(p) > 2 for p in points)
+    times = [p[2] if len(p) > 2 else math.nan for p in points]
+    old_x = old.steps if old.steps is not None else old.xs
+    n = min(len(old_x), len(old.ys))
+    stamps = None
+    if old.timestamps is not None or has_time:
+        old_t = list(old.timestamps)[:n] if old.timestamps is not None else []
+        old_t += [math.nan] * (n - len(old_t))
+        stamps = old_t + times
+    return Series(old.label, [*old_x[:n], *steps], [*old.ys[:n], *values], old.color_index, None, stamps)
