@@ -242,6 +242,6 @@ async def test_help_is_a_page_for_users_that_fits_80x24(demo_store):
         assert {"Runs", "Runs table"} <= {line for line in runs.splitlines()}
         assert re.search(r"^  /\s+Filter\s+runs\.filter$", runs, re.M)
         assert "Run detail" in detail.splitlines()
-        assert re.search(r"^  \[\s+Less smooth\s+detail\.smooth_less$", detail, re.M)
+        assert re.search(r"^  \[\s+Smooth -\s+charts\.smooth_less$", detail, re.M)  # the chart on the Charts tab
         assert re.search(r"^  \+/=\s+Zoom in\s+charts\.zoom_in$", charts, re.M)
         assert re.search(r"^  \?\s+Keys\s+app\.help$", charts, re.M)
