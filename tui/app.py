@@ -18,10 +18,12 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from tracker.tui.data import StoreReader
 from tracker.tui.messages import StoreChanged
 from tracker.tui.screens.runs import RunsScreen
+from tracker.tui.text import sanitize
 
 
 def default_keymap_path() -> Path:
@@ -49,14 +51,11 @@ class TrackerApp(App[None]):
     """tracker-tui: runs, details, comparisons, charts and parallel coordinates."""
 
     TITLE = "tracker-tui"
-    CSS = """
-    Screen { background: $surface; }
-    Footer { height: 1; }
-    """
+    CSS_PATH = "app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Keys", id="app.help"),
-        Binding("ctrl+p", "command_palette", "Commands", show=False, id="app.palette"),
+        Binding("ctrl+p", "command_palette", "Palette", show=False, id="app.palette"),
     ]
 
     def __init__(self, reader: StoreReader, *, poll_interval: float | None = None,
@@ -128,6 +127,19 @@ class TrackerApp(App[None]):
         """Tell every screen on the stack that the store changed (they re-read what they show)."""
         for screen in self.screen_stack:
             screen.post_message(StoreChanged())
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.report_worker_error(event.worker)
+
+    def report_worker_error(self, worker: Worker[Any]) -> None:
+        """Tell the user a background task failed (workers run with ``exit_on_error=False``:
+        without this a failed read would vanish). Screens forward their workers here."""
+        if worker.state != WorkerState.ERROR:
+            return
+        err = worker.error
+        what = worker.group if worker.group != "default" else worker.name
+        text = f"{type(err).__name__}: {err}" if err is not None else "unknown error"
+        self.notify(sanitize(text), title=f"{sanitize(what)} failed", severity="error", markup=False, timeout=10)
 
     def on_unmount(self) -> None:
         if self.watcher is not None:

@@ -149,7 +149,7 @@ def seed(store_dir: Path, *, runs: int = 28, steps: int = 600, now: float | None
                                              "summary": json.dumps(summary)})], now=end)
         elif fate == "failed":
             store.append([], updates=[(rid, {"state": "failed", "exit_code": 1, "finished_at": end,
-                                             "meta_merge": {"error": "RuntimeError: loss is NaN at step %d" % (n - 1)}})],
+                                             "meta_merge": {"error": f"RuntimeError: loss is NaN at step {n - 1}"}})],
                          now=end)
         else:  # crashed: still "running" in the store, heartbeat long gone, on another host
             store.append([], updates=[(rid, {"heartbeat_at": end, "meta_merge": {"note": "node lost"}})], now=end)

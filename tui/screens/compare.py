@@ -4,7 +4,7 @@ with the best value per row highlighted."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -12,17 +12,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from tracker.store import RunRecord
 from tracker.tui import fmt
 from tracker.tui.diff import best_index, config_diff, fmt_value, lower_is_better
 from tracker.tui.messages import RunLoaded, StoreChanged
+from tracker.tui.screens.base import TitleBar, TrackerScreen
 from tracker.tui.text import sanitize
-
-if TYPE_CHECKING:
-    from tracker.tui.app import TrackerApp
 
 MARK = {"changed": ("~", "yellow"), "added": ("+", "green"), "removed": ("-", "red"), "same": (" ", "")}
 
@@ -112,12 +109,11 @@ def code_diff(a: RunRecord, b: RunRecord, code_a: dict[str, Any], code_b: dict[s
     return out
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(TrackerScreen):
     """Config diff and metrics of the chosen runs."""
 
     HELP_TITLE = "Compare"
     DEFAULT_CSS = """
-    CompareScreen #cmp-title { height: 1; padding: 0 1; background: $panel; }
     CompareScreen DataTable { height: 1fr; }
     CompareScreen TabbedContent { height: 1fr; }
     CompareScreen ContentSwitcher { height: 1fr; }
@@ -142,12 +138,8 @@ class CompareScreen(Screen[None]):
         self.show_all = False
         self.statuses: list[str] = []
 
-    @property
-    def tapp(self) -> TrackerApp:
-        return self.app  # type: ignore[return-value]
-
     def compose(self) -> ComposeResult:
-        yield Static(id="cmp-title")
+        yield TitleBar(id="cmp-title")
         with TabbedContent(id="cmp-tabs"):
             with TabPane("Config diff", id="cfg"):
                 yield DataTable(id="cfg-table", cursor_type="row")
@@ -197,7 +189,7 @@ class CompareScreen(Screen[None]):
         title.append(f"{len(runs)} runs  ", style="bold")
         title.append(f"~{counts['changed']} changed  +{counts['added']} added  -{counts['removed']} removed")
         title.append("  (a: all keys)" if not self.show_all else "  (a: only differences)", style="dim")
-        self.query_one("#cmp-title", Static).update(title)
+        self.set_title(title)
 
         t = self.query_one("#cfg-table", DataTable)
         cursor = t.cursor_row

@@ -86,7 +86,7 @@ class RunTable(ScrollView, can_focus=True):
         Binding("end,G", "last", "Last", show=False, id="table.last"),
         Binding("left,h", "scroll_cols(-1)", "Scroll left", show=False, id="table.left"),
         Binding("right,l", "scroll_cols(1)", "Scroll right", show=False, id="table.right"),
-        Binding("enter", "activate", "Open", show=False, id="table.open"),
+        Binding("enter", "activate", "Open", id="table.open"),
     ]
 
     class CursorMoved(Message):
@@ -114,7 +114,7 @@ class RunTable(ScrollView, can_focus=True):
         self.cursor = 0
         self.sort_key: str | None = None
         self.sort_reverse = False
-        self.frozen = 2  # leading columns that stay put when scrolling sideways
+        self.frozen = 4  # leading columns (mark, state, name, step) that stay put when scrolling sideways
         self._index: dict[str, int] = {}
         self._cache: dict[int, Strip] = {}
         self._ascii = False
@@ -155,16 +155,6 @@ class RunTable(ScrollView, can_focus=True):
             self.refresh()
         if self.cursor_key != current:
             self.post_message(self.CursorMoved(self, self.cursor_key))
-
-    def update_row(self, row: Row) -> bool:
-        """Replace one row in place (live updates); returns False if the key is not shown."""
-        i = self._index.get(row.key)
-        if i is None:
-            return False
-        self.rows[i] = row
-        self._cache.pop(i, None)
-        self.refresh_line(i)
-        return True
 
     @property
     def cursor_key(self) -> str | None:
@@ -275,6 +265,11 @@ class RunTable(ScrollView, can_focus=True):
         if y >= 1:
             self._set_cursor(int(self.scroll_y) + y - 1)
 
+    def notify_style_update(self) -> None:
+        """A theme or stylesheet change: the cached lines hold the old colours."""
+        self._cache.clear()
+        super().notify_style_update()
+
     def on_focus(self) -> None:
         self._cache.pop(self.cursor, None)
         self.refresh()
@@ -330,8 +325,22 @@ class RunTable(ScrollView, can_focus=True):
             if selected and c.key in ("sel", "name"):
                 cls = "runtable--selected"
             style = self.get_component_rich_style(cls, partial=True) if cls else Style()
+            if i == self.cursor:
+                # The cursor's own colours win: "running" in $primary on a $primary cursor was
+                # invisible. Bold, underline and reverse still mark the cell.
+                style = style.without_color
             cells.append((self._cell(text, c.width, c.align), style))
         return self._line(cells, base)
+
+    def _frozen_width(self, width: int) -> int:
+        """Cells of the pinned columns: as many of the first ``frozen`` as leave half the width
+        to the scrolling ones."""
+        w = 1
+        for c in self.columns[: self.frozen]:
+            if w + c.width + 1 > max(width // 2, 1 + self.columns[0].width + 1):
+                break
+            w += c.width + 1
+        return w
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -350,7 +359,7 @@ class RunTable(ScrollView, can_focus=True):
                 self._cache[i] = strip
         if scroll_x and self.columns:
             # The first `frozen` columns stay; the rest scroll sideways.
-            frozen_w = 1 + sum(c.width + 1 for c in self.columns[: self.frozen])
+            frozen_w = self._frozen_width(width)
             left = strip.crop(0, frozen_w)
             right = strip.crop(frozen_w + scroll_x, frozen_w + scroll_x + max(0, width - frozen_w))
             strip = Strip.join([left, right])
