@@ -540,3 +540,27 @@ async def test_one_esc_too_many_after_a_run_keeps_the_filter(demo_store):
         await pilot.press("slash", "escape")  # on purpose: in the filter box
         await settle(pilot, app)
         assert rs.filter_text == "" and len(table(app).rows) > n
+
+
+async def test_the_palette_screenshot_is_saved_beside_the_store_on_a_headless_box(demo_store, tmp_path,
+                                                                                   monkeypatch):
+    import shutil
+
+    store = tmp_path / "store"
+    shutil.copytree(demo_store, store)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/Downloads here
+    (tmp_path / "home").mkdir()
+    app = app_for(store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("ctrl+p", *"screenshot")
+        await pilot.pause(0.2)
+        await pilot.press("enter")
+        for _ in range(40):
+            if list(store.glob("*.svg")):
+                break
+            await pilot.pause(0.05)
+        (svg,) = list(store.glob("*.svg"))
+        assert "gpt-tiny" in svg.read_text(encoding="utf-8")  # the runs screen, as shown
+        saved = [n for n in app._notifications if n.title == "Screenshot saved"]
+        assert saved and str(svg) in saved[0].message

@@ -146,6 +146,27 @@ class TrackerApp(App[None]):
             self.watcher.stop()
         self.reader.close()
 
+    # ------------------------------------------------------------------ screenshots
+    def screenshot_dir(self) -> Path:
+        """Where the palette's Screenshot goes: beside the store, else the current directory
+        (Textual's default, ``~/Downloads``, is missing on a headless box)."""
+        store_dir = Path(self.reader.dir)
+        if store_dir.is_dir() and os.access(store_dir, os.W_OK):
+            return store_dir
+        return Path.cwd()
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Save an SVG of the screen and say where it went (or why it could not be saved)."""
+        folder = path or str(self.screenshot_dir())
+        try:
+            saved = self.save_screenshot(filename, folder, time_format)
+        except OSError as e:
+            self.notify(sanitize(str(e)), title="Screenshot not saved", severity="error", markup=False)
+            return None
+        self.notify(sanitize(saved), title="Screenshot saved", markup=False)
+        return saved
+
     # ------------------------------------------------------------------ navigation
     def runs_screen(self) -> RunsScreen | None:
         for s in self.screen_stack:
