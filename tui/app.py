@@ -76,6 +76,7 @@ class TrackerApp(App[None]):
             refresh_hz = 4.0 if os.environ.get("SSH_CONNECTION") else 10.0
         self.refresh_hz = max(0.2, float(refresh_hz))
         self.watcher: Any = None
+        self._watching = False
         self._changed_flag = False
         self.clock = clock
         if ascii_only is None:
@@ -95,9 +96,19 @@ class TrackerApp(App[None]):
             self.notify(self._keymap_error, title="keymap not loaded", severity="warning", markup=False)
         self.push_screen(RunsScreen())
         if self.poll_interval != 0:
-            self._start_watcher()
+            # The watcher starts once the first rows are on screen (RunsScreen calls
+            # start_watching), so importing and starting it does not delay them; at the
+            # latest after 2 s.
+            self.set_timer(2.0, self.start_watching)
             # Live data is applied at most refresh_hz times a second, however fast it comes.
             self.set_interval(1.0 / self.refresh_hz, self._flush_changes)
+
+    def start_watching(self) -> None:
+        """Start live updates (once; not at all with ``poll_interval=0``)."""
+        if self.poll_interval == 0 or self._watching:
+            return
+        self._watching = True
+        self._start_watcher()
 
     @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
     def _start_watcher(self) -> None:
@@ -105,6 +116,7 @@ class TrackerApp(App[None]):
 
         w = StoreWatcher(self.reader.dir, self._on_store_change, poll=self.poll_interval).start()
         self.watcher = w
+        self._changed_flag = True  # catch up with commits made before the watcher started
         mode = w.mode + (f" ({w.reason})" if w.reason and w.mode != "watch" and w.reason != "requested" else "")
         self.call_from_thread(self._set_live_mode, mode)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -12,7 +12,6 @@ from textual.widgets import Footer, Input, Static
 
 from tracker.store import RunRecord
 from tracker.tui.diff import lower_is_better
-from tracker.tui.filter import FilterError, compile_filter
 from tracker.tui.messages import RunsLoaded, SparksLoaded, StoreChanged
 from tracker.tui.screens.base import StatusLine, TrackerScreen
 from tracker.tui.screens.runs_model import (
@@ -27,8 +26,12 @@ from tracker.tui.screens.runs_model import (
     sort_runs,
 )
 from tracker.tui.text import sanitize
-from tracker.tui.widgets.pickers import Picker
 from tracker.tui.widgets.run_table import Column, Row, RunTable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tracker.tui.filter import Filter
 
 
 class RunsScreen(TrackerScreen):
@@ -61,7 +64,7 @@ class RunsScreen(TrackerScreen):
         self.rev = 0
         self.point_id = 0
         self.filter_text = ""
-        self.flt = compile_filter("")
+        self.flt: Filter | None = None  # None: every run (the filter module loads on first use)
         self.sort_key: str | None = "created"
         self.sort_reverse = True
         self.qualifier = "last"
@@ -107,7 +110,7 @@ class RunsScreen(TrackerScreen):
         if ids:
             self._load_ids(ids)
 
-    @work(thread=True, exclusive=True, group="runs-recheck", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="runs-recheck", exit_on_error=False, description="recheck running")
     def _load_ids(self, ids: list[str]) -> None:
         from tracker.tui.data import Snapshot
 
@@ -121,7 +124,7 @@ class RunsScreen(TrackerScreen):
     def load(self, full: bool = True) -> None:
         self._load(self.project, self.rev if not full else None)
 
-    @work(thread=True, exclusive=True, group="runs-load", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="runs-load", exit_on_error=False, description="read runs")
     def _load(self, project: str | None, after_rev: int | None) -> None:
         reader = self.tapp.reader
         snap = reader.snapshot(project) if after_rev is None else reader.changes(project, after_rev)
@@ -156,22 +159,31 @@ class RunsScreen(TrackerScreen):
         self.rev = max(self.rev, snap.rev) if not snap.full else snap.rev
         if layout_changed:
             self._data_version += 1
-        if snap.full:
-            import gc
-
-            gc.collect()
-            gc.freeze()  # the loaded runs are long-lived: keep full GC passes off the keystroke path
         self.point_id = snap.point_id
         self._loaded = True
         self.refresh_table()
-        self._request_sparks([r for r in snap.runs])
+        runs = list(snap.runs)
+        if snap.full:  # the rows go on screen first (a frame is due within ~1/60 s)
+            self.set_timer(0.1, lambda: self._after_full_load(runs))
+        else:
+            self._request_sparks(runs)
+
+    def _after_full_load(self, runs: list[RunRecord]) -> None:
+        """Once the rows are on screen: freeze the long-lived runs out of full GC passes (kept
+        off the keystroke path), start live updates, read the sparklines."""
+        import gc
+
+        gc.collect()
+        gc.freeze()
+        self.app.start_watching()
+        self._request_sparks(runs)
 
     def _request_sparks(self, runs: list[RunRecord]) -> None:
         key = self._primary()
         if key and runs:
             self._load_sparks(runs, key)
 
-    @work(thread=True, group="sparks", exit_on_error=False)
+    @work(thread=True, group="sparks", exit_on_error=False, description="sparklines")
     def _load_sparks(self, runs: list[RunRecord], key: str) -> None:
         # In chunks so the first rows get their sparklines quickly.
         for i in range(0, len(runs), 100):
@@ -250,13 +262,7 @@ class RunsScreen(TrackerScreen):
         """Filter, sort and (re)draw the table from the runs in memory."""
         table = self.query_one(RunTable)
         cols, metrics, configs = self._columns()
-        runs = []
-        for r in self.runs.values():
-            try:
-                if self.flt(r):
-                    runs.append(r)
-            except Exception:  # a filter must never take the app down; count it as no match
-                pass
+        runs = list(self.runs.values()) if self.flt is None else [r for r in self.runs.values() if self._matches(r)]
         runs = sort_runs(runs, self._view())
         self.shown = runs
         best = best_per_column(runs, metrics, self.qualifier)
@@ -311,8 +317,17 @@ class RunsScreen(TrackerScreen):
     def _filter_submitted(self, event: Input.Submitted) -> None:
         self.query_one(RunTable).focus()
 
+    def _matches(self, r: RunRecord) -> bool:
+        assert self.flt is not None
+        try:
+            return bool(self.flt(r))
+        except Exception:  # a filter must never take the app down; count it as no match
+            return False
+
     def apply_filter(self, text: str) -> bool:
         """Compile ``text``; on error show it inline and keep the previous filter."""
+        from tracker.tui.filter import FilterError, compile_filter
+
         err = self.query_one("#filter-error", Static)
         try:
             flt = compile_filter(text)
@@ -408,6 +423,12 @@ class RunsScreen(TrackerScreen):
         cols, metrics, configs = self._columns()
         self.tapp.open_parcoords(list(self.runs.values()), configs, self._primary())
 
+    def _pick(self, chosen: Callable[[Any], None], title: str, items: list[tuple[str, str]], **kw: Any) -> None:
+        """Open a picker (imported here: it is not needed for the first paint)."""
+        from tracker.tui.widgets.pickers import Picker
+
+        self.app.push_screen(Picker(title, items, **kw), chosen)
+
     def action_pick_project(self) -> None:
         if not self.projects:
             self.notify("No projects yet", severity="warning")
@@ -423,7 +444,7 @@ class RunsScreen(TrackerScreen):
                 self.load()
 
         items = [(f"{p}  ({n} runs)", p) for p, n in self.projects]
-        self.app.push_screen(Picker("Project", items), chosen)
+        self._pick(chosen, "Project", items)
 
     def action_pick_sort(self) -> None:
         from tracker.tui.diff import flatten
@@ -446,7 +467,7 @@ class RunsScreen(TrackerScreen):
                     self.sort_reverse = key.startswith("m:") and not lower_is_better(key[2:]) or key == "created"
                 self.refresh_table()
 
-        self.app.push_screen(Picker("Sort by (again to reverse)", items), chosen)
+        self._pick(chosen, "Sort by (again to reverse)", items)
 
     def action_reverse_sort(self) -> None:
         self.sort_reverse = not self.sort_reverse
@@ -470,8 +491,8 @@ class RunsScreen(TrackerScreen):
                     self._request_sparks(list(self.runs.values()))
                 self.refresh_table()
 
-        self.app.push_screen(Picker("Metric columns (first = primary, with trend)", [(k, k) for k in keys],
-                                    multi=True, checked=current), chosen)
+        self._pick(chosen, "Metric columns (first = primary, with trend)", [(k, k) for k in keys],
+                   multi=True, checked=current)
 
     def action_pick_config_columns(self) -> None:
         from tracker.tui.diff import flatten
@@ -486,8 +507,7 @@ class RunsScreen(TrackerScreen):
                 self.config_cols = sel
                 self.refresh_table()
 
-        self.app.push_screen(Picker("Config columns", [(k, k) for k in sorted(keys)], multi=True, checked=current),
-                             chosen)
+        self._pick(chosen, "Config columns", [(k, k) for k in sorted(keys)], multi=True, checked=current)
 
     def action_toggle_gpu(self) -> None:
         self.gpu_cols = not self.gpu_cols
