@@ -351,12 +351,13 @@ class RunTable(ScrollView, can_focus=True):
             i = int(self.scroll_y) + y - 1
             if i >= len(self.rows):
                 return Strip.blank(width, self.rich_style)
-            strip = self._cache.get(i)
-            if strip is None:
-                strip = self._row_strip(i)
+            cached = self._cache.get(i)
+            if cached is None:
+                cached = self._row_strip(i)
                 if len(self._cache) > 400:
                     self._cache.clear()
-                self._cache[i] = strip
+                self._cache[i] = cached
+            strip = cached
         if scroll_x and self.columns:
             # The first `frozen` columns stay; the rest scroll sideways.
             frozen_w = self._frozen_width(width)
