@@ -162,21 +162,18 @@ class RunsScreen(TrackerScreen):
         self.point_id = snap.point_id
         self._loaded = True
         self.refresh_table()
-        runs = list(snap.runs)
+        self._request_sparks(list(snap.runs))
         if snap.full:  # the rows go on screen first (a frame is due within ~1/60 s)
-            self.set_timer(0.1, lambda: self._after_full_load(runs))
-        else:
-            self._request_sparks(runs)
+            self.set_timer(0.1, self._after_full_load)
 
-    def _after_full_load(self, runs: list[RunRecord]) -> None:
+    def _after_full_load(self) -> None:
         """Once the rows are on screen: freeze the long-lived runs out of full GC passes (kept
-        off the keystroke path), start live updates, read the sparklines."""
+        off the keystroke path) and start live updates."""
         import gc
 
         gc.collect()
         gc.freeze()
         self.app.start_watching()
-        self._request_sparks(runs)
 
     def _request_sparks(self, runs: list[RunRecord]) -> None:
         key = self._primary()
