@@ -86,6 +86,7 @@ class RunsScreen(TrackerScreen):
         self._cols_version = 0
         self._data_version = 0
         self._sparks_timer: Any = None
+        self._keys_cache: tuple[tuple[int, int, int, int], list[str]] | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -210,7 +211,11 @@ class RunsScreen(TrackerScreen):
 
     # ------------------------------------------------------------------ table building
     def _metric_keys(self) -> list[str]:
-        return metric_keys(self.runs.values())
+        """Metric names of the runs in memory (counted once per store revision read)."""
+        sig = (self._data_version, id(self.runs), len(self.runs), self.rev)
+        if self._keys_cache is None or self._keys_cache[0] != sig:
+            self._keys_cache = (sig, metric_keys(self.runs.values()))
+        return self._keys_cache[1]
 
     def _primary(self) -> str | None:
         return self.primary or primary_metric(self._metric_keys())
