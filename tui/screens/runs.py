@@ -246,19 +246,26 @@ class RunsScreen(TrackerScreen):
         if hit is not None and hit[0] == sig:
             row = hit[1]
         else:
-            row = self._build_row(r, metrics, configs)
+            row = self._lazy_row(r, metrics, configs)
             self._row_cache[r.id] = (sig, row)
-        marks = [m for m in metrics if best.get(m) == r.id]
+        marks = [f"m:{m}" for m in metrics if best.get(m) == r.id]
         if marks:  # the best-in-column highlight depends on which runs are shown: not cached
-            styles = dict(row.styles)
-            for m in marks:
-                styles[f"m:{m}"] = "runtable--best"
-            row = Row(row.key, row.cells, styles, row.kind, row.depth)
+            def marked(base: Row = row) -> tuple[dict[str, str], dict[str, str]]:
+                return base.cells, {**base.styles, **dict.fromkeys(marks, "runtable--best")}
+
+            row = Row(row.key, kind=row.kind, depth=row.depth, build=marked)
         return row
 
-    def _build_row(self, r: RunRecord, metrics: list[str], configs: list[str]) -> Row:
-        return build_row(r, metrics, configs, self._view(), sparks=self.sparks.get(r.id, []),
-                         now=self.tapp.clock(), ascii_only=self.tapp.ascii_only)
+    def _lazy_row(self, r: RunRecord, metrics: list[str], configs: list[str]) -> Row:
+        """The run's row, its cells made when the table first draws it (or someone reads them)."""
+        view, sparks = self._view(), self.sparks.get(r.id, [])
+        now, ascii_only = self.tapp.clock(), self.tapp.ascii_only
+
+        def build() -> tuple[dict[str, str], dict[str, str]]:
+            full = build_row(r, metrics, configs, view, sparks=sparks, now=now, ascii_only=ascii_only)
+            return full.cells, full.styles
+
+        return Row(r.id, build=build)
 
     def refresh_table(self) -> None:
         """Filter, sort and (re)draw the table from the runs in memory."""

@@ -212,6 +212,6 @@ def group_rows(runs: Sequence[RunRecord], expanded: set[str], ascii_only: bool,
                                        "tags": summary}, kind="group"))
         if open_:
             for r in members:
-                row = run_row(r)
-                rows.append(Row(row.key, row.cells, row.styles, row.kind, 1))  # cached rows stay as they are
+                row = run_row(r)  # cached rows stay as they are: an indented copy, built when drawn
+                rows.append(Row(row.key, kind=row.kind, depth=1, build=lambda row=row: (row.cells, row.styles)))
     return rows

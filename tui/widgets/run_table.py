@@ -10,8 +10,8 @@ drawn as plain segments: no markup is ever parsed from run data.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
@@ -35,16 +35,45 @@ class Column:
     min_width: int = 3
 
 
-@dataclass
 class Row:
     """One table row. ``cells`` maps column keys to display strings; ``styles`` optional per cell
-    component class names (e.g. ``runtable--state-failed``); ``kind`` is ``run`` or ``group``."""
+    component class names (e.g. ``runtable--state-failed``); ``kind`` is ``run`` or ``group``.
 
-    key: str
-    cells: dict[str, str]
-    styles: dict[str, str] = field(default_factory=dict)
-    kind: str = "run"
-    depth: int = 0
+    Instead of cells and styles a row may get ``build``, which makes both the first time either
+    is read: the table reads only the rows it draws, so the first paint of 1,000 runs builds the
+    ~40 rows on screen, not all of them."""
+
+    __slots__ = ("key", "kind", "depth", "_cells", "_styles", "_build")
+
+    def __init__(self, key: str, cells: dict[str, str] | None = None, styles: dict[str, str] | None = None,
+                 kind: str = "run", depth: int = 0, *, build: RowBuilder | None = None) -> None:
+        self.key = key
+        self.kind = kind
+        self.depth = depth
+        self._build = build if cells is None else None
+        self._cells: dict[str, str] = {} if cells is None else cells
+        self._styles: dict[str, str] = {} if styles is None else styles
+
+    def _built(self) -> None:
+        if self._build is not None:
+            build, self._build = self._build, None
+            self._cells, self._styles = build()
+
+    @property
+    def cells(self) -> dict[str, str]:
+        self._built()
+        return self._cells
+
+    @property
+    def styles(self) -> dict[str, str]:
+        self._built()
+        return self._styles
+
+    def __repr__(self) -> str:
+        return f"Row({self.key!r}, kind={self.kind!r}, depth={self.depth})"
+
+
+RowBuilder = Callable[[], tuple[dict[str, str], dict[str, str]]]
 
 
 class RunTable(ScrollView, can_focus=True):
