@@ -212,6 +212,14 @@ def group_rows(runs: Sequence[RunRecord], expanded: set[str], ascii_only: bool,
                                        "tags": summary}, kind="group"))
         if open_:
             for r in members:
-                row = run_row(r)  # cached rows stay as they are: an indented copy, built when drawn
-                rows.append(Row(row.key, kind=row.kind, depth=1, build=lambda row=row: (row.cells, row.styles)))
+                rows.append(_indented(run_row(r)))
     return rows
+
+
+def _indented(row: Row) -> Row:
+    """A group member's row one level in (cached rows stay as they are; built when drawn)."""
+
+    def build() -> tuple[dict[str, str], dict[str, str]]:
+        return row.cells, row.styles
+
+    return Row(row.key, kind=row.kind, depth=1, build=build)
