@@ -63,7 +63,7 @@ def test_wheel_contains_only_the_tracker_package(wheel):
     assert top - dist_info == {"tracker"}, sorted(top)
     for required in ("tracker/__init__.py", "tracker/_run.py", "tracker/api.py", "tracker/store/__init__.py",
                      "tracker/store/schema.py", "tracker/tui/__init__.py",
-                     "tracker/tui/screens/runs.tcss", "tracker/tui/cli/__main__.py"):
+                     "tracker/tui/app.tcss", "tracker/tui/cli/__main__.py"):
         assert required in names, required
     for forbidden in ("logger/", "store/", "tui/", "tests/", "bench/", "examples/"):
         assert not any(n.startswith(forbidden) for n in names), forbidden

@@ -429,3 +429,138 @@ async def test_a_store_from_a_newer_tracker_is_explained_not_crashed(tmp_path):
         await settle(pilot, app)
         status = str(runs_screen(app).query_one("#status").render())
         assert "newer" in status and "Upgrade" in status
+
+
+def _row_backgrounds(t: RunTable) -> set[str]:
+    return {str(seg.style.bgcolor) for y in (2, 3) for seg in t.render_line(y) if seg.style and seg.style.bgcolor}
+
+
+async def test_switching_theme_changes_the_backgrounds_on_every_screen(demo_store):
+    from tracker.tui.screens.base import TitleBar, TrackerScreen
+
+    app = app_for(demo_store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        t = table(app)
+        dark_rows = _row_backgrounds(t)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, DetailScreen) and isinstance(app.screen, TrackerScreen)
+        dark_title = app.screen.query_one(TitleBar).styles.background
+        app.theme = "textual-light"
+        await settle(pilot, app)
+        assert app.screen.query_one(TitleBar).styles.background != dark_title
+        await pilot.press("escape")
+        await settle(pilot, app)
+        light_rows = _row_backgrounds(t)
+        assert light_rows and light_rows.isdisjoint(dark_rows)  # cached lines were redrawn too
+        surface = app.screen.styles.background.hex.lower()
+        assert any(surface in bg for bg in light_rows)
+
+
+async def test_a_failed_background_read_is_told_to_the_user(tmp_path):
+    store = tmp_path / "store"
+    seed(store, now=NOW)
+    app = app_for(store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        assert len(table(app).rows) == 6
+        for f in store.iterdir():  # the database is overwritten under the open app
+            if f.name.startswith("tracker.db"):
+                f.write_bytes(b"[red]not[/red] a database " * (f.stat().st_size // 26 + 1))
+        await pilot.press("R")
+        await settle(pilot, app)
+        errors = [n for n in app._notifications if n.severity == "error"]
+        assert errors, "the failed read vanished"
+        assert "not a database" in errors[0].message and "runs-load" in errors[0].title
+        assert not errors[0].markup
+
+
+async def test_the_running_state_is_readable_on_the_cursor_row(tmp_path):
+    store = tmp_path / "store"
+    run = tracker.init(project="p", name="live-one", dir=store, capture_git=False)
+    run.log({"loss": 1.0})
+    try:
+        app = app_for(store)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot, app)
+            t = table(app)
+            assert t.rows[t.cursor].cells["state"] == "running"  # the cursor starts on it
+            segs = [s for s in t.render_line(1 + t.cursor) if s.text.strip() == "running"]
+            assert segs, "no state cell on the cursor row"
+            style = segs[0].style
+            assert style.bgcolor is not None and style.color != style.bgcolor
+    finally:
+        run.finish()
+
+
+async def test_scrolling_right_keeps_name_and_step_in_view(demo_store):
+    app = app_for(demo_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        t = table(app)
+        name = t.rows[t.cursor].cells["name"]
+        for _ in range(6):
+            await pilot.press("right")
+        await pilot.pause()
+        assert t.scroll_x > 0
+        header = "".join(s.text for s in t.render_line(0))
+        line = "".join(s.text for s in t.render_line(1 + t.cursor))
+        assert "state" in header and "name" in header and "step" in header
+        assert name[:10] in line
+
+
+async def test_the_80_column_footer_shows_the_essential_keys(demo_store):
+    from textual.widgets import Footer
+
+    app = app_for(demo_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        keys = list(app.screen.query_one(Footer).query("FooterKey"))
+        shown = {k.key for k in keys if k.region.right <= 80}
+        assert {"enter", "slash", "space", "c", "v", "s", "question_mark", "q"} <= shown
+        regions = sorted((k.region.x, k.region.right) for k in keys)
+        assert all(a[1] <= b[0] for a, b in zip(regions, regions[1:])), "footer keys overlap"
+
+
+async def test_one_esc_too_many_after_a_run_keeps_the_filter(demo_store):
+    app = app_for(demo_store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        rs = runs_screen(app)
+        await pilot.press("slash", *"lr < 5e-4", "enter")
+        await settle(pilot, app)
+        n = len(table(app).rows)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, DetailScreen)
+        await pilot.press("escape", "escape")
+        await settle(pilot, app)
+        assert app.screen is rs and rs.filter_text == "lr < 5e-4" and len(table(app).rows) == n
+        await pilot.press("slash", "escape")  # on purpose: in the filter box
+        await settle(pilot, app)
+        assert rs.filter_text == "" and len(table(app).rows) > n
+
+
+async def test_the_palette_screenshot_is_saved_beside_the_store_on_a_headless_box(demo_store, tmp_path,
+                                                                                   monkeypatch):
+    import shutil
+
+    store = tmp_path / "store"
+    shutil.copytree(demo_store, store)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/Downloads here
+    (tmp_path / "home").mkdir()
+    app = app_for(store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("ctrl+p", *"screenshot")
+        await pilot.pause(0.2)
+        await pilot.press("enter")
+        for _ in range(40):
+            if list(store.glob("*.svg")):
+                break
+            await pilot.pause(0.05)
+        (svg,) = list(store.glob("*.svg"))
+        assert "gpt-tiny" in svg.read_text(encoding="utf-8")  # the runs screen, as shown
+        saved = [n for n in app._notifications if n.title == "Screenshot saved"]
+        assert saved and str(svg) in saved[0].message

@@ -7,6 +7,7 @@ The event loop never touches SQLite: screens ask thread workers, which read thro
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -19,10 +20,12 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Input
+from textual.worker import Worker, WorkerState
 
 from tracker.tui.data import StoreReader
 from tracker.tui.messages import StoreChanged
 from tracker.tui.screens.runs import RunsScreen
+from tracker.tui.text import sanitize
 
 
 def default_keymap_path() -> Path:
@@ -50,14 +53,11 @@ class TrackerApp(App[None]):
     """tracker-tui: runs, details, comparisons, charts and parallel coordinates."""
 
     TITLE = "tracker-tui"
-    CSS = """
-    Screen { background: $surface; }
-    Footer { height: 1; }
-    """
+    CSS_PATH = "app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Keys", id="app.help"),
-        Binding("ctrl+p", "command_palette", "Commands", show=False, id="app.palette"),
+        Binding("ctrl+p", "command_palette", "Palette", show=False, id="app.palette"),
     ]
 
     def __init__(self, reader: StoreReader, *, poll_interval: float | None = None,
@@ -78,6 +78,7 @@ class TrackerApp(App[None]):
             refresh_hz = 4.0 if os.environ.get("SSH_CONNECTION") else 10.0
         self.refresh_hz = max(0.2, float(refresh_hz))
         self.watcher: Any = None
+        self._watching = False
         self._changed_flag = False
         self.clock = clock
         if ascii_only is None:
@@ -95,11 +96,24 @@ class TrackerApp(App[None]):
             self.set_keymap(self._keymap)
         if self._keymap_error:
             self.notify(self._keymap_error, title="keymap not loaded", severity="warning", markup=False)
+        # What start-up created (modules, classes, styles) lives as long as the app: out of the
+        # cyclic GC's way, the full passes that reading 1,000 runs triggers are much shorter.
+        gc.freeze()
         self.push_screen(RunsScreen())
         if self.poll_interval != 0:
-            self._start_watcher()
+            # The watcher starts once the first rows are on screen (RunsScreen calls
+            # start_watching), so importing and starting it does not delay them; at the
+            # latest after 2 s.
+            self.set_timer(2.0, self.start_watching)
             # Live data is applied at most refresh_hz times a second, however fast it comes.
             self.set_interval(1.0 / self.refresh_hz, self._flush_changes)
+
+    def start_watching(self) -> None:
+        """Start live updates (once; not at all with ``poll_interval=0``)."""
+        if self.poll_interval == 0 or self._watching:
+            return
+        self._watching = True
+        self._start_watcher()
 
     @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
     def _start_watcher(self) -> None:
@@ -107,6 +121,7 @@ class TrackerApp(App[None]):
 
         w = StoreWatcher(self.reader.dir, self._on_store_change, poll=self.poll_interval).start()
         self.watcher = w
+        self._changed_flag = True  # catch up with commits made before the watcher started
         mode = w.mode + (f" ({w.reason})" if w.reason and w.mode != "watch" and w.reason != "requested" else "")
         self.call_from_thread(self._set_live_mode, mode)
 
@@ -130,10 +145,44 @@ class TrackerApp(App[None]):
         for screen in self.screen_stack:
             screen.post_message(StoreChanged())
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.report_worker_error(event.worker)
+
+    def report_worker_error(self, worker: Worker[Any]) -> None:
+        """Tell the user a background task failed (workers run with ``exit_on_error=False``:
+        without this a failed read would vanish). Screens forward their workers here."""
+        if worker.state != WorkerState.ERROR:
+            return
+        err = worker.error
+        what = worker.group if worker.group != "default" else worker.name
+        text = f"{type(err).__name__}: {err}" if err is not None else "unknown error"
+        self.notify(sanitize(text), title=f"{sanitize(what)} failed", severity="error", markup=False, timeout=10)
+
     def on_unmount(self) -> None:
         if self.watcher is not None:
             self.watcher.stop()
         self.reader.close()
+
+    # ------------------------------------------------------------------ screenshots
+    def screenshot_dir(self) -> Path:
+        """Where the palette's Screenshot goes: beside the store, else the current directory
+        (Textual's default, ``~/Downloads``, is missing on a headless box)."""
+        store_dir = Path(self.reader.dir)
+        if store_dir.is_dir() and os.access(store_dir, os.W_OK):
+            return store_dir
+        return Path.cwd()
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Save an SVG of the screen and say where it went (or why it could not be saved)."""
+        folder = path or str(self.screenshot_dir())
+        try:
+            saved = self.save_screenshot(filename, folder, time_format)
+        except OSError as e:
+            self.notify(sanitize(str(e)), title="Screenshot not saved", severity="error", markup=False)
+            return None
+        self.notify(sanitize(saved), title="Screenshot saved", markup=False)
+        return saved
 
     # ------------------------------------------------------------------ navigation
     def runs_screen(self) -> RunsScreen | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tracker.store import RunRecord, SeriesData, Store, StoreError, StoreMissing, resolve_dir
@@ -33,11 +33,6 @@ class RunSeries:
     run_id: str
     run_name: str
     data: SeriesData
-
-
-@dataclass
-class Sparks:
-    values: dict[str, list[float]] = field(default_factory=dict)
 
 
 class StoreReader:

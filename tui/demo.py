@@ -43,20 +43,9 @@ def _curve(rng: random.Random, steps: int, floor: float, speed: float, noise: fl
     return out
 
 
-def seed(store_dir: Path, *, runs: int = 28, steps: int = 600, now: float | None = None, rng_seed: int = 7) -> list[str]:
-    """Write a realistic demo store (deterministic for a given seed and ``now``); returns run ids."""
-    rng = random.Random(rng_seed)
-    now = time.time() if now is None else now
-    store_dir.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        try:
-            (store_dir / (DB_NAME + suffix)).unlink()
-        except FileNotFoundError:
-            pass
-    store = Store(store_dir)
-    ids = []
+def _plan(rng: random.Random, runs: int) -> list[dict[str, Any]]:
+    """Project, config, group and tags of each demo run (a CIFAR sweep, then tiny GPTs)."""
     combos = rng.sample(SWEEP, min(runs - 6, len(SWEEP)))
-    t0 = now - 3 * 86400
     plan: list[dict[str, Any]] = []
     for i, (lr, bs, dr, opt) in enumerate(combos):
         plan.append(dict(project="cifar-resnet", config={
@@ -69,6 +58,97 @@ def seed(store_dir: Path, *, runs: int = 28, steps: int = 600, now: float | None
         plan.append(dict(project="gpt-tiny", config={
             "lr": [6e-4, 3e-4, 1e-3][i % 3], "n_layer": [4, 6, 8][i % 3], "n_head": 8, "d_model": 256 * (1 + i % 2),
             "context": 512, "optimizer": "adamw", "warmup": 200}, group=None, tags=["gpt", "tiny"], kind="lm"))
+    return plan
+
+
+def _points(rng: random.Random, rid: int, p: dict[str, Any], n: int, steps: int, created: float,
+            step_time: float, loss: list[float], fate: str) -> list[Any]:
+    """The run's logged steps, with the system metrics a sampler would have recorded."""
+    cfg = p["config"]
+    lr = float(cfg["lr"])
+    entries = []
+    for s in range(n):
+        ts = created + s * step_time
+        vals: dict[str, float] = {"train/loss": loss[s], "train/lr": lr * min(1.0, (s + 1) / 50) *
+                                  (0.5 + 0.5 * math.cos(math.pi * s / steps))}
+        if p["kind"] == "cls":
+            vals["train/acc"] = max(0.0, min(1.0, 1.0 - loss[s] / 2.6 + rng.gauss(0, 0.01)))
+        else:
+            vals["tokens_per_s"] = 41000 + rng.gauss(0, 900)
+        if s % 50 == 49:
+            vl = loss[s] + 0.06 + rng.gauss(0, 0.015)
+            vals["val/loss"] = vl
+            if p["kind"] == "cls":
+                vals["val/acc"] = max(0.0, min(1.0, 1.0 - vl / 2.4))
+            else:
+                vals["val/ppl"] = math.exp(vl)
+        if fate == "failed" and s == n - 1:
+            vals["train/loss"] = math.nan
+        keys = tuple(vals)
+        entries.append((rid, s, ts, keys, tuple(vals[k] for k in keys)))
+        if s % 25 == 0:  # what the system sampler would have recorded
+            util = min(99.0, 88 + rng.gauss(0, 4))
+            sysv = {"system/cpu_percent": 35 + rng.gauss(0, 5), "system/ram_used_gb": 21.5 + s / 400,
+                    "system/proc_rss_gb": 3.1 + s / 2000, "system/gpu0/util_percent": util,
+                    "system/gpu0/mem_used_gb": 14.2 + 2 * (s > 5), "system/gpu0/mem_total_gb": 40.0,
+                    "system/gpu0/temp_c": 61 + util / 10, "system/gpu0/power_w": 180 + util * 1.5}
+            skeys = tuple(sysv)
+            entries.append((rid, s, ts + 0.5, skeys, tuple(sysv[k] for k in skeys)))
+    return entries
+
+
+def _events(rid: int, p: dict[str, Any], created: float, end: float, n: int, step_time: float,
+            loss: list[float], fate: str) -> list[Any]:
+    """Captured console lines and (CIFAR) the code state."""
+    cfg = p["config"]
+    console = [(created, "stdout", f"loading {cfg.get('data', {}).get('dataset', 'openwebtext')} ..."),
+               (created + 2, "stderr", "\x1b[33mwarning:\x1b[0m torch.compile is not available, running eager")]
+    for e in range(1, 6):
+        t = created + e * n * step_time / 6
+        console.append((t, "stdout", f"epoch {e}: 100%|\x1b[32m{'█' * 20}\x1b[0m| {n // 6}/{n // 6} "
+                                     f"[loss {loss[min(len(loss) - 1, e * n // 6)]:.3f}]"))
+    if fate == "failed":
+        console.append((end, "stderr", "Traceback (most recent call last):"))
+        console.append((end, "stderr", "RuntimeError: loss is NaN"))
+    events = [(rid, console[-1][0], "console", json.dumps({"lines": [list(x) for x in console]}))]
+    if p["kind"] == "cls":
+        events.append((rid, created, "code", json.dumps({
+            "remote": "https://github.com/alice/cifar-experiments.git", "root": "/home/alice/exp",
+            "diff": "--- a/train.py\n+++ b/train.py\n@@ -10 +10 @@\n-    dropout = 0.0\n+    dropout = args.dropout\n"})))
+    return events
+
+
+def _finish(store: Store, rid: int, p: dict[str, Any], entries: list[Any], end: float, n: int, fate: str) -> None:
+    """Finished, failed (NaN loss) or crashed (still "running", heartbeat long gone)."""
+    if fate == "finished":
+        summary = {}
+        if p["kind"] == "cls":
+            accs = [e[4][e[3].index("val/acc")] for e in entries if "val/acc" in e[3]]
+            summary = {"best_val_acc": max(accs)} if accs else {}
+        store.append([], updates=[(rid, {"state": "finished", "exit_code": 0, "finished_at": end,
+                                         "summary": json.dumps(summary)})], now=end)
+    elif fate == "failed":
+        store.append([], updates=[(rid, {"state": "failed", "exit_code": 1, "finished_at": end,
+                                         "meta_merge": {"error": f"RuntimeError: loss is NaN at step {n - 1}"}})],
+                     now=end)
+    else:  # crashed: still "running" in the store, heartbeat long gone, on another host
+        store.append([], updates=[(rid, {"heartbeat_at": end, "meta_merge": {"note": "node lost"}})], now=end)
+
+
+def seed(store_dir: Path, *, runs: int = 28, steps: int = 600, now: float | None = None, rng_seed: int = 7) -> list[str]:
+    """Write a realistic demo store (deterministic for a given seed and ``now``); returns run ids."""
+    rng = random.Random(rng_seed)
+    now = time.time() if now is None else now
+    store_dir.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            (store_dir / (DB_NAME + suffix)).unlink()
+        except FileNotFoundError:
+            pass
+    store = Store(store_dir)
+    ids = []
+    t0 = now - 3 * 86400
+    plan = _plan(rng, runs)
     for i, p in enumerate(plan):
         created = t0 + i * 7200 + rng.uniform(0, 1800)
         cfg = p["config"]
@@ -96,63 +176,11 @@ def seed(store_dir: Path, *, runs: int = 28, steps: int = 600, now: float | None
             floor = 2.6 - 0.1 * float(cfg["n_layer"]) / 2
             loss = _curve(rng, steps, floor, 0.8, 0.04)[:n]
         step_time = 2.0 + rng.uniform(0, 1)
-        entries = []
-        for s in range(n):
-            ts = created + s * step_time
-            vals: dict[str, float] = {"train/loss": loss[s], "train/lr": lr * min(1.0, (s + 1) / 50) *
-                                      (0.5 + 0.5 * math.cos(math.pi * s / steps))}
-            if p["kind"] == "cls":
-                vals["train/acc"] = max(0.0, min(1.0, 1.0 - loss[s] / 2.6 + rng.gauss(0, 0.01)))
-            else:
-                vals["tokens_per_s"] = 41000 + rng.gauss(0, 900)
-            if s % 50 == 49:
-                vl = loss[s] + 0.06 + rng.gauss(0, 0.015)
-                vals["val/loss"] = vl
-                if p["kind"] == "cls":
-                    vals["val/acc"] = max(0.0, min(1.0, 1.0 - vl / 2.4))
-                else:
-                    vals["val/ppl"] = math.exp(vl)
-            if fate == "failed" and s == n - 1:
-                vals["train/loss"] = math.nan
-            keys = tuple(vals)
-            entries.append((rid, s, ts, keys, tuple(vals[k] for k in keys)))
-            if s % 25 == 0:  # what the system sampler would have recorded
-                util = min(99.0, 88 + rng.gauss(0, 4))
-                sysv = {"system/cpu_percent": 35 + rng.gauss(0, 5), "system/ram_used_gb": 21.5 + s / 400,
-                        "system/proc_rss_gb": 3.1 + s / 2000, "system/gpu0/util_percent": util,
-                        "system/gpu0/mem_used_gb": 14.2 + 2 * (s > 5), "system/gpu0/mem_total_gb": 40.0,
-                        "system/gpu0/temp_c": 61 + util / 10, "system/gpu0/power_w": 180 + util * 1.5}
-                skeys = tuple(sysv)
-                entries.append((rid, s, ts + 0.5, skeys, tuple(sysv[k] for k in skeys)))
+        entries = _points(rng, rid, p, n, steps, created, step_time, loss, fate)
         end = created + n * step_time
-        console = [(created, "stdout", f"loading {cfg.get('data', {}).get('dataset', 'openwebtext')} ..."),
-                   (created + 2, "stderr", "\x1b[33mwarning:\x1b[0m torch.compile is not available, running eager")]
-        for e in range(1, 6):
-            t = created + e * n * step_time / 6
-            console.append((t, "stdout", f"epoch {e}: 100%|\x1b[32m{'█' * 20}\x1b[0m| {n // 6}/{n // 6} "
-                                         f"[loss {loss[min(len(loss) - 1, e * n // 6)]:.3f}]"))
-        if fate == "failed":
-            console.append((end, "stderr", "Traceback (most recent call last):"))
-            console.append((end, "stderr", "RuntimeError: loss is NaN"))
-        events = [(rid, console[-1][0], "console", json.dumps({"lines": [list(x) for x in console]}))]
-        if p["kind"] == "cls":
-            events.append((rid, created, "code", json.dumps({
-                "remote": "https://github.com/alice/cifar-experiments.git", "root": "/home/alice/exp",
-                "diff": "--- a/train.py\n+++ b/train.py\n@@ -10 +10 @@\n-    dropout = 0.0\n+    dropout = args.dropout\n"})))
+        events = _events(rid, p, created, end, n, step_time, loss, fate)
         store.append(entries, events=events, now=end)
-        if fate == "finished":
-            summary = {}
-            if p["kind"] == "cls":
-                accs = [e[4][e[3].index("val/acc")] for e in entries if "val/acc" in e[3]]
-                summary = {"best_val_acc": max(accs)} if accs else {}
-            store.append([], updates=[(rid, {"state": "finished", "exit_code": 0, "finished_at": end,
-                                             "summary": json.dumps(summary)})], now=end)
-        elif fate == "failed":
-            store.append([], updates=[(rid, {"state": "failed", "exit_code": 1, "finished_at": end,
-                                             "meta_merge": {"error": "RuntimeError: loss is NaN at step %d" % (n - 1)}})],
-                         now=end)
-        else:  # crashed: still "running" in the store, heartbeat long gone, on another host
-            store.append([], updates=[(rid, {"heartbeat_at": end, "meta_merge": {"note": "node lost"}})], now=end)
+        _finish(store, rid, p, entries, end, n, fate)
     store.close()
     return ids
 

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tracker.store.keys import is_system_metric
+
 #: Marker for a key a run does not have.
 MISSING: Any = object()
 
@@ -104,8 +106,6 @@ def config_diff(configs: Sequence[dict[str, Any]], *, only_different: bool = Tru
 def training_first(keys: Iterable[str]) -> list[str]:
     """Metric names sorted, training metrics before the system metrics the sampler records (a key
     the user logged under ``system/`` is a training metric)."""
-    from tracker.store.keys import is_system_metric
-
     return sorted(keys, key=lambda k: (is_system_metric(k), k))
 
 

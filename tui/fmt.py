@@ -1,4 +1,5 @@
-"""Short text for numbers, times and sparklines (shared by the app and the CLI)."""
+"""Short text for numbers, times and sparklines, and the small value helpers every view shares
+(non-finite text, dotted config keys, missing-last sorting). Shared by the app and the CLI."""
 
 from __future__ import annotations
 
@@ -11,6 +12,35 @@ SPARK = "▁▂▃▄▅▆▇█"
 SPARK_ASCII = "_.-=+*#@"
 
 
+def nonfinite(v: float) -> str:
+    """The text of a NaN or ±Inf float: ``"nan"``, ``"inf"``, ``"-inf"`` (used everywhere
+    such a value is shown or written as strict JSON)."""
+    return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+
+
+def config_lookup(cfg: dict[str, Any], dotted: str) -> Any:
+    """``cfg["a"]["b"]`` for ``"a.b"``, else a flat key that itself holds dots; None when absent."""
+    cur: Any = cfg
+    for part in dotted.split("."):
+        if isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+        else:
+            return cfg.get(dotted)
+    return cur
+
+
+def missing_last_key(v: Any) -> tuple[int, Any]:
+    """Sort key: numbers (and bools) first, then NaN and text, then missing (None) values.
+    Sort the first two groups in either direction and append the missing ones: they stay last."""
+    if v is None:
+        return (2, "")
+    if isinstance(v, bool):
+        return (0, int(v))
+    if isinstance(v, (int, float)):
+        return (0, v) if v == v else (1, "nan")
+    return (1, str(v))
+
+
 def num(v: Any) -> str:
     """A metric value in at most ~9 characters."""
     if v is None:
@@ -20,10 +50,8 @@ def num(v: Any) -> str:
     if isinstance(v, int):
         return str(v) if abs(v) < 10**9 else f"{v:.3g}"
     if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
+        if not math.isfinite(v):
+            return nonfinite(v)
         if v == 0:
             return "0"
         a = abs(v)
@@ -75,7 +103,7 @@ def sparkline(values: Sequence[float], width: int = 12, ascii_only: bool = False
 def json_safe(v: Any) -> Any:
     """Strict JSON for scripts: non-finite floats become the strings "nan", "inf", "-inf"."""
     if isinstance(v, float) and not math.isfinite(v):
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        return nonfinite(v)
     if isinstance(v, dict):
         return {k: json_safe(x) for k, x in v.items()}
     if isinstance(v, list):

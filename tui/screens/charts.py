@@ -5,24 +5,22 @@ resolution."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
 from tracker.tui.charts import Series
 from tracker.tui.data import RunSeries
+from tracker.tui.diff import training_first
 from tracker.tui.messages import SeriesLoaded, StoreChanged
+from tracker.tui.screens.base import TitleBar, TrackerScreen
 from tracker.tui.text import sanitize
 from tracker.tui.widgets.chart_view import ChartView
-from tracker.tui.widgets.pickers import Picker, training_first
-
-if TYPE_CHECKING:
-    from tracker.tui.app import TrackerApp
+from tracker.tui.widgets.pickers import Picker
 
 
 def series_label(run_name: str) -> str:
@@ -41,12 +39,11 @@ def to_chart_series(items: list[RunSeries]) -> list[Series]:
     return out
 
 
-class ChartsScreen(Screen[None]):
+class ChartsScreen(TrackerScreen):
     """Overlaid metric charts for the selected runs."""
 
     HELP_TITLE = "Charts"
     DEFAULT_CSS = """
-    ChartsScreen #charts-title { height: 1; padding: 0 1; background: $panel; }
     ChartsScreen ChartView { height: 1fr; }
     """
 
@@ -64,12 +61,8 @@ class ChartsScreen(Screen[None]):
         self.cursor = 0  # points with a larger id are not in the chart yet
         self.last_step: dict[tuple[str, str], int] = {}
 
-    @property
-    def tapp(self) -> TrackerApp:
-        return self.app  # type: ignore[return-value]
-
     def compose(self) -> ComposeResult:
-        yield Static(id="charts-title")
+        yield TitleBar(id="charts-title")
         yield ChartView(id="chart")
         yield Footer()
 
@@ -105,7 +98,7 @@ class ChartsScreen(Screen[None]):
         title.append(f"{len(recs)} run{'s' if len(recs) != 1 else ''} ", style="bold")
         title.append("· " + ", ".join(sanitize(m) for m in metrics) + "   ")
         title.append("m metrics · [ ] smoothing · x axis · L log · +/- zoom · ←/→ pan · 0 reset", style="dim")
-        self.query_one("#charts-title", Static).update(title)
+        self.set_title(title)
 
     @on(StoreChanged)
     def _changed(self, _: StoreChanged) -> None:

@@ -7,7 +7,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -15,18 +15,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from tracker.store import RunRecord
+from tracker.store.keys import is_system_metric
 from tracker.tui import fmt
-from tracker.tui.diff import config_diff, fmt_value, lower_is_better
+from tracker.tui.diff import config_diff, fmt_value, lower_is_better, training_first
 from tracker.tui.messages import RunLoaded, StoreChanged
+from tracker.tui.screens.base import TitleBar, TrackerScreen
 from tracker.tui.text import sanitize
-from tracker.tui.widgets.pickers import is_system_metric, training_first
-
-if TYPE_CHECKING:
-    from tracker.tui.app import TrackerApp
 
 MARK = {"changed": ("~", "yellow"), "added": ("+", "green"), "removed": ("-", "red"), "same": (" ", "")}
 
@@ -155,12 +152,11 @@ def code_diff(a: RunRecord, b: RunRecord, code_a: dict[str, Any], code_b: dict[s
     return out
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(TrackerScreen):
     """Config diff and metrics of the chosen runs."""
 
     HELP_TITLE = "Compare"
     DEFAULT_CSS = """
-    CompareScreen #cmp-title { height: 1; padding: 0 1; background: $panel; }
     CompareScreen DataTable { height: 1fr; }
     CompareScreen TabbedContent { height: 1fr; }
     CompareScreen ContentSwitcher { height: 1fr; }
@@ -185,12 +181,8 @@ class CompareScreen(Screen[None]):
         self.show_all = False
         self.statuses: list[str] = []
 
-    @property
-    def tapp(self) -> TrackerApp:
-        return self.app  # type: ignore[return-value]
-
     def compose(self) -> ComposeResult:
-        yield Static(id="cmp-title")
+        yield TitleBar(id="cmp-title")
         with TabbedContent(id="cmp-tabs"):
             with TabPane("Config diff", id="cfg"):
                 yield DataTable(id="cfg-table", cursor_type="row")
@@ -240,7 +232,7 @@ class CompareScreen(Screen[None]):
         title.append(f"{len(runs)} runs  ", style="bold")
         title.append(f"~{counts['changed']} changed  +{counts['added']} added  -{counts['removed']} removed")
         title.append("  (a: all keys)" if not self.show_all else "  (a: only differences)", style="dim")
-        self.query_one("#cmp-title", Static).update(title)
+        self.set_title(title)
 
         t = self.query_one("#cfg-table", DataTable)
         cursor = t.cursor_row

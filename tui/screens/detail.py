@@ -4,26 +4,24 @@ searchable tree, and charts of its metrics."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, RichLog, Static, TabbedContent, TabPane, Tree
 
 from tracker.store import RunRecord
+from tracker.store.keys import is_system_metric
 from tracker.tui import fmt
-from tracker.tui.diff import fmt_value
+from tracker.tui.diff import fmt_value, training_first
 from tracker.tui.messages import RunLoaded, SeriesLoaded, StoreChanged
+from tracker.tui.screens.base import TitleBar, TrackerScreen
 from tracker.tui.text import console_text, sanitize
 from tracker.tui.widgets.chart_view import ChartView
-from tracker.tui.widgets.pickers import Picker, is_system_metric, training_first
-
-if TYPE_CHECKING:
-    from tracker.tui.app import TrackerApp
+from tracker.tui.widgets.pickers import Picker
 
 
 def _kv(t: Text, key: str, value: Any, style: str = "") -> None:
@@ -32,12 +30,11 @@ def _kv(t: Text, key: str, value: Any, style: str = "") -> None:
     t.append("\n")
 
 
-class DetailScreen(Screen[None]):
+class DetailScreen(TrackerScreen):
     """Everything about one run."""
 
     HELP_TITLE = "Run detail"
     DEFAULT_CSS = """
-    DetailScreen #title { height: 1; padding: 0 1; background: $panel; }
     DetailScreen TabbedContent { height: 1fr; }
     DetailScreen ContentSwitcher { height: 1fr; }
     DetailScreen TabPane { padding: 0; height: 1fr; }
@@ -75,12 +72,8 @@ class DetailScreen(Screen[None]):
         self.follow = True
         self.metrics: list[str] = []
 
-    @property
-    def tapp(self) -> TrackerApp:
-        return self.app  # type: ignore[return-value]
-
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"run {self.run_id}", style="bold"), id="title")
+        yield TitleBar(Text(f"run {self.run_id}", style="bold"), id="title")
         with TabbedContent(id="tabs"):
             with TabPane("Overview", id="overview"):
                 with VerticalScroll(id="overview-scroll"):
@@ -139,7 +132,7 @@ class DetailScreen(Screen[None]):
         title.append(f"  {r.id}  {sanitize(r.project)}  ")
         title.append(r.state, style={"running": "bold cyan", "finished": "green", "failed": "bold red",
                                      "crashed": "bold magenta"}.get(r.state, ""))
-        self.query_one("#title", Static).update(title)
+        self.set_title(title)
         self._fill_overview(r)
         if first:
             self._fill_tree(r.config, "")

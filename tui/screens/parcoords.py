@@ -3,23 +3,20 @@ filter expression in the runs table's filter bar."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
 from tracker.store import RunRecord
 from tracker.tui.diff import flatten, lower_is_better
+from tracker.tui.screens.base import TitleBar, TrackerScreen
 from tracker.tui.text import sanitize
 from tracker.tui.widgets.parcoords_view import ParCoordsView
 from tracker.tui.widgets.pickers import Picker
-
-if TYPE_CHECKING:
-    from tracker.tui.app import TrackerApp
 
 
 def run_values(r: RunRecord, metric: str | None) -> dict[str, Any]:
@@ -30,12 +27,11 @@ def run_values(r: RunRecord, metric: str | None) -> dict[str, Any]:
     return vals
 
 
-class ParCoordsScreen(Screen[None]):
+class ParCoordsScreen(TrackerScreen):
     """Runs as lines across config axes and a metric axis."""
 
     HELP_TITLE = "Parallel coordinates"
     DEFAULT_CSS = """
-    ParCoordsScreen #pc-title { height: 1; padding: 0 1; background: $panel; }
     ParCoordsScreen ParCoordsView { height: 1fr; }
     """
 
@@ -52,12 +48,8 @@ class ParCoordsScreen(Screen[None]):
         self.metric = metric
         self.n_selected = len(runs)
 
-    @property
-    def tapp(self) -> TrackerApp:
-        return self.app  # type: ignore[return-value]
-
     def compose(self) -> ComposeResult:
-        yield Static(id="pc-title")
+        yield TitleBar(id="pc-title")
         yield ParCoordsView(id="pc")
         yield Footer()
 
@@ -93,7 +85,7 @@ class ParCoordsScreen(Screen[None]):
         t.append("  axes: " + ", ".join(sanitize(k) for k in self.keys))
         if self.metric:
             t.append(f"  colour: {sanitize(self.metric)}")
-        self.query_one("#pc-title", Static).update(t)
+        self.set_title(t)
 
     @on(ParCoordsView.BrushesChanged)
     def _brushes(self, msg: ParCoordsView.BrushesChanged) -> None:

@@ -2,109 +2,48 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
 from tracker.store import RunRecord
-from tracker.tui import fmt
-from tracker.tui.diff import fmt_value, lower_is_better, varying_keys
-from tracker.tui.filter import FilterError, compile_filter
+from tracker.tui.diff import lower_is_better
 from tracker.tui.messages import RunsLoaded, SparksLoaded, StoreChanged
+from tracker.tui.screens.base import StatusLine, TrackerScreen
+from tracker.tui.screens.runs_model import (
+    QUALIFIERS,
+    View,
+    best_per_column,
+    build_row,
+    group_rows,
+    metric_keys,
+    plan_columns,
+    primary_metric,
+    sort_runs,
+)
 from tracker.tui.text import sanitize
-from tracker.tui.widgets.pickers import Picker, is_system_metric
 from tracker.tui.widgets.run_table import Column, Row, RunTable
 
 if TYPE_CHECKING:
-    from tracker.tui.app import TrackerApp
+    from collections.abc import Callable
 
-QUALIFIERS = ("last", "best", "min", "max")
-
-
-class StatusLine(Widget):
-    """One line of text. Unlike ``Static.update`` (which re-lays out the whole screen), an
-    update repaints just this line: live updates change it several times a second."""
-
-    DEFAULT_CSS = "StatusLine { height: 1; }"
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self._text = Text()
-
-    def update(self, text: Text) -> None:
-        if text.plain != self._text.plain or text.spans != self._text.spans:
-            self._text = text
-            self.refresh()
-
-    def render(self) -> Text:
-        return self._text
-STATE_WORD = {"running": "running", "finished": "finished", "failed": "failed", "crashed": "crashed"}
+    from tracker.tui.filter import Filter
 
 
-def metric_value(r: RunRecord, key: str, qualifier: str) -> Any:
-    """The number shown (and sorted on) for a metric column."""
-    st = r.metrics.get(key)
-    if st is None:
-        return r.summary_overrides.get(key)
-    if qualifier == "last":
-        ov = r.summary_overrides
-        return ov[key] if key in ov else st.last
-    if qualifier == "min":
-        return st.min
-    if qualifier == "max":
-        return st.max
-    return st.min if lower_is_better(key) else st.max
-
-
-def gpu_summary(r: RunRecord) -> tuple[float | None, float | None]:
-    """(peak GPU memory used in GB over all GPUs, mean GPU utilisation in %) from the system
-    metrics the sampler recorded; None when there are none."""
-    peaks = [st.max for k, st in r.metrics.items()
-             if k.startswith("system/gpu") and k.endswith("/mem_used_gb") and st.max is not None]
-    utils = [st.mean for k, st in r.metrics.items()
-             if k.startswith("system/gpu") and k.endswith("/util_percent") and st.mean is not None]
-    return (max(peaks) if peaks else None, sum(utils) / len(utils) if utils else None)
-
-
-def config_value(cfg: dict[str, Any], dotted: str) -> Any:
-    cur: Any = cfg
-    for part in dotted.split("."):
-        if isinstance(cur, dict) and part in cur:
-            cur = cur[part]
-        else:
-            return cfg.get(dotted)
-    return cur
-
-
-def _sort_key(v: Any) -> tuple[int, Any]:
-    if v is None:
-        return (2, 0)
-    if isinstance(v, bool):
-        return (0, int(v))
-    if isinstance(v, (int, float)):
-        return (0, v) if v == v else (1, 0)
-    return (1, str(v))
-
-
-class RunsScreen(Screen[None]):
+class RunsScreen(TrackerScreen):
     """Runs of the current project. Data arrives as messages from workers (never read here)."""
-
-    CSS_PATH = "runs.tcss"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_filter", "Filter", id="runs.filter"),
         Binding("space", "toggle_select", "Select", id="runs.select"),
         Binding("c", "compare", "Compare", id="runs.compare"),
         Binding("v", "charts", "Charts", id="runs.charts"),
-        Binding("P", "parcoords", "Par. coords", id="runs.parcoords"),
-        Binding("p", "pick_project", "Project", id="runs.project"),
+        Binding("P", "parcoords", "Par. coords", show=False, id="runs.parcoords"),
+        Binding("p", "pick_project", "Project", show=False, id="runs.project"),
         Binding("s", "pick_sort", "Sort", id="runs.sort"),
         Binding("r", "reverse_sort", "Reverse", show=False, id="runs.reverse"),
         Binding("o", "cycle_qualifier", "last/best/min/max", show=False, id="runs.qualifier"),
@@ -114,7 +53,7 @@ class RunsScreen(Screen[None]):
         Binding("u", "toggle_gpu", "GPU columns", show=False, id="runs.gpu_columns"),
         Binding("a", "select_all", "Select all/none", show=False, id="runs.select_all"),
         Binding("R", "reload", "Reload", show=False, id="runs.reload"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="runs.clear_filter"),
+        Binding("escape", "clear_filter", "Clear filter (in the filter box)", show=False, id="runs.clear_filter"),
     ]
 
     def __init__(self) -> None:
@@ -125,7 +64,7 @@ class RunsScreen(Screen[None]):
         self.rev = 0
         self.point_id = 0
         self.filter_text = ""
-        self.flt = compile_filter("")
+        self.flt: Filter | None = None  # None: every run (the filter module loads on first use)
         self.sort_key: str | None = "created"
         self.sort_reverse = True
         self.qualifier = "last"
@@ -147,10 +86,7 @@ class RunsScreen(Screen[None]):
         self._cols_version = 0
         self._data_version = 0
         self._sparks_timer: Any = None
-
-    @property
-    def tapp(self) -> TrackerApp:
-        return self.app  # type: ignore[return-value]
+        self._keys_cache: tuple[tuple[int, int, int, int], list[str]] | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -158,7 +94,7 @@ class RunsScreen(Screen[None]):
                     id="filter")
         yield Static(id="filter-error")
         yield RunTable(id="runs")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(RunTable).set_ascii(self.tapp.ascii_only)
@@ -175,7 +111,7 @@ class RunsScreen(Screen[None]):
         if ids:
             self._load_ids(ids)
 
-    @work(thread=True, exclusive=True, group="runs-recheck", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="runs-recheck", exit_on_error=False, description="recheck running")
     def _load_ids(self, ids: list[str]) -> None:
         from tracker.tui.data import Snapshot
 
@@ -189,7 +125,7 @@ class RunsScreen(Screen[None]):
     def load(self, full: bool = True) -> None:
         self._load(self.project, self.rev if not full else None)
 
-    @work(thread=True, exclusive=True, group="runs-load", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="runs-load", exit_on_error=False, description="read runs")
     def _load(self, project: str | None, after_rev: int | None) -> None:
         reader = self.tapp.reader
         snap = reader.snapshot(project) if after_rev is None else reader.changes(project, after_rev)
@@ -224,22 +160,28 @@ class RunsScreen(Screen[None]):
         self.rev = max(self.rev, snap.rev) if not snap.full else snap.rev
         if layout_changed:
             self._data_version += 1
-        if snap.full:
-            import gc
-
-            gc.collect()
-            gc.freeze()  # the loaded runs are long-lived: keep full GC passes off the keystroke path
         self.point_id = snap.point_id
         self._loaded = True
         self.refresh_table()
-        self._request_sparks([r for r in snap.runs])
+        self._request_sparks(list(snap.runs))
+        if snap.full:  # the rows go on screen first (a frame is due within ~1/60 s)
+            self.set_timer(0.1, self._after_full_load)
+
+    def _after_full_load(self) -> None:
+        """Once the rows are on screen: freeze the long-lived runs out of full GC passes (kept
+        off the keystroke path) and start live updates."""
+        import gc
+
+        gc.collect()
+        gc.freeze()
+        self.app.start_watching()
 
     def _request_sparks(self, runs: list[RunRecord]) -> None:
         key = self._primary()
         if key and runs:
             self._load_sparks(runs, key)
 
-    @work(thread=True, group="sparks", exit_on_error=False)
+    @work(thread=True, group="sparks", exit_on_error=False, description="sparklines")
     def _load_sparks(self, runs: list[RunRecord], key: str) -> None:
         # In chunks so the first rows get their sparklines quickly.
         for i in range(0, len(runs), 100):
@@ -269,24 +211,18 @@ class RunsScreen(Screen[None]):
 
     # ------------------------------------------------------------------ table building
     def _metric_keys(self) -> list[str]:
-        counts: dict[str, int] = {}
-        for r in self.runs.values():
-            for k in r.metrics:
-                counts[k] = counts.get(k, 0) + 1
-            for k in r.summary_overrides:
-                counts[k] = counts.get(k, 0) + 1
-        # training metrics first (the picker, the primary metric), system metrics after them
-        return sorted(counts, key=lambda k: (is_system_metric(k), -counts[k], k))
+        """Metric names of the runs in memory (counted once per store revision read)."""
+        sig = (self._data_version, id(self.runs), len(self.runs), self.rev)
+        if self._keys_cache is None or self._keys_cache[0] != sig:
+            self._keys_cache = (sig, metric_keys(self.runs.values()))
+        return self._keys_cache[1]
 
     def _primary(self) -> str | None:
-        if self.primary:
-            return self.primary
-        keys = self._metric_keys()
-        for pref in ("val/loss", "valid/loss", "eval/loss", "val_loss", "loss", "train/loss", "train_loss"):
-            if pref in keys:
-                return pref
-        losses = [k for k in keys if "loss" in k.lower()]
-        return losses[0] if losses else (keys[0] if keys else None)
+        return self.primary or primary_metric(self._metric_keys())
+
+    def _view(self) -> View:
+        return View(self.sort_key, self.sort_reverse, self.qualifier, self.metric_cols, self.config_cols,
+                    self.gpu_cols)
 
     def _columns(self) -> tuple[list[Column], list[str], list[str]]:
         sig = (self._data_version, self.sort_key, self.qualifier, self.primary, self.gpu_cols,
@@ -300,46 +236,7 @@ class RunsScreen(Screen[None]):
         return out
 
     def _columns_uncached(self) -> tuple[list[Column], list[str], list[str]]:
-        primary = self._primary()
-        metrics = self.metric_cols if self.metric_cols is not None else [
-            k for k in self._metric_keys() if not k.startswith("system/")][:4]
-        if primary and primary in metrics:
-            metrics = [primary] + [m for m in metrics if m != primary]
-        elif primary and self.metric_cols is None:
-            metrics = [primary] + metrics[:3]
-        configs = self.config_cols if self.config_cols is not None else varying_keys(
-            [r.config for r in self.runs.values()], limit=5)
-        # The column being sorted on is always shown, first among the metrics after the primary.
-        if self.sort_key and self.sort_key.startswith("m:"):
-            sk = self.sort_key[2:]
-            if not metrics or metrics[0] != sk:
-                rest = [m for m in metrics if m != sk]
-                metrics = rest[:1] + [sk] + rest[1:]
-        if self.sort_key and self.sort_key.startswith("c:") and self.sort_key[2:] not in configs:
-            configs = configs + [self.sort_key[2:]]
-        q = "" if self.qualifier == "last" else f" ({self.qualifier})"
-        cols = [
-            Column("sel", "", 1),
-            Column("state", "state", 8),
-            Column("name", "name", 18, min_width=8),
-            Column("step", "step", 6, "right"),
-        ]
-        for i, m in enumerate(metrics):
-            cols.append(Column(f"m:{m}", sanitize(m) + q, max(8, min(14, len(m) + len(q))), "right"))
-            if i == 0 and m == primary:
-                cols.append(Column("spark", "trend", 10))
-        if self.gpu_cols:
-            cols += [Column("gpu_mem_peak", "GPU mem peak", 12, "right"), Column("gpu_util_mean", "GPU util mean", 13, "right")]
-        for k in configs:
-            cols.append(Column(f"c:{k}", sanitize(k), max(6, min(14, len(k))), "right"))
-        cols += [
-            Column("id", "id", 8),
-            Column("created", "created", 11),
-            Column("runtime", "runtime", 7, "right"),
-            Column("group", "group", 12),
-            Column("tags", "tags", 16),
-        ]
-        return cols, metrics, configs
+        return plan_columns(list(self.runs.values()), self._metric_keys(), self._primary(), self._view())
 
     def _cells(self, r: RunRecord, metrics: list[str], configs: list[str], best: dict[str, str]) -> Row:
         """The run's row, from the cache when nothing it shows has changed."""
@@ -349,122 +246,38 @@ class RunsScreen(Screen[None]):
         if hit is not None and hit[0] == sig:
             row = hit[1]
         else:
-            row = self._build_row(r, metrics, configs)
+            row = self._lazy_row(r, metrics, configs)
             self._row_cache[r.id] = (sig, row)
-        marks = [m for m in metrics if best.get(m) == r.id]
+        marks = [f"m:{m}" for m in metrics if best.get(m) == r.id]
         if marks:  # the best-in-column highlight depends on which runs are shown: not cached
-            styles = dict(row.styles)
-            for m in marks:
-                styles[f"m:{m}"] = "runtable--best"
-            row = Row(row.key, row.cells, styles, row.kind, row.depth)
+            def marked(base: Row = row) -> tuple[dict[str, str], dict[str, str]]:
+                return base.cells, {**base.styles, **dict.fromkeys(marks, "runtable--best")}
+
+            row = Row(row.key, kind=row.kind, depth=row.depth, build=marked)
         return row
 
-    def _build_row(self, r: RunRecord, metrics: list[str], configs: list[str]) -> Row:
-        now = self.tapp.clock()
-        runtime = (r.finished_at or (now if r.state == "running" else max(r.heartbeat_at or 0, r.updated_at))) - r.created_at
-        cells = {
-            "state": STATE_WORD.get(r.state, sanitize(r.state)),
-            "name": ("! " if r.alerts else "") + sanitize(r.name),  # "!" is one cell everywhere; ⚠ is not
-            "step": "" if r.last_step is None else str(r.last_step),
-            "id": r.id,
-            "created": fmt.when(r.created_at, now),
-            "runtime": fmt.duration(runtime),
-            "group": sanitize(r.group or ""),
-            "tags": sanitize(",".join(r.tags)),
-            "spark": fmt.sparkline(self.sparks.get(r.id, []), 10, self.tapp.ascii_only),
-        }
-        styles = {"state": f"runtable--state-{r.state}" if r.state in STATE_WORD else ""}
-        if r.alerts:
-            styles["name"] = "runtable--alert"
-        for m in metrics:
-            cells[f"m:{m}"] = sanitize(fmt.num(metric_value(r, m, self.qualifier)))
-        if self.gpu_cols:
-            peak, util = gpu_summary(r)
-            cells["gpu_mem_peak"] = "" if peak is None else f"{peak:.1f} GB"
-            cells["gpu_util_mean"] = "" if util is None else f"{util:.0f}%"
-        for k in configs:
-            v = config_value(r.config, k)
-            cells[f"c:{k}"] = "" if v is None and k not in r.config else sanitize(fmt_value(v))
-        return Row(r.id, cells, styles)
+    def _lazy_row(self, r: RunRecord, metrics: list[str], configs: list[str]) -> Row:
+        """The run's row, its cells made when the table first draws it (or someone reads them)."""
+        view, sparks = self._view(), self.sparks.get(r.id, [])
+        now, ascii_only = self.tapp.clock(), self.tapp.ascii_only
 
-    def _sorted(self, runs: list[RunRecord]) -> list[RunRecord]:
-        key = self.sort_key or "created"
-        if key == "created":
-            getter: Any = lambda r: r.created_at
-        elif key == "runtime":
-            getter = lambda r: r.runtime
-        elif key == "step":
-            getter = lambda r: r.last_step
-        elif key.startswith("m:"):
-            m = key[2:]
-            getter = lambda r: metric_value(r, m, self.qualifier)
-        elif key.startswith("c:"):
-            k = key[2:]
-            getter = lambda r: config_value(r.config, k)
-        elif key in ("gpu_mem_peak", "gpu_util_mean"):
-            i = 0 if key == "gpu_mem_peak" else 1
-            getter = lambda r: gpu_summary(r)[i]
-        elif key == "tags":
-            getter = lambda r: ",".join(r.tags)
-        else:
-            getter = lambda r: getattr(r, key, None)
-        present = [r for r in runs if _sort_key(getter(r))[0] < 2]
-        missing = [r for r in runs if _sort_key(getter(r))[0] >= 2]
-        present.sort(key=lambda r: _sort_key(getter(r)), reverse=self.sort_reverse)
-        return present + missing  # runs without the value always last
+        def build() -> tuple[dict[str, str], dict[str, str]]:
+            full = build_row(r, metrics, configs, view, sparks=sparks, now=now, ascii_only=ascii_only)
+            return full.cells, full.styles
+
+        return Row(r.id, build=build)
 
     def refresh_table(self) -> None:
         """Filter, sort and (re)draw the table from the runs in memory."""
         table = self.query_one(RunTable)
         cols, metrics, configs = self._columns()
-        runs = []
-        for r in self.runs.values():
-            try:
-                if self.flt(r):
-                    runs.append(r)
-            except Exception:  # a filter must never take the app down; count it as no match
-                pass
-        runs = self._sorted(runs)
+        runs = list(self.runs.values()) if self.flt is None else [r for r in self.runs.values() if self._matches(r)]
+        runs = sort_runs(runs, self._view())
         self.shown = runs
-        best: dict[str, str] = {}
-        for m in metrics:
-            pick_min = lower_is_better(m)
-            best_id, best_v, n = None, None, 0
-            for r in runs:
-                v = metric_value(r, m, self.qualifier)
-                if type(v) in (int, float) and v - v == 0:
-                    n += 1
-                    if best_v is None or (v < best_v if pick_min else v > best_v):
-                        best_id, best_v = r.id, v
-            if n > 1 and best_id is not None:
-                best[m] = best_id
-        rows: list[Row] = []
+        best = best_per_column(runs, metrics, self.qualifier)
         if self.grouped:
-            groups: dict[str, list[RunRecord]] = {}
-            order: list[str] = []
-            for r in runs:
-                g = r.group or ""
-                if g not in groups:
-                    groups[g] = []
-                    order.append(g)
-                groups[g].append(r)
-            for g in order:
-                members = groups[g]
-                if not g:
-                    rows += [self._cells(r, metrics, configs, best) for r in members]
-                    continue
-                open_ = g in self.expanded
-                states = {}
-                for r in members:
-                    states[r.state] = states.get(r.state, 0) + 1
-                summary = " ".join(f"{n} {s}" for s, n in sorted(states.items()))
-                arrow = ("v " if open_ else "> ") if self.tapp.ascii_only else ("▾ " if open_ else "▸ ")
-                rows.append(Row(f"group:{g}", {"name": arrow + sanitize(g), "state": f"{len(members)} runs",
-                                               "tags": summary}, kind="group"))
-                if open_:
-                    for r in members:
-                        row = self._cells(r, metrics, configs, best)
-                        rows.append(Row(row.key, row.cells, row.styles, row.kind, 1))  # cached rows stay as they are
+            rows = group_rows(runs, self.expanded, self.tapp.ascii_only,
+                              lambda r: self._cells(r, metrics, configs, best))
         else:
             rows = [self._cells(r, metrics, configs, best) for r in runs]
         table.sort_key = self.sort_key
@@ -513,8 +326,17 @@ class RunsScreen(Screen[None]):
     def _filter_submitted(self, event: Input.Submitted) -> None:
         self.query_one(RunTable).focus()
 
+    def _matches(self, r: RunRecord) -> bool:
+        assert self.flt is not None
+        try:
+            return bool(self.flt(r))
+        except Exception:  # a filter must never take the app down; count it as no match
+            return False
+
     def apply_filter(self, text: str) -> bool:
         """Compile ``text``; on error show it inline and keep the previous filter."""
+        from tracker.tui.filter import FilterError, compile_filter
+
         err = self.query_one("#filter-error", Static)
         try:
             flt = compile_filter(text)
@@ -540,12 +362,13 @@ class RunsScreen(Screen[None]):
         self.query_one("#filter", Input).focus()
 
     def action_clear_filter(self) -> None:
+        """Esc in the filter box clears it and returns to the table. Esc elsewhere leaves the
+        filter alone: it is the "back" key on every other screen, and one Esc too many after
+        leaving a run must not wipe the filter (``/`` then Esc clears it on purpose)."""
         inp = self.query_one("#filter", Input)
-        if inp.has_focus and inp.value == "":
-            self.query_one(RunTable).focus()
+        if not inp.has_focus:
             return
-        if inp.value:
-            inp.value = ""
+        inp.value = ""
         self.query_one(RunTable).focus()
 
     def action_toggle_select(self) -> None:
@@ -609,6 +432,12 @@ class RunsScreen(Screen[None]):
         cols, metrics, configs = self._columns()
         self.tapp.open_parcoords(list(self.runs.values()), configs, self._primary())
 
+    def _pick(self, chosen: Callable[[Any], None], title: str, items: list[tuple[str, str]], **kw: Any) -> None:
+        """Open a picker (imported here: it is not needed for the first paint)."""
+        from tracker.tui.widgets.pickers import Picker
+
+        self.app.push_screen(Picker(title, items, **kw), chosen)
+
     def action_pick_project(self) -> None:
         if not self.projects:
             self.notify("No projects yet", severity="warning")
@@ -624,7 +453,7 @@ class RunsScreen(Screen[None]):
                 self.load()
 
         items = [(f"{p}  ({n} runs)", p) for p, n in self.projects]
-        self.app.push_screen(Picker("Project", items), chosen)
+        self._pick(chosen, "Project", items)
 
     def action_pick_sort(self) -> None:
         from tracker.tui.diff import flatten
@@ -647,7 +476,7 @@ class RunsScreen(Screen[None]):
                     self.sort_reverse = key.startswith("m:") and not lower_is_better(key[2:]) or key == "created"
                 self.refresh_table()
 
-        self.app.push_screen(Picker("Sort by (again to reverse)", items), chosen)
+        self._pick(chosen, "Sort by (again to reverse)", items)
 
     def action_reverse_sort(self) -> None:
         self.sort_reverse = not self.sort_reverse
@@ -671,8 +500,8 @@ class RunsScreen(Screen[None]):
                     self._request_sparks(list(self.runs.values()))
                 self.refresh_table()
 
-        self.app.push_screen(Picker("Metric columns (first = primary, with trend)", [(k, k) for k in keys],
-                                    multi=True, checked=current), chosen)
+        self._pick(chosen, "Metric columns (first = primary, with trend)", [(k, k) for k in keys],
+                   multi=True, checked=current)
 
     def action_pick_config_columns(self) -> None:
         from tracker.tui.diff import flatten
@@ -687,8 +516,7 @@ class RunsScreen(Screen[None]):
                 self.config_cols = sel
                 self.refresh_table()
 
-        self.app.push_screen(Picker("Config columns", [(k, k) for k in sorted(keys)], multi=True, checked=current),
-                             chosen)
+        self._pick(chosen, "Config columns", [(k, k) for k in sorted(keys)], multi=True, checked=current)
 
     def action_toggle_gpu(self) -> None:
         self.gpu_cols = not self.gpu_cols
@@ -700,9 +528,3 @@ class RunsScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self.load()
-
-    def visible_ids(self) -> list[str]:
-        return [r.id for r in self.shown]
-
-    def now(self) -> float:
-        return time.time()

@@ -19,19 +19,7 @@ from tracker.tui.filter import fuzzy_filter
 from tracker.tui.text import sanitize
 from tracker.tui.widgets.help import HelpScreen
 
-__all__ = ["HelpScreen", "Picker", "is_system_metric", "training_first"]
-
-
-def is_system_metric(key: str) -> bool:
-    """True for the metrics the logger samples by itself (CPU, memory, disks, GPUs): the
-    sampler stores them under ``system/``."""
-    return key.startswith("system/")
-
-
-def training_first(keys: Iterable[str]) -> list[str]:
-    """Metric names by name, the training metrics before the system ones (everywhere a list of
-    metrics is shown or picked from)."""
-    return sorted(keys, key=lambda k: (is_system_metric(k), k))
+__all__ = ["HelpScreen", "Picker"]
 
 
 class _SearchInput(Input):

@@ -10,8 +10,8 @@ drawn as plain segments: no markup is ever parsed from run data.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
@@ -35,16 +35,45 @@ class Column:
     min_width: int = 3
 
 
-@dataclass
 class Row:
     """One table row. ``cells`` maps column keys to display strings; ``styles`` optional per cell
-    component class names (e.g. ``runtable--state-failed``); ``kind`` is ``run`` or ``group``."""
+    component class names (e.g. ``runtable--state-failed``); ``kind`` is ``run`` or ``group``.
 
-    key: str
-    cells: dict[str, str]
-    styles: dict[str, str] = field(default_factory=dict)
-    kind: str = "run"
-    depth: int = 0
+    Instead of cells and styles a row may get ``build``, which makes both the first time either
+    is read: the table reads only the rows it draws, so the first paint of 1,000 runs builds the
+    ~40 rows on screen, not all of them."""
+
+    __slots__ = ("key", "kind", "depth", "_cells", "_styles", "_build")
+
+    def __init__(self, key: str, cells: dict[str, str] | None = None, styles: dict[str, str] | None = None,
+                 kind: str = "run", depth: int = 0, *, build: RowBuilder | None = None) -> None:
+        self.key = key
+        self.kind = kind
+        self.depth = depth
+        self._build = build if cells is None else None
+        self._cells: dict[str, str] = {} if cells is None else cells
+        self._styles: dict[str, str] = {} if styles is None else styles
+
+    def _built(self) -> None:
+        if self._build is not None:
+            build, self._build = self._build, None
+            self._cells, self._styles = build()
+
+    @property
+    def cells(self) -> dict[str, str]:
+        self._built()
+        return self._cells
+
+    @property
+    def styles(self) -> dict[str, str]:
+        self._built()
+        return self._styles
+
+    def __repr__(self) -> str:
+        return f"Row({self.key!r}, kind={self.kind!r}, depth={self.depth})"
+
+
+RowBuilder = Callable[[], tuple[dict[str, str], dict[str, str]]]
 
 
 class RunTable(ScrollView, can_focus=True):
@@ -86,7 +115,7 @@ class RunTable(ScrollView, can_focus=True):
         Binding("end,G", "last", "Last", show=False, id="table.last"),
         Binding("left,h", "scroll_cols(-1)", "Scroll left", show=False, id="table.left"),
         Binding("right,l", "scroll_cols(1)", "Scroll right", show=False, id="table.right"),
-        Binding("enter", "activate", "Open", show=False, id="table.open"),
+        Binding("enter", "activate", "Open", id="table.open"),
     ]
 
     class CursorMoved(Message):
@@ -114,7 +143,7 @@ class RunTable(ScrollView, can_focus=True):
         self.cursor = 0
         self.sort_key: str | None = None
         self.sort_reverse = False
-        self.frozen = 2  # leading columns that stay put when scrolling sideways
+        self.frozen = 4  # leading columns (mark, state, name, step) that stay put when scrolling sideways
         self._index: dict[str, int] = {}
         self._cache: dict[int, Strip] = {}
         self._ascii = False
@@ -155,16 +184,6 @@ class RunTable(ScrollView, can_focus=True):
             self.refresh()
         if self.cursor_key != current:
             self.post_message(self.CursorMoved(self, self.cursor_key))
-
-    def update_row(self, row: Row) -> bool:
-        """Replace one row in place (live updates); returns False if the key is not shown."""
-        i = self._index.get(row.key)
-        if i is None:
-            return False
-        self.rows[i] = row
-        self._cache.pop(i, None)
-        self.refresh_line(i)
-        return True
 
     @property
     def cursor_key(self) -> str | None:
@@ -275,6 +294,11 @@ class RunTable(ScrollView, can_focus=True):
         if y >= 1:
             self._set_cursor(int(self.scroll_y) + y - 1)
 
+    def notify_style_update(self) -> None:
+        """A theme or stylesheet change: the cached lines hold the old colours."""
+        self._cache.clear()
+        super().notify_style_update()
+
     def on_focus(self) -> None:
         self._cache.pop(self.cursor, None)
         self.refresh()
@@ -330,8 +354,22 @@ class RunTable(ScrollView, can_focus=True):
             if selected and c.key in ("sel", "name"):
                 cls = "runtable--selected"
             style = self.get_component_rich_style(cls, partial=True) if cls else Style()
+            if i == self.cursor:
+                # The cursor's own colours win: "running" in $primary on a $primary cursor was
+                # invisible. Bold, underline and reverse still mark the cell.
+                style = style.without_color
             cells.append((self._cell(text, c.width, c.align), style))
         return self._line(cells, base)
+
+    def _frozen_width(self, width: int) -> int:
+        """Cells of the pinned columns: as many of the first ``frozen`` as leave half the width
+        to the scrolling ones."""
+        w = 1
+        for c in self.columns[: self.frozen]:
+            if w + c.width + 1 > max(width // 2, 1 + self.columns[0].width + 1):
+                break
+            w += c.width + 1
+        return w
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -342,15 +380,16 @@ class RunTable(ScrollView, can_focus=True):
             i = int(self.scroll_y) + y - 1
             if i >= len(self.rows):
                 return Strip.blank(width, self.rich_style)
-            strip = self._cache.get(i)
-            if strip is None:
-                strip = self._row_strip(i)
+            cached = self._cache.get(i)
+            if cached is None:
+                cached = self._row_strip(i)
                 if len(self._cache) > 400:
                     self._cache.clear()
-                self._cache[i] = strip
+                self._cache[i] = cached
+            strip = cached
         if scroll_x and self.columns:
             # The first `frozen` columns stay; the rest scroll sideways.
-            frozen_w = 1 + sum(c.width + 1 for c in self.columns[: self.frozen])
+            frozen_w = self._frozen_width(width)
             left = strip.crop(0, frozen_w)
             right = strip.crop(frozen_w + scroll_x, frozen_w + scroll_x + max(0, width - frozen_w))
             strip = Strip.join([left, right])

@@ -1,0 +1,227 @@
+"""What the runs table shows, without Textual: columns, rows, sorting, best-per-column and
+groups, computed from the runs in memory (the screen owns the state and the widget)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tracker.store import RunRecord
+from tracker.store.keys import is_system_metric
+from tracker.tui import fmt
+from tracker.tui.diff import fmt_value, lower_is_better, varying_keys
+from tracker.tui.text import sanitize
+from tracker.tui.widgets.run_table import Column, Row
+
+QUALIFIERS = ("last", "best", "min", "max")
+STATE_WORD = {"running": "running", "finished": "finished", "failed": "failed", "crashed": "crashed"}
+PRIMARY_PREFERENCE = ("val/loss", "valid/loss", "eval/loss", "val_loss", "loss", "train/loss", "train_loss")
+
+
+def metric_value(r: RunRecord, key: str, qualifier: str) -> Any:
+    """The number shown (and sorted on) for a metric column."""
+    st = r.metrics.get(key)
+    if st is None:
+        return r.summary_overrides.get(key)
+    if qualifier == "last":
+        ov = r.summary_overrides
+        return ov[key] if key in ov else st.last
+    if qualifier == "min":
+        return st.min
+    if qualifier == "max":
+        return st.max
+    return st.min if lower_is_better(key) else st.max
+
+
+def gpu_summary(r: RunRecord) -> tuple[float | None, float | None]:
+    """(peak GPU memory used in GB over all GPUs, mean GPU utilisation in %) from the system
+    metrics the sampler recorded; None when there are none."""
+    peaks = [st.max for k, st in r.metrics.items()
+             if k.startswith("system/gpu") and k.endswith("/mem_used_gb") and st.max is not None]
+    utils = [st.mean for k, st in r.metrics.items()
+             if k.startswith("system/gpu") and k.endswith("/util_percent") and st.mean is not None]
+    return (max(peaks) if peaks else None, sum(utils) / len(utils) if utils else None)
+
+
+def metric_keys(runs: Iterable[RunRecord]) -> list[str]:
+    """Metric names: training metrics before the system ones the sampler records, then the ones
+    most runs have first."""
+    counts: dict[str, int] = {}
+    for r in runs:
+        for k in r.metrics:
+            counts[k] = counts.get(k, 0) + 1
+        for k in r.summary_overrides:
+            counts[k] = counts.get(k, 0) + 1
+    return sorted(counts, key=lambda k: (is_system_metric(k), -counts[k], k))
+
+
+def primary_metric(keys: Sequence[str]) -> str | None:
+    """The metric with the trend column: a validation loss if there is one."""
+    for pref in PRIMARY_PREFERENCE:
+        if pref in keys:
+            return pref
+    losses = [k for k in keys if "loss" in k.lower()]
+    return losses[0] if losses else (keys[0] if keys else None)
+
+
+@dataclass
+class View:
+    """How the user asked to see the table (sort, qualifier, chosen columns, …)."""
+
+    sort_key: str | None = "created"
+    sort_reverse: bool = True
+    qualifier: str = "last"
+    metric_cols: list[str] | None = None  # None: automatic
+    config_cols: list[str] | None = None
+    gpu_cols: bool = False
+
+
+def _with_sort_column(view: View, metrics: list[str], configs: list[str]) -> tuple[list[str], list[str]]:
+    """The column being sorted on is always shown, first among the metrics after the primary."""
+    sk = view.sort_key or ""
+    if sk.startswith("m:") and (not metrics or metrics[0] != sk[2:]):
+        rest = [m for m in metrics if m != sk[2:]]
+        metrics = rest[:1] + [sk[2:]] + rest[1:]
+    if sk.startswith("c:") and sk[2:] not in configs:
+        configs = configs + [sk[2:]]
+    return metrics, configs
+
+
+def plan_columns(runs: Sequence[RunRecord], keys: Sequence[str], primary: str | None,
+                 view: View) -> tuple[list[Column], list[str], list[str]]:
+    """(columns, metric keys shown, config keys shown)."""
+    metrics = view.metric_cols if view.metric_cols is not None else [
+        k for k in keys if not k.startswith("system/")][:4]
+    if primary and primary in metrics:
+        metrics = [primary] + [m for m in metrics if m != primary]
+    elif primary and view.metric_cols is None:
+        metrics = [primary] + metrics[:3]
+    configs = view.config_cols if view.config_cols is not None else varying_keys([r.config for r in runs], limit=5)
+    metrics, configs = _with_sort_column(view, metrics, configs)
+    q = "" if view.qualifier == "last" else f" ({view.qualifier})"
+    cols = [Column("sel", "", 1), Column("state", "state", 8), Column("name", "name", 18, min_width=8),
+            Column("step", "step", 6, "right")]
+    for i, m in enumerate(metrics):
+        cols.append(Column(f"m:{m}", sanitize(m) + q, max(8, min(14, len(m) + len(q))), "right"))
+        if i == 0 and m == primary:
+            cols.append(Column("spark", "trend", 10))
+    if view.gpu_cols:
+        cols += [Column("gpu_mem_peak", "GPU mem peak", 12, "right"),
+                 Column("gpu_util_mean", "GPU util mean", 13, "right")]
+    for k in configs:
+        cols.append(Column(f"c:{k}", sanitize(k), max(6, min(14, len(k))), "right"))
+    cols += [Column("id", "id", 8), Column("created", "created", 11), Column("runtime", "runtime", 7, "right"),
+             Column("group", "group", 12), Column("tags", "tags", 16)]
+    return cols, metrics, configs
+
+
+def build_row(r: RunRecord, metrics: Sequence[str], configs: Sequence[str], view: View, *,
+              sparks: Sequence[float], now: float, ascii_only: bool) -> Row:
+    """One run's cells (all text sanitised) and per-cell styles."""
+    end = r.finished_at or (now if r.state == "running" else max(r.heartbeat_at or 0, r.updated_at))
+    cells = {
+        "state": STATE_WORD.get(r.state, sanitize(r.state)),
+        "name": ("! " if r.alerts else "") + sanitize(r.name),  # "!" is one cell everywhere; ⚠ is not
+        "step": "" if r.last_step is None else str(r.last_step),
+        "id": r.id,
+        "created": fmt.when(r.created_at, now),
+        "runtime": fmt.duration(end - r.created_at),
+        "group": sanitize(r.group or ""),
+        "tags": sanitize(",".join(r.tags)),
+        "spark": fmt.sparkline(sparks, 10, ascii_only),
+    }
+    styles = {"state": f"runtable--state-{r.state}" if r.state in STATE_WORD else ""}
+    if r.alerts:
+        styles["name"] = "runtable--alert"
+    for m in metrics:
+        cells[f"m:{m}"] = sanitize(fmt.num(metric_value(r, m, view.qualifier)))
+    if view.gpu_cols:
+        peak, util = gpu_summary(r)
+        cells["gpu_mem_peak"] = "" if peak is None else f"{peak:.1f} GB"
+        cells["gpu_util_mean"] = "" if util is None else f"{util:.0f}%"
+    for k in configs:
+        v = fmt.config_lookup(r.config, k)
+        cells[f"c:{k}"] = "" if v is None and k not in r.config else sanitize(fmt_value(v))
+    return Row(r.id, cells, styles)
+
+
+def sort_getter(key: str, qualifier: str) -> Callable[[RunRecord], Any]:
+    """The value a run is sorted on for the column or key ``key``."""
+    if key == "created":
+        return lambda r: r.created_at
+    if key == "runtime":
+        return lambda r: r.runtime
+    if key == "step":
+        return lambda r: r.last_step
+    if key.startswith("m:"):
+        return lambda r: metric_value(r, key[2:], qualifier)
+    if key.startswith("c:"):
+        return lambda r: fmt.config_lookup(r.config, key[2:])
+    if key in ("gpu_mem_peak", "gpu_util_mean"):
+        i = 0 if key == "gpu_mem_peak" else 1
+        return lambda r: gpu_summary(r)[i]
+    if key == "tags":
+        return lambda r: ",".join(r.tags)
+    return lambda r: getattr(r, key, None)
+
+
+def sort_runs(runs: Iterable[RunRecord], view: View) -> list[RunRecord]:
+    """Sorted as the view asks; runs without the value always last, whatever the direction."""
+    getter = sort_getter(view.sort_key or "created", view.qualifier)
+    keyed = [(fmt.missing_last_key(getter(r)), r) for r in runs]
+    present = [kr for kr in keyed if kr[0][0] < 2]
+    missing = [r for k, r in keyed if k[0] >= 2]
+    present.sort(key=lambda kr: kr[0], reverse=view.sort_reverse)
+    return [r for _, r in present] + missing
+
+
+def best_per_column(runs: Sequence[RunRecord], metrics: Sequence[str], qualifier: str) -> dict[str, str]:
+    """Metric key -> id of the run with the best finite value (when two or more have one)."""
+    best: dict[str, str] = {}
+    for m in metrics:
+        pick_min = lower_is_better(m)
+        best_id, best_v, n = None, None, 0
+        for r in runs:
+            v = metric_value(r, m, qualifier)
+            if type(v) in (int, float) and v - v == 0:
+                n += 1
+                if best_v is None or (v < best_v if pick_min else v > best_v):
+                    best_id, best_v = r.id, v
+        if n > 1 and best_id is not None:
+            best[m] = best_id
+    return best
+
+
+def group_rows(runs: Sequence[RunRecord], expanded: set[str], ascii_only: bool,
+               run_row: Callable[[RunRecord], Row]) -> list[Row]:
+    """Rows with runs gathered under one line per ``group`` (members shown when expanded)."""
+    groups: dict[str, list[RunRecord]] = {}
+    for r in runs:
+        groups.setdefault(r.group or "", []).append(r)
+    rows: list[Row] = []
+    for g, members in groups.items():
+        if not g:
+            rows += [run_row(r) for r in members]
+            continue
+        open_ = g in expanded
+        states: dict[str, int] = {}
+        for r in members:
+            states[r.state] = states.get(r.state, 0) + 1
+        summary = " ".join(f"{n} {s}" for s, n in sorted(states.items()))
+        arrow = ("v " if open_ else "> ") if ascii_only else ("▾ " if open_ else "▸ ")
+        rows.append(Row(f"group:{g}", {"name": arrow + sanitize(g), "state": f"{len(members)} runs",
+                                       "tags": summary}, kind="group"))
+        if open_:
+            for r in members:
+                rows.append(_indented(run_row(r)))
+    return rows
+
+
+def _indented(row: Row) -> Row:
+    """A group member's row one level in (cached rows stay as they are; built when drawn)."""
+
+    def build() -> tuple[dict[str, str], dict[str, str]]:
+        return row.cells, row.styles
+
+    return Row(row.key, kind=row.kind, depth=1, build=build)
