@@ -164,7 +164,7 @@ def test_demo_seeds_a_store_and_leaves_no_live_processes_behind(tmp_path):
 def test_ls_columns_are_training_metrics_not_system_ones(tmp_path):
     store = str(tmp_path / "store")
     r = tracker.init(project="p", dir=store, capture_git=False)
-    r.log({"loss": 0.5, "system/cpu_percent": 30.0, "system/ram_used_gb": 2.0, "system/proc_rss_gb": 0.1})
+    r.log({"loss": 0.5, "system/cpu_percent": 30.0, "system/ram_used_gib": 2.0, "system/proc_rss_gib": 0.1})
     r.finish()
     header = cli("ls", store=store).stdout.splitlines()[0]
     assert "loss" in header and "system/" not in header

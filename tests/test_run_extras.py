@@ -120,8 +120,8 @@ async def test_app_shows_console_and_system_tabs(tmp_path):
 async def test_gpu_columns_and_system_charts_from_recorded_gpu_metrics(tmp_path):
     run = tracker.init(project="gpu", name="a100", dir=tmp_path, capture_git=False)
     for i in range(20):
-        run.log({"loss": 1.0, "system/gpu0/util_percent": 50.0 + i, "system/gpu0/mem_used_gb": 10.0 + i / 10,
-                 "system/gpu1/util_percent": 70.0, "system/gpu1/mem_used_gb": 30.0})
+        run.log({"loss": 1.0, "system/gpu0/util_percent": 50.0 + i, "system/gpu0/mem_used_gib": 10.0 + i / 10,
+                 "system/gpu1/util_percent": 70.0, "system/gpu1/mem_used_gib": 30.0})
     run.finish()
     app = make_app(tmp_path, keymap={}, poll_interval=0, ascii_only=False)
     async with app.run_test(size=(160, 36)) as pilot:
@@ -129,14 +129,14 @@ async def test_gpu_columns_and_system_charts_from_recorded_gpu_metrics(tmp_path)
         await pilot.press("u")
         await settle(pilot, app)
         row = app.screen.query_one(RunTable).rows[0]
-        assert row.cells["gpu_mem_peak"] == "30.0 GB"
+        assert row.cells["gpu_mem_peak"] == "30.0 GiB"
         assert row.cells["gpu_util_mean"] == f"{(59.5 + 70.0) / 2:.0f}%"
         await pilot.press("enter")
         await settle(pilot, app)
         await pilot.press("4")
         await settle(pilot, app)
         panels = app.screen.query_one("#system-chart", ChartView).panels
-        assert set(panels) == {"gpu0/util_percent", "gpu0/mem_used_gb", "gpu1/util_percent", "gpu1/mem_used_gb"}
+        assert set(panels) == {"gpu0/util_percent", "gpu0/mem_used_gib", "gpu1/util_percent", "gpu1/mem_used_gib"}
 
 
 def git(repo: Path, *args: str) -> str:

@@ -88,9 +88,9 @@ def _points(rng: random.Random, rid: int, p: dict[str, Any], n: int, steps: int,
         entries.append((rid, s, ts, keys, tuple(vals[k] for k in keys)))
         if s % 25 == 0:  # what the system sampler would have recorded
             util = min(99.0, 88 + rng.gauss(0, 4))
-            sysv = {"system/cpu_percent": 35 + rng.gauss(0, 5), "system/ram_used_gb": 21.5 + s / 400,
-                    "system/proc_rss_gb": 3.1 + s / 2000, "system/gpu0/util_percent": util,
-                    "system/gpu0/mem_used_gb": 14.2 + 2 * (s > 5), "system/gpu0/mem_total_gb": 40.0,
+            sysv = {"system/cpu_percent": 35 + rng.gauss(0, 5), "system/ram_used_gib": 21.5 + s / 400,
+                    "system/proc_rss_gib": 3.1 + s / 2000, "system/gpu0/util_percent": util,
+                    "system/gpu0/mem_used_gib": 14.2 + 2 * (s > 5), "system/gpu0/mem_total_gib": 40.0,
                     "system/gpu0/temp_c": 61 + util / 10, "system/gpu0/power_w": 180 + util * 1.5}
             skeys = tuple(sysv)
             entries.append((rid, s, ts + 0.5, skeys, tuple(sysv[k] for k in skeys)))

@@ -252,8 +252,9 @@ class DetailScreen(TrackerScreen):
         if self.record is None:
             return []
         keys = sorted(k for k in self.record.metrics if k.startswith("system/"))
-        gpu = [k for k in keys if k.startswith("system/gpu") and k.endswith(("/util_percent", "/mem_used_gb"))]
-        rest = [k for k in ("system/cpu_percent", "system/ram_used_gb", "system/proc_rss_gb") if k in keys]
+        gpu = [k for k in keys if k.startswith("system/gpu") and k.endswith(("/util_percent", "/mem_used_gib", "/mem_used_gb"))]
+        rest = [k for k in ("system/cpu_percent", "system/ram_used_gib", "system/proc_rss_gib",
+                            "system/ram_used_gb", "system/proc_rss_gb") if k in keys]  # _gb: older stores
         return gpu + rest
 
     def _load_series(self) -> None:

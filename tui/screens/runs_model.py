@@ -35,10 +35,10 @@ def metric_value(r: RunRecord, key: str, qualifier: str) -> Any:
 
 
 def gpu_summary(r: RunRecord) -> tuple[float | None, float | None]:
-    """(peak GPU memory used in GB over all GPUs, mean GPU utilisation in %) from the system
+    """(peak GPU memory used in GiB over all GPUs, mean GPU utilisation in %) from the system
     metrics the sampler recorded; None when there are none."""
     peaks = [st.max for k, st in r.metrics.items()
-             if k.startswith("system/gpu") and k.endswith("/mem_used_gb") and st.max is not None]
+             if k.startswith("system/gpu") and k.endswith(("/mem_used_gib", "/mem_used_gb")) and st.max is not None]
     utils = [st.mean for k, st in r.metrics.items()
              if k.startswith("system/gpu") and k.endswith("/util_percent") and st.mean is not None]
     return (max(peaks) if peaks else None, sum(utils) / len(utils) if utils else None)
@@ -138,7 +138,7 @@ def build_row(r: RunRecord, metrics: Sequence[str], configs: Sequence[str], view
         cells[f"m:{m}"] = sanitize(fmt.num(metric_value(r, m, view.qualifier)))
     if view.gpu_cols:
         peak, util = gpu_summary(r)
-        cells["gpu_mem_peak"] = "" if peak is None else f"{peak:.1f} GB"
+        cells["gpu_mem_peak"] = "" if peak is None else f"{peak:.1f} GiB"
         cells["gpu_util_mean"] = "" if util is None else f"{util:.0f}%"
     for k in configs:
         v = fmt.config_lookup(r.config, k)
