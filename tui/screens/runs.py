@@ -172,6 +172,7 @@ class RunsScreen(TrackerScreen):
         off the keystroke path) and start live updates."""
         import gc
 
+        gc.unfreeze()  # the app froze start-up as it was: collect its garbage now, off the first paint
         gc.collect()
         gc.freeze()
         self.app.start_watching()
