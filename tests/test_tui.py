@@ -18,6 +18,7 @@ from tracker.tui.screens.charts import ChartsScreen
 from tracker.tui.screens.compare import CompareScreen
 from tracker.tui.screens.detail import DetailScreen
 from tracker.tui.screens.parcoords import ParCoordsScreen
+from tracker.tui.screens.base import StatusLine
 from tracker.tui.screens.runs import RunsScreen
 from tracker.tui.widgets.chart_view import ChartView
 from tracker.tui.widgets.pickers import HelpScreen, Picker
@@ -465,15 +466,20 @@ async def test_a_failed_background_read_is_told_to_the_user(tmp_path):
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot, app)
         assert len(table(app).rows) == 6
-        for f in store.iterdir():  # the database is overwritten under the open app
+        await pilot.press("space", "v")  # a chart is open ...
+        await settle(pilot, app)
+        for f in store.iterdir():  # ... when the database is overwritten under the open app
             if f.name.startswith("tracker.db"):
                 f.write_bytes(b"[red]not[/red] a database " * (f.stat().st_size // 26 + 1))
-        await pilot.press("R")
+        await pilot.press("plus")  # zooming re-reads the series in a worker: it fails
         await settle(pilot, app)
         errors = [n for n in app._notifications if n.severity == "error"]
         assert errors, "the failed read vanished"
-        assert "not a database" in errors[0].message and "runs-load" in errors[0].title
+        assert "not a database" in errors[0].message and "failed" in errors[0].title
         assert not errors[0].markup
+        await pilot.press("escape", "R")  # the runs read shows the store's error in the status line
+        await settle(pilot, app)
+        assert "not a database" in str(app.screen.query_one(StatusLine).render())
 
 
 async def test_the_running_state_is_readable_on_the_cursor_row(tmp_path):
