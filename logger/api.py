@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tracker.store.keys import is_system_metric
+from tracker.store.lookup import config_lookup, missing_last_key
 
 _OPS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$exists")
 
@@ -57,7 +58,7 @@ class Api:
             field = order.lstrip("+-")
             present = [r for r in runs if _field(r, field) is not None]
             missing = [r for r in runs if _field(r, field) is None]
-            present.sort(key=lambda r: _sort_key(_field(r, field)), reverse=desc)
+            present.sort(key=lambda r: missing_last_key(_field(r, field)), reverse=desc)
             runs = present + missing
         return runs
 
@@ -191,26 +192,12 @@ class ApiRun:
 
 def _field(run: ApiRun, field: str) -> Any:
     if field.startswith("config."):
-        cur: Any = run.config
-        for part in field[7:].split("."):
-            if isinstance(cur, dict) and part in cur:
-                cur = cur[part]
-            else:
-                return run.config.get(field[7:])  # a key that itself holds dots
-        return cur
+        return config_lookup(run.config, field[7:])
     if field.startswith("summary."):  # system metrics too: filters may select on them
         return run._rec.summary.get(field[8:])
     if field == "group":
         return run.group
     return getattr(run, field, None)
-
-
-def _sort_key(v: Any) -> tuple[int, Any]:
-    if isinstance(v, bool):
-        return (0, int(v))
-    if isinstance(v, (int, float)):
-        return (0, v if v == v else float("inf"))
-    return (1, str(v))
 
 
 def _matches(run: ApiRun, filters: dict[str, Any]) -> bool:

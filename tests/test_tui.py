@@ -14,11 +14,11 @@ import tracker
 from helpers import settle_workers
 from tracker.tui.app import make_app
 from tracker.tui.demo import seed
+from tracker.tui.screens.base import StatusLine
 from tracker.tui.screens.charts import ChartsScreen
 from tracker.tui.screens.compare import CompareScreen
 from tracker.tui.screens.detail import DetailScreen
 from tracker.tui.screens.parcoords import ParCoordsScreen
-from tracker.tui.screens.base import StatusLine
 from tracker.tui.screens.runs import RunsScreen
 from tracker.tui.widgets.chart_view import ChartView
 from tracker.tui.widgets.pickers import HelpScreen, Picker

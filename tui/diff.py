@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracker.store.keys import is_system_metric
+from tracker.tui.fmt import nonfinite
 
 #: Marker for a key a run does not have.
 MISSING: Any = object()
@@ -50,10 +51,8 @@ def fmt_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
+        if not math.isfinite(v):
+            return nonfinite(v)
         return f"{v:.6g}"
     if isinstance(v, (list, dict)):
         return json.dumps(v, ensure_ascii=False, separators=(", ", ": "))

@@ -18,29 +18,6 @@ def nonfinite(v: float) -> str:
     return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
 
 
-def config_lookup(cfg: dict[str, Any], dotted: str) -> Any:
-    """``cfg["a"]["b"]`` for ``"a.b"``, else a flat key that itself holds dots; None when absent."""
-    cur: Any = cfg
-    for part in dotted.split("."):
-        if isinstance(cur, dict) and part in cur:
-            cur = cur[part]
-        else:
-            return cfg.get(dotted)
-    return cur
-
-
-def missing_last_key(v: Any) -> tuple[int, Any]:
-    """Sort key: numbers (and bools) first, then NaN and text, then missing (None) values.
-    Sort the first two groups in either direction and append the missing ones: they stay last."""
-    if v is None:
-        return (2, "")
-    if isinstance(v, bool):
-        return (0, int(v))
-    if isinstance(v, (int, float)):
-        return (0, v) if v == v else (1, "nan")
-    return (1, str(v))
-
-
 def num(v: Any) -> str:
     """A metric value in at most ~9 characters."""
     if v is None:

@@ -16,7 +16,7 @@ import sys
 from typing import Any, TextIO
 
 from tracker.tui.cli._common import find_runs, open_api
-from tracker.tui.fmt import json_safe
+from tracker.tui.fmt import json_safe, nonfinite
 from tracker.tui.text import sanitize
 
 
@@ -75,9 +75,7 @@ def csv_value(v: Any) -> str:
     if v is None:
         return ""
     if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
+        if not math.isfinite(v):
+            return nonfinite(v)
         return repr(v)
     return sanitize(v)

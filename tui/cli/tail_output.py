@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from tracker.tui.cli.tail_follow import Follower, Row
-from tracker.tui.fmt import json_safe
+from tracker.tui.fmt import json_safe, nonfinite
 from tracker.tui.text import sanitize
 
 STATUS_EVERY = 1.0  #: the status line is redrawn at least this often while nothing else prints
@@ -46,10 +46,8 @@ def fmt_cell(v: Any) -> str:
     if isinstance(v, bool):
         return str(v).lower()
     if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
+        if not math.isfinite(v):
+            return nonfinite(v)
         return f"{v:.6g}"
     if isinstance(v, (bytes, bytearray, memoryview)):
         return "<blob>"

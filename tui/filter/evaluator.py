@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Protocol
 
+from tracker.store.lookup import MISSING, config_getter
 from tracker.tui.filter.ast import (
     And,
     Compare,
@@ -57,7 +58,6 @@ class RunView(Protocol):
 
 
 
-_MISSING: Any = object()
 
 
 class _Row:
@@ -101,50 +101,14 @@ Getter = Callable[[_Row], Any]
 
 # Mixed nested/flat config paths are searched only for keys with few dots; longer keys try the
 # nested path and the flat key, so a pasted key with a thousand dots costs nothing.
-_MAX_SPLIT_PARTS = 8
-
-
-def _config_getter(name: str) -> Callable[[Mapping[str, Any]], Any]:
-    """How to find ``name`` in a config: nested path first, then a flat key holding dots."""
-    if "." not in name:
-        return lambda cfg: cfg.get(name, _MISSING)
-    parts = name.split(".")
-    n = len(parts)
-    if n > _MAX_SPLIT_PARTS:
-        def get_long(cfg: Mapping[str, Any]) -> Any:
-            cur: Any = cfg
-            for p in parts:
-                if isinstance(cur, Mapping) and p in cur:
-                    cur = cur[p]
-                else:
-                    return cfg.get(name, _MISSING)
-            return cur
-        return get_long
-    # choices[i]: (end, key) for every key that parts[i:end] can spell, shortest first, so
-    # {"optimizer": {"lr": ...}} wins over {"optimizer.lr": ...} and {"a.b": {"c": ...}} works.
-    choices = [[(j, ".".join(parts[i:j])) for j in range(i + 1, n + 1)] for i in range(n)]
-
-    def walk(d: Mapping[str, Any], i: int) -> Any:
-        for j, k in choices[i]:
-            if k in d:
-                v = d[k]
-                if j == n:
-                    return v
-                if isinstance(v, Mapping):
-                    found = walk(v, j)
-                    if found is not _MISSING:
-                        return found
-        return _MISSING
-
-    return lambda cfg: walk(cfg, 0)
 
 
 @lru_cache(maxsize=1024)
 def _getter(source: str, name: str) -> Getter:
-    """Reads a key's value from a row, or ``_MISSING``."""
+    """Reads a key's value from a row, or ``MISSING``."""
     if source == "summary":
-        return lambda row: row.summary().get(name, _MISSING)
-    from_config = _config_getter(name)
+        return lambda row: row.summary().get(name, MISSING)
+    from_config = config_getter(name)
     if source == "config":
         return lambda row: from_config(row.config())
     is_field = name in FIELDS
@@ -154,7 +118,7 @@ def _getter(source: str, name: str) -> Getter:
         if name in s:
             return s[name]
         v = from_config(row.config())
-        if v is _MISSING and is_field:
+        if v is MISSING and is_field:
             return row.field(name)
         return v
 
@@ -165,7 +129,7 @@ def _value_pred(get: Getter, test: Callable[[Any], bool], negate: bool) -> Pred:
     """A comparison: false when the key is missing; a list matches when any element does."""
     def pred(row: _Row) -> bool:
         v = get(row)
-        if v is _MISSING:
+        if v is MISSING:
             return False
         if isinstance(v, (list, tuple)):
             hit = False
@@ -386,10 +350,10 @@ def _range_pred(node: Range) -> Pred:
 def _has_key(key: Key) -> Pred:
     if key.source != "auto":
         get = _getter(key.source, key.name)
-        return lambda row: get(row) is not _MISSING
+        return lambda row: get(row) is not MISSING
     # has: asks about logged data, not about run fields
     in_summary, in_config = _getter("summary", key.name), _getter("config", key.name)
-    return lambda row: in_summary(row) is not _MISSING or in_config(row) is not _MISSING
+    return lambda row: in_summary(row) is not MISSING or in_config(row) is not MISSING
 
 
 def _compile(node: Node) -> Pred:

@@ -9,6 +9,7 @@ from typing import Any
 
 from tracker.store import RunRecord
 from tracker.store.keys import is_system_metric
+from tracker.store.lookup import config_lookup, missing_last_key
 from tracker.tui import fmt
 from tracker.tui.diff import fmt_value, lower_is_better, varying_keys
 from tracker.tui.text import sanitize
@@ -141,7 +142,7 @@ def build_row(r: RunRecord, metrics: Sequence[str], configs: Sequence[str], view
         cells["gpu_mem_peak"] = "" if peak is None else f"{peak:.1f} GiB"
         cells["gpu_util_mean"] = "" if util is None else f"{util:.0f}%"
     for k in configs:
-        v = fmt.config_lookup(r.config, k)
+        v = config_lookup(r.config, k)
         cells[f"c:{k}"] = "" if v is None and k not in r.config else sanitize(fmt_value(v))
     return Row(r.id, cells, styles)
 
@@ -157,7 +158,7 @@ def sort_getter(key: str, qualifier: str) -> Callable[[RunRecord], Any]:
     if key.startswith("m:"):
         return lambda r: metric_value(r, key[2:], qualifier)
     if key.startswith("c:"):
-        return lambda r: fmt.config_lookup(r.config, key[2:])
+        return lambda r: config_lookup(r.config, key[2:])
     if key in ("gpu_mem_peak", "gpu_util_mean"):
         i = 0 if key == "gpu_mem_peak" else 1
         return lambda r: gpu_summary(r)[i]
@@ -169,7 +170,7 @@ def sort_getter(key: str, qualifier: str) -> Callable[[RunRecord], Any]:
 def sort_runs(runs: Iterable[RunRecord], view: View) -> list[RunRecord]:
     """Sorted as the view asks; runs without the value always last, whatever the direction."""
     getter = sort_getter(view.sort_key or "created", view.qualifier)
-    keyed = [(fmt.missing_last_key(getter(r)), r) for r in runs]
+    keyed = [(missing_last_key(getter(r)), r) for r in runs]
     present = [kr for kr in keyed if kr[0][0] < 2]
     missing = [r for k, r in keyed if k[0] >= 2]
     present.sort(key=lambda kr: kr[0], reverse=view.sort_reverse)
