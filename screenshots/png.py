@@ -109,10 +109,24 @@ def _draw_box(draw, ch: str, x: int, y: int, fg) -> bool:
     return True
 
 
+# braille (parallel coordinates): bit -> (column, row) of its dot in a 2x4 grid
+BRAILLE = ((0x01, 0, 0), (0x02, 0, 1), (0x04, 0, 2), (0x40, 0, 3), (0x08, 1, 0), (0x10, 1, 1), (0x20, 1, 2),
+           (0x80, 1, 3))
+
+
+def _draw_braille(draw, bits: int, x: int, y: int, fg) -> None:
+    for bit, col, row in BRAILLE:
+        if bits & bit:
+            cx = x + 2 + col * (CELL_W - 5)
+            cy = y + 2 + row * (CELL_H - 4) // 4
+            draw.rectangle([cx, cy, cx + 2, cy + 2], fill=fg)
+
+
 def _draw_cell(draw, fonts, ch: str, x: int, y: int, style: Style, cells: int) -> None:
-    fg, bg = _cell_colors(style)
-    draw.rectangle([x, y, x + CELL_W * cells - 1, y + CELL_H - 1], fill=bg)
-    if ch in LOWER:
+    fg, _ = _cell_colors(style)
+    if 0x2800 <= ord(ch) <= 0x28FF:
+        _draw_braille(draw, ord(ch) - 0x2800, x, y, fg)
+    elif ch in LOWER:
         h = round(CELL_H * LOWER[ch] / 8)
         draw.rectangle([x, y + CELL_H - h, x + CELL_W - 1, y + CELL_H - 1], fill=fg)
     elif ch in LEFT and ch != "▌":
@@ -140,6 +154,7 @@ def save_png(app, path: Path) -> None:
     img = Image.new("RGB", (width * CELL_W + 2 * PAD, height * CELL_H + 2 * PAD), DEFAULT_BG)
     draw = ImageDraw.Draw(img)
     fonts = (_font(FONT_CANDIDATES), _font(BOLD_CANDIDATES))
+    cells_at: list[tuple[str, int, int, Style, int]] = []
     for row, line in enumerate(screen_lines(app)):
         col = 0
         y = PAD + row * CELL_H
@@ -149,6 +164,11 @@ def save_png(app, path: Path) -> None:
                 cells = cell_len(ch)
                 if cells == 0:
                     continue
-                _draw_cell(draw, fonts, ch, PAD + col * CELL_W, y, style, cells)
+                cells_at.append((ch, PAD + col * CELL_W, y, style, cells))
                 col += cells
+    # every background first: a glyph that reaches below its cell (_ , g) is not painted over
+    for _, x, y, style, cells in cells_at:
+        draw.rectangle([x, y, x + CELL_W * cells - 1, y + CELL_H - 1], fill=_cell_colors(style)[1])
+    for ch, x, y, style, cells in cells_at:
+        _draw_cell(draw, fonts, ch, x, y, style, cells)
     img.save(path)
