@@ -72,3 +72,26 @@ def stored_points():
             conn.close()
 
     return read
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch):
+    """Times are shown in UTC (the app tests: ``pytestmark = pytest.mark.usefixtures("utc")``)."""
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    time.tzset()
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo store, seeded once per module at the app tests' fixed clock."""
+    from app_helpers import NOW
+
+    from tracker.tui.demo import seed
+
+    d = tmp_path_factory.mktemp("demo") / "store"
+    seed(d, now=NOW)
+    return d

@@ -7,49 +7,22 @@ Rendered through the real app (``App.run_test`` + Pilot) on the seeded demo stor
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
+from app_helpers import NOW, app_for, settle  # noqa: F401
 from textual.geometry import Region
 
-from helpers import settle_workers
-from tracker.tui.app import make_app
 from tracker.tui.charts import MIN_PANEL_HEIGHT, ChartSpec, Series, grid_layout, render_chart, render_grid
-from tracker.tui.demo import seed
 from tracker.tui.screens.charts import ChartsScreen
 from tracker.tui.screens.detail import DetailScreen
 from tracker.tui.widgets.chart_view import ChartView
 from tracker.tui.widgets.pickers import Picker
 
-NOW = 1_790_000_000.0
+pytestmark = pytest.mark.usefixtures("utc")
+
 CHART_KEYS = {"charts.smooth_less", "charts.smooth_more", "charts.x_mode", "charts.log_y", "charts.zoom_in",
               "charts.zoom_out", "charts.pan_left", "charts.pan_right", "charts.reset", "charts.follow"}
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    time.tzset()
-
-
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("demo") / "store"
-    seed(d, now=NOW)
-    return d
-
-
-def app_for(store: Path):
-    return make_app(store, keymap={}, poll_interval=0, clock=lambda: NOW, ascii_only=False)
-
-
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await settle_workers(pilot.app)
-        await pilot.pause()
 
 
 def screen_lines(view: ChartView) -> list[str]:

@@ -10,10 +10,10 @@ import io
 from pathlib import Path
 
 import pytest
+from app_helpers import settle
 from rich.console import Console
 
 import tracker
-from helpers import settle_workers
 from tracker.tui.app import make_app
 
 # (what is logged, how it must read on screen)
@@ -57,12 +57,6 @@ def check(app, where: str, *must_show: str) -> str:
     for literal in must_show:
         assert literal in text, f"{where}: {literal!r} is not shown literally"
     return text
-
-
-async def settle(pilot, app) -> None:
-    for _ in range(3):
-        await settle_workers(app)
-        await pilot.pause()
 
 
 async def test_every_screen_shows_hostile_text_literally_and_inertly(store, monkeypatch):

@@ -3,34 +3,15 @@ the runs filter stay one story while a key is held and after the filter is clear
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from app_helpers import app_for, settle
 from textual import events
 
-from helpers import settle_workers
-from tracker.tui.app import make_app
-from tracker.tui.demo import seed
 from tracker.tui.filter import compile_filter
 from tracker.tui.screens.parcoords import ParCoordsScreen
 from tracker.tui.screens.runs import RunsScreen
 from tracker.tui.widgets.parcoords_view import ParCoordsView
 from tracker.tui.widgets.run_table import RunTable
-
-NOW = 1_790_000_000.0
-
-
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("demo") / "store"
-    seed(d, now=NOW)
-    return d
-
-
-async def settle(pilot, app, rounds: int = 3) -> None:
-    for _ in range(rounds):
-        await settle_workers(app)
-        await pilot.pause()
 
 
 def runs_screen(app) -> RunsScreen:
@@ -60,7 +41,7 @@ async def open_cifar_parcoords(pilot, app):
 
 @pytest.mark.parametrize("presses", [3, 8, 15])
 async def test_holding_plus_keeps_one_brush_and_the_table_agrees(demo_store, presses):
-    app = make_app(demo_store, keymap={}, poll_interval=0, clock=lambda: NOW, ascii_only=False)
+    app = app_for(demo_store)
     async with app.run_test(size=(120, 36)) as pilot:
         view = await open_cifar_parcoords(pilot, app)
         await pilot.press("b")
@@ -80,7 +61,7 @@ async def test_holding_plus_keeps_one_brush_and_the_table_agrees(demo_store, pre
 
 
 async def test_clearing_the_filter_clears_the_brushes(demo_store):
-    app = make_app(demo_store, keymap={}, poll_interval=0, clock=lambda: NOW, ascii_only=False)
+    app = app_for(demo_store)
     async with app.run_test(size=(120, 36)) as pilot:
         view = await open_cifar_parcoords(pilot, app)
         await pilot.press("b", "left" if view.pc.current else "right", "b")  # two axes brushed
@@ -106,7 +87,7 @@ async def test_clearing_the_filter_clears_the_brushes(demo_store):
 
 
 async def test_brushes_survive_leaving_when_the_filter_keeps_them(demo_store):
-    app = make_app(demo_store, keymap={}, poll_interval=0, clock=lambda: NOW, ascii_only=False)
+    app = app_for(demo_store)
     async with app.run_test(size=(120, 36)) as pilot:
         view = await open_cifar_parcoords(pilot, app)
         await pilot.press("b", "plus")

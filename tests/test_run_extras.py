@@ -11,20 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+from app_helpers import settle
 
 import tracker
-from helpers import settle_workers
 from tracker.tui.app import make_app
 from tracker.tui.screens.compare import CompareScreen
 from tracker.tui.screens.detail import DetailScreen
 from tracker.tui.widgets.chart_view import ChartView
 from tracker.tui.widgets.run_table import RunTable
-
-
-async def settle(pilot, app, rounds: int = 3) -> None:
-    for _ in range(rounds):
-        await settle_workers(app)
-        await pilot.pause()
 
 
 def test_system_metrics_are_sampled_into_the_run(tmp_path, monkeypatch):

@@ -7,42 +7,12 @@ are off, and Textual is pinned in pyproject.toml. Update after an intended UI ch
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import pytest
+from app_helpers import NOW, app_for, settle  # noqa: F401
 
-from helpers import settle_workers
-from tracker.tui.app import make_app
-from tracker.tui.demo import seed
+pytestmark = pytest.mark.usefixtures("utc")
 
-NOW = 1_790_000_000.0
 SIZES = [(80, 24), (120, 40)]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("snap") / "store"
-    seed(d, now=NOW)
-    return d
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    time.tzset()
-
-
-def app(store: Path):
-    return make_app(store, keymap={}, poll_interval=0, clock=lambda: NOW, ascii_only=False)
-
-
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await settle_workers(pilot.app)
-        await pilot.pause()
 
 
 def keys(*groups):
@@ -79,5 +49,5 @@ SCREENS = {
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("screen", list(SCREENS))
-def test_screen(snap_compare, demo, screen, size):
-    assert snap_compare(app(demo), terminal_size=size, run_before=SCREENS[screen])
+def test_screen(snap_compare, demo_store, screen, size):
+    assert snap_compare(app_for(demo_store), terminal_size=size, run_before=SCREENS[screen])

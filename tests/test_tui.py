@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from app_helpers import NOW, app_for, settle  # noqa: F401
 
 import tracker
-from helpers import settle_workers
-from tracker.tui.app import make_app
 from tracker.tui.demo import seed
 from tracker.tui.screens.base import StatusLine
 from tracker.tui.screens.charts import ChartsScreen
@@ -24,34 +23,7 @@ from tracker.tui.widgets.chart_view import ChartView
 from tracker.tui.widgets.pickers import HelpScreen, Picker
 from tracker.tui.widgets.run_table import RunTable
 
-NOW = 1_790_000_000.0
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    time.tzset()
-
-
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("demo") / "store"
-    seed(d, now=NOW)
-    return d
-
-
-def app_for(store: Path, **kw):
-    kw.setdefault("poll_interval", 0)
-    return make_app(store, keymap=kw.pop("keymap", {}), clock=lambda: NOW, ascii_only=False, **kw)
-
-
-async def settle(pilot, app, rounds: int = 3) -> None:
-    """Wait until workers are done and their messages handled (no sleeps)."""
-    for _ in range(rounds):
-        await settle_workers(app)
-        await pilot.pause()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def runs_screen(app) -> RunsScreen:
