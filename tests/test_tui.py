@@ -489,16 +489,20 @@ async def test_scrolling_right_keeps_name_and_step_in_view(demo_store):
 
 
 async def test_the_80_column_footer_shows_the_essential_keys(demo_store):
-    from textual.widgets import Footer
+    from tracker.tui.widgets.key_bar import KeyBar
+    from tracker.tui.widgets.pickers import HelpScreen
 
     app = app_for(demo_store)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)
-        keys = list(app.screen.query_one(Footer).query("FooterKey"))
-        shown = {k.key for k in keys if k.region.right <= 80}
-        assert {"enter", "slash", "space", "c", "v", "s", "question_mark", "q"} <= shown
-        regions = sorted((k.region.x, k.region.right) for k in keys)
-        assert all(a[1] <= b[0] for a, b in zip(regions, regions[1:])), "footer keys overlap"
+        bar = app.screen.query_one(KeyBar)
+        line = "".join(s.text for s in bar.render_line(0))
+        assert len(line) == 80 and line.rstrip().endswith("^p Palette")
+        for piece in ("Open", "/ Filter", "space Select", "c Compare", "v Charts", "s Sort", "q Quit", "? Keys"):
+            assert piece in line, (piece, line)
+        await pilot.click(KeyBar, offset=(line.index("? Keys") + 1, 0))  # a click runs the key's action
+        await settle(pilot, app)
+        assert isinstance(app.screen, HelpScreen)
 
 
 async def test_one_esc_too_many_after_a_run_keeps_the_filter(demo_store):

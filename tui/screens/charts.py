@@ -11,7 +11,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer
 
 from tracker.tui.charts import Series
 from tracker.tui.data import RunSeries
@@ -20,6 +19,7 @@ from tracker.tui.messages import SeriesLoaded, StoreChanged
 from tracker.tui.screens.base import TitleBar, TrackerScreen
 from tracker.tui.text import sanitize
 from tracker.tui.widgets.chart_view import ChartView
+from tracker.tui.widgets.key_bar import KeyBar
 from tracker.tui.widgets.pickers import Picker
 
 
@@ -64,7 +64,7 @@ class ChartsScreen(TrackerScreen):
     def compose(self) -> ComposeResult:
         yield TitleBar(id="charts-title")
         yield ChartView(id="chart")
-        yield Footer()
+        yield KeyBar(compact=True)
 
     def on_mount(self) -> None:
         self._load(None)

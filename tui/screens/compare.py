@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from tracker.store import RunRecord
 from tracker.store.keys import is_system_metric
@@ -24,6 +24,7 @@ from tracker.tui.diff import config_diff, fmt_value, lower_is_better, training_f
 from tracker.tui.messages import RunLoaded, StoreChanged
 from tracker.tui.screens.base import TitleBar, TrackerScreen
 from tracker.tui.text import sanitize
+from tracker.tui.widgets.key_bar import KeyBar
 
 MARK = {"changed": ("~", "yellow"), "added": ("+", "green"), "removed": ("-", "red"), "same": (" ", "")}
 
@@ -191,7 +192,7 @@ class CompareScreen(TrackerScreen):
             with TabPane("Code", id="code"):
                 with VerticalScroll():
                     yield Static(id="code-diff")
-        yield Footer()
+        yield KeyBar(compact=True)
 
     def on_mount(self) -> None:
         self._load()

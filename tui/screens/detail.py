@@ -11,7 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Input, RichLog, Static, TabbedContent, TabPane, Tree
+from textual.widgets import DataTable, Input, RichLog, Static, TabbedContent, TabPane, Tree
 
 from tracker.store import RunRecord
 from tracker.store.keys import is_system_metric
@@ -21,6 +21,7 @@ from tracker.tui.messages import RunLoaded, SeriesLoaded, StoreChanged
 from tracker.tui.screens.base import TitleBar, TrackerScreen
 from tracker.tui.text import console_text, sanitize
 from tracker.tui.widgets.chart_view import ChartView
+from tracker.tui.widgets.key_bar import KeyBar
 from tracker.tui.widgets.pickers import Picker
 
 
@@ -90,7 +91,7 @@ class DetailScreen(TrackerScreen):
             with TabPane("Console", id="console"):
                 yield Input(placeholder="search the output (/ in this tab; f: follow)", id="console-search")
                 yield RichLog(id="console-log", max_lines=20_000, wrap=False, markup=False, auto_scroll=True)
-        yield Footer()
+        yield KeyBar(compact=True)
 
     def on_mount(self) -> None:
         # The overview is what the user sees first: its keys (up/down, page up/down) scroll it at

@@ -9,12 +9,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer
 
 from tracker.store import RunRecord
 from tracker.tui.diff import flatten, lower_is_better
 from tracker.tui.screens.base import TitleBar, TrackerScreen
 from tracker.tui.text import sanitize
+from tracker.tui.widgets.key_bar import KeyBar
 from tracker.tui.widgets.parcoords_view import ParCoordsView
 from tracker.tui.widgets.pickers import Picker
 
@@ -51,7 +51,7 @@ class ParCoordsScreen(TrackerScreen):
     def compose(self) -> ComposeResult:
         yield TitleBar(id="pc-title")
         yield ParCoordsView(id="pc")
-        yield Footer()
+        yield KeyBar(compact=True)
 
     def on_mount(self) -> None:
         view = self.query_one(ParCoordsView)

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from tracker.store import RunRecord
 from tracker.tui.diff import lower_is_better
@@ -26,6 +26,7 @@ from tracker.tui.screens.runs_model import (
     sort_runs,
 )
 from tracker.tui.text import sanitize
+from tracker.tui.widgets.key_bar import KeyBar
 from tracker.tui.widgets.run_table import Column, Row, RunTable
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ class RunsScreen(TrackerScreen):
                     id="filter")
         yield Static(id="filter-error")
         yield RunTable(id="runs")
-        yield Footer(compact=True)
+        yield KeyBar(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(RunTable).set_ascii(self.tapp.ascii_only)
