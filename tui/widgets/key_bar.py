@@ -11,6 +11,7 @@ from __future__ import annotations
 from itertools import groupby
 from typing import Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
@@ -66,9 +67,9 @@ class KeyBar(Widget, can_focus=False):
         key_style = self.get_component_rich_style("keybar--key")
         desc_style = self.get_component_rich_style("keybar--description")
         start = len(line)
-        line.append(key, key_style if enabled else key_style + "dim")
+        line.append(key, key_style if enabled else key_style + Style(dim=True))
         if desc:
-            line.append(" " + desc, desc_style if enabled else desc_style + "dim")
+            line.append(" " + desc, desc_style if enabled else desc_style + Style(dim=True))
         self._spans.append((start, len(line), action))
         line.append(" " if self.compact else "  ")
 
