@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import tracker
+from helpers import ro_conn, wait_for
 from tracker.store import RunNotFound, StoreError
 
 pytestmark = pytest.mark.usefixtures("clean_env")
@@ -216,7 +217,10 @@ def test_metric_stats_across_several_commits(store_dir):
     values = [5.0, 2.0, 9.0, 4.0]
     for v in values[:2]:
         run.log({"m": v, "n": int(v)})
-    time.sleep(0.1)  # the writer commits these first
+    # the writer commits these first: wait until a reader sees them, so there really are two commits
+    conn = ro_conn(store_dir)
+    wait_for(lambda: conn.execute("SELECT count(*) FROM metrics").fetchone()[0] == 4, 10, "the first commit")
+    conn.close()
     for v in values[2:]:
         run.log({"m": v})
     run.finish()

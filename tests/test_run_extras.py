@@ -14,6 +14,7 @@ import pytest
 from app_helpers import settle
 
 import tracker
+from helpers import wait_for
 from tracker.tui.app import make_app
 from tracker.tui.screens.compare import CompareScreen
 from tracker.tui.screens.detail import DetailScreen
@@ -188,6 +189,7 @@ RANK_SCRIPT = textwrap.dedent(
     """
     import os, sys, time, tracker
     go = sys.argv[2]
+    open(go + "-ready-" + os.environ["RANK"], "w").close()  # started: waiting for the others
     while not os.path.exists(go):
         time.sleep(0.005)
     run = tracker.init(project="ddp", group="job-42", dir=sys.argv[1], capture_git=False)
@@ -205,8 +207,8 @@ async def test_eight_ranks_start_at_once_and_collapse_into_their_group(tmp_path)
     procs = [subprocess.Popen([sys.executable, str(script), str(store), str(go)],
                               env={**os.environ, "RANK": str(i), "WORLD_SIZE": "8", "LOCAL_RANK": str(i % 4)},
                               stderr=subprocess.PIPE, text=True) for i in range(8)]
-    time.sleep(0.5)
-    go.write_text("")
+    wait_for(lambda: len(list(tmp_path.glob("go-ready-*"))) == 8, 60, "all 8 ranks started")
+    go.write_text("")  # released together
     for p in procs:
         _, err = p.communicate(timeout=60)
         assert p.returncode == 0 and "Traceback" not in err, err
