@@ -623,7 +623,7 @@ def test_fuzz_any_string_gives_a_filter_or_a_filter_error():
         parsed += 1
         assert isinstance(f.keys, tuple)
         for run in ODD_RUNS:
-            assert f(run) in (True, False)
+            assert isinstance(f(run), bool)  # a real answer: no None, no exception
         assert parse(write(f.expr)) == f.expr, text  # the writer reads back as the same tree
     assert parsed > 300 and failed > 300  # both paths were really exercised
 
