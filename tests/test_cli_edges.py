@@ -128,3 +128,20 @@ def test_a_pipe_closed_early_ends_quietly(tmp_path):
         err = p.stderr.read().decode()
         assert first and p.wait(60) == 0, (args, err)
         assert "BrokenPipe" not in err and "Traceback" not in err and "Exception ignored" not in err, (args, err)
+
+
+def test_csv_export_never_writes_a_spreadsheet_formula(tmp_path):
+    """OWASP's CSV-injection rule: a text cell starting with = + - @ TAB or CR gets a leading '."""
+    import csv
+    import io
+
+    d = tmp_path / "f"
+    r = tracker.init(project="p", name='=HYPERLINK("http://evil","x")', dir=d, capture_git=False)
+    r.log({"+cmd": 1.0, "@sum": -2.5, "ok": 3})
+    r.finish()
+    p = run_cli(["export", "--store", str(d), r.id])
+    assert p.returncode == 0, p.stderr
+    rows = list(csv.reader(io.StringIO(p.stdout)))
+    assert rows[0] == ["run_id", "run_name", "_step", "_timestamp", "'+cmd", "'@sum", "ok"]
+    assert rows[1][1] == "'=HYPERLINK(\"http://evil\",\"x\")"
+    assert rows[1][4:] == ["1.0", "-2.5", "3"]  # numbers stay numbers, negative ones included

@@ -3,7 +3,8 @@
 JSON lines are ASCII (``json.dumps``), so names with control characters arrive escaped and
 exact. CSV has no escaping of its own: run names and metric names go through
 :func:`~tracker.tui.text.sanitize`, so a hostile name cannot drive the terminal the CSV is
-printed on.
+printed on; a text cell that a spreadsheet would run as a formula (it starts with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return: OWASP's rule) gets a leading ``'``.
 """
 
 from __future__ import annotations
@@ -63,10 +64,10 @@ def write_csv(out: TextIO, runs: list[Any], keys: list[str] | None) -> None:
     histories = [(r, r.history(keys)) for r in runs]
     cols = sorted({k for _, h in histories for row in h for k in row if not k.startswith("_")})
     w = csv.writer(out)
-    w.writerow(["run_id", "run_name", "_step", "_timestamp", *(sanitize(k) for k in cols)])
+    w.writerow(["run_id", "run_name", "_step", "_timestamp", *(csv_text(k) for k in cols)])
     for r, h in histories:
         for row in h:
-            w.writerow([r.id, sanitize(r.name), row["_step"], f"{row['_timestamp']:.6f}",
+            w.writerow([r.id, csv_text(r.name), row["_step"], f"{row['_timestamp']:.6f}",
                         *[csv_value(row.get(k)) for k in cols]])
 
 
@@ -78,4 +79,15 @@ def csv_value(v: Any) -> str:
         if not math.isfinite(v):
             return nonfinite(v)
         return repr(v)
-    return sanitize(v)
+    if isinstance(v, (bool, int)):
+        return str(v)
+    return csv_text(v)
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(v: Any) -> str:
+    """Stored text for a CSV cell: sanitised for the terminal, and never a spreadsheet formula."""
+    text = sanitize(v)
+    return "'" + text if text.startswith(FORMULA_START) else text
