@@ -246,7 +246,7 @@ class Run:
         q.append((self._rid, step, _time(), keys, vals))
         n = len(q)
         if n >= WAKE_AT:
-            self._wake.set()
+            self._wake.ring()
             if n > MAX_PENDING:
                 self._writer.backpressure()
 

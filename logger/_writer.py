@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -71,6 +72,42 @@ _HINTS = {
 }
 
 
+class Doorbell:
+    """Wakes the writer thread without taking any lock: one byte into a pipe.
+
+    ``threading.Event.set()`` takes the event's lock. A signal handler runs on the main thread
+    between two bytecodes of whatever it interrupted — possibly inside ``log()``'s ``set()`` with
+    that lock held — and a handler that then rang the same event (or waited for a writer stuck
+    re-taking it) hung the process for good (issue 9: 4 hangs in 50 SIGTERMs of a flat-out loop).
+    ``os.write`` of one byte to a non-blocking pipe needs no lock; a full pipe means a ring is
+    already pending. The pipe lives as long as the process (a forked child keeps the parent's
+    ends; its runs are closed and never ring).
+    """
+
+    def __init__(self) -> None:
+        self._r, self._w = os.pipe()
+        os.set_blocking(self._r, False)
+        os.set_blocking(self._w, False)
+
+    def ring(self) -> None:
+        try:
+            os.write(self._w, b"\0")
+        except OSError:  # BlockingIOError: the pipe is full, a ring is pending
+            pass
+
+    def wait(self, timeout: float) -> None:
+        """Return when rung (clearing the rings) or after ``timeout`` seconds."""
+        try:
+            ready, _, _ = select.select([self._r], [], [], timeout)
+            if ready:
+                while os.read(self._r, 4096):
+                    pass
+        except BlockingIOError:
+            pass
+        except (OSError, ValueError):  # never expected: behave like a plain sleep
+            time.sleep(timeout)
+
+
 class Control:
     """A queued non-metric operation: a run-row update, an event, or a flush request."""
 
@@ -92,7 +129,7 @@ class Writer:
         self.store = store
         self.flush_interval = flush_interval
         self.q: deque[Any] = deque()
-        self.wake = threading.Event()
+        self.wake = Doorbell()
         self.active: set[int] = set()
         self.run_info: dict[int, dict[str, str]] = {}  # rid -> id, name, project (for alert hooks)
         self.dead = False
@@ -109,7 +146,7 @@ class Writer:
         """Called by ``log()`` when the queue is full: wait (with a warning) for room."""
         warned = False
         start = time.monotonic()
-        self.wake.set()
+        self.wake.ring()
         while len(self.q) > MAX_PENDING // 2 and not self.dead:
             if not warned and time.monotonic() - start > 1.0:
                 warned = True
@@ -127,14 +164,13 @@ class Writer:
             return False
         done = threading.Event()
         self.q.append(Control(done=done))
-        self.wake.set()
+        self.wake.ring()
         return done.wait(timeout)
 
     # ---------------------------------------------------------------- writer thread
     def _loop(self) -> None:
         while not self._stop:
             self.wake.wait(self.flush_interval)
-            self.wake.clear()
             try:
                 self._drain()
                 if self.active and time.monotonic() - self._last_commit > HEARTBEAT_INTERVAL:
@@ -236,5 +272,5 @@ class Writer:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop = True
-        self.wake.set()
+        self.wake.ring()
         self.thread.join(timeout)
