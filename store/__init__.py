@@ -18,11 +18,13 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .append import Batch, KeyIds
+from .damage import StoreDamaged, checked, damaged, is_damage
 from .errors import (
     BUSY_TIMEOUT_MS,
     RunNotFound,
@@ -33,7 +35,6 @@ from .errors import (
     StoreVersionError,
     is_busy,
     retry_busy,
-    translated,
 )
 from .fs import (
     DB_NAME,
@@ -44,6 +45,7 @@ from .fs import (
     is_network_fs,
     make_private_if_ours,
     precreate_private_file,
+    read_only_message,
     resolve_dir,
 )
 from .ids import _ADJ, _NOUN, default_run_name, new_run_id
@@ -66,6 +68,7 @@ __all__ = [
     "SeriesData",
     "Store",
     "StoreBusy",
+    "StoreDamaged",
     "StoreDirError",
     "StoreError",
     "StoreMissing",
@@ -138,6 +141,7 @@ class Store(StoreReads):
                     "tracker.init(dir=...) or TRACKER_DIR."
                 ) from e
         self._conn: sqlite3.Connection | None = None
+        self._damage: str | None = None  # what SQLite said when a read met a damaged page
         # One connection may be shared by the writer thread and init() in the main thread:
         # write transactions must not interleave on it.
         self._wlock = threading.RLock()
@@ -146,44 +150,79 @@ class Store(StoreReads):
         self._open(create)
 
     # ------------------------------------------------------------------ connection
+    def _uri(self, immutable: bool = False) -> str:
+        uri = "file:" + urllib.parse.quote(os.fspath(self.path)) + "?mode=ro"
+        return uri + "&immutable=1" if immutable else uri
+
     def _connect(self, readonly: bool) -> sqlite3.Connection:
         if readonly:
-            uri = f"file:{self.path}?mode=ro"
-            if _immutable_ok(self.dir, self.path):
-                # A read-only mount holding a cleanly closed store (no -wal): SQLite could not
-                # create the -shm it needs, and nothing can write there, so immutable is safe.
-                # Never for a live store: content still in a -wal would read as corrupt (§B4).
-                uri += "&immutable=1"
-            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
-                                   isolation_level=None, check_same_thread=False)
+            # A read-only mount holding a cleanly closed store (no -wal): SQLite could not
+            # create the -shm it needs, and nothing can write there, so immutable is safe.
+            # Never for a live store: content still in a -wal would read as corrupt (§B4).
+            conn = sqlite3.connect(self._uri(immutable=_immutable_ok(self.dir, self.path)), uri=True,
+                                   timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
         else:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                    isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return conn
 
+    def _probe(self) -> int:
+        """The schema version, found before anything opens the file for writing: a store we
+        refuse (newer, damaged) is never modified, not even by the checkpoint a closing
+        read-write connection runs on pending WAL content. Without WAL content the file's header
+        says it (``user_version`` is bytes 60-63) and no file is created; with it, a read-only
+        connection reads the newest page 1 from the WAL."""
+        try:
+            with open(self.path, "rb") as f:
+                head = f.read(100)
+        except OSError as e:
+            raise StoreError(f"tracker: cannot open {self.path}: {e.strerror or e}") from e
+        if not head:
+            return 0  # created empty just now, or by precreate_private_file earlier
+        if len(head) < 100 or not head.startswith(b"SQLite format 3\x00"):
+            raise damaged(self.path, "file is not a database")
+        try:
+            pending = os.stat(f"{self.path}-wal").st_size > 0
+        except OSError:
+            pending = False
+        if not pending:
+            return int.from_bytes(head[60:64], "big", signed=True)
+        conn = None
+        try:
+            conn = self._connect(readonly=True)
+            return int(retry_busy(lambda: conn.execute("PRAGMA user_version").fetchone()[0]))
+        except sqlite3.DatabaseError as e:
+            if is_damage(e):
+                raise damaged(self.path, str(e)) from e
+            raise StoreError(f"tracker: cannot open {self.path}: {e}") from e
+        finally:
+            if conn is not None:
+                conn.close()
+
     def _open(self, create: bool) -> None:
         writable = os.access(self.dir, os.W_OK) and (not self.path.exists() or os.access(self.path, os.W_OK))
-        try:
-            conn = self._connect(readonly=not writable)
-            version = retry_busy(lambda: conn.execute("PRAGMA user_version").fetchone()[0])
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"tracker: cannot open {self.path}: {e}") from e
-        self.readonly = not writable
+        version = self._probe()
         if version > SCHEMA_VERSION:
-            conn.close()
             raise StoreVersionError(
                 f"tracker: the store {self.path} has schema version {version}, written by a newer "
                 f"tracker; this tracker reads up to version {SCHEMA_VERSION}. Upgrade tracker-tui "
                 "(pip install -U tracker-tui). The store was left untouched."
             )
         if not writable:
+            if create:
+                raise StoreDirError(read_only_message(self.dir, self.path))
             if version < READABLE_VERSION:
-                conn.close()
                 raise StoreError(
                     f"tracker: the store {self.path} (schema {version}) needs an upgrade to version "
                     f"{SCHEMA_VERSION}, but it is read-only here. Open it once with write access."
                 )
+        try:
+            conn = self._connect(readonly=not writable)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"tracker: cannot open {self.path}: {e}") from e
+        self.readonly = not writable
+        if not writable:
             self._conn = conn
             return
         try:
@@ -202,8 +241,28 @@ class Store(StoreReads):
                 self._write(conn, lambda c: self._migrate_locked(c))
         except sqlite3.DatabaseError as e:
             conn.close()
+            if is_damage(e):
+                raise damaged(self.path, str(e)) from e
             raise StoreError(f"tracker: cannot use {self.path}: {e}") from e
         self._conn = conn
+
+    def found_damage(self, detail: str) -> StoreDamaged:
+        """Record that a read or write met a damaged page and stop writing to the file: the
+        read-write connection is replaced by a read-only one (opened first, so closing the other
+        is not the last close and checkpoints nothing). Returns the error to raise."""
+        with self._wlock:
+            if self._damage is None:
+                self._damage = detail
+                old = self._conn
+                if old is not None and not self.readonly:
+                    try:
+                        ro = self._connect(readonly=True)
+                        ro.execute("PRAGMA user_version").fetchone()  # now it holds the file open
+                        self._conn, self.readonly = ro, True
+                        old.close()
+                    except sqlite3.Error:
+                        pass  # keep the old connection; writes are refused below all the same
+        return damaged(self.path, self._damage)
 
     def _backup_before_migration(self, conn: sqlite3.Connection, version: int) -> None:
         dest_path = self.path.with_name(f"{DB_NAME}.v{version}.bak")
@@ -229,6 +288,8 @@ class Store(StoreReads):
 
         def once() -> Any:
             with self._wlock:
+                if self._damage is not None:
+                    raise damaged(self.path, self._damage)
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     out = fn(conn)
@@ -259,21 +320,21 @@ class Store(StoreReads):
         _ABANDONED.append(self._conn)
         self._conn = None
 
-    @translated
+    @checked
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
-    @translated
+    @checked
     def integrity_check(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
 
-    @translated
+    @checked
     def data_version(self) -> int:
         """Changes whenever another connection commits (cheap change detection)."""
         return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
 
     # ------------------------------------------------------------------ writes
-    @translated
+    @checked
     def create_run(self, *, id: str | None, project: str, name: str | None, group: str | None,
                    job_type: str | None, tags: Sequence[str], notes: str | None, config_json: str,
                    host: str | None, pid: int | None, pid_start: str | None, user: str | None,
@@ -312,7 +373,7 @@ class Store(StoreReads):
         except sqlite3.IntegrityError as e:
             raise StoreError(f"tracker: a run with id {id!r} already exists (use resume=)") from e
 
-    @translated
+    @checked
     def resume_run(self, run_id: str, *, host: str | None, pid: int | None, pid_start: str | None,
                    now: float | None = None) -> tuple[int, RunRecord, int | None]:
         """Mark an existing run ``running`` again for this process.
@@ -339,11 +400,11 @@ class Store(StoreReads):
 
         return self._write(self.conn, do)
 
-    @translated
+    @checked
     def find_run_id(self, run_id: str) -> bool:
         return self.conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
 
-    @translated
+    @checked
     def append(self, entries: Sequence[tuple[Any, ...]], updates: Sequence[tuple[int, dict[str, Any]]] = (),
                events: Sequence[tuple[int | None, float, str, str]] = (), now: float | None = None) -> int:
         """Write a batch in one ``BEGIN IMMEDIATE`` transaction; returns points written.
@@ -374,7 +435,7 @@ class Store(StoreReads):
         self.new_alerts = [(rid, json.loads(data)) for rid, _, _, data in batches[-1].alert_events]
         return int(n)
 
-    @translated
+    @checked
     def heartbeat(self, rids: Iterable[int], now: float | None = None) -> None:
         """Record that the runs' process is alive (no ``rev`` bump: not a visible change)."""
         now = time.time() if now is None else now

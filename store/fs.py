@@ -89,8 +89,8 @@ def ensure_private_dir(path: Path, *, tighten: bool = False) -> None:
 
     With ``tighten`` (``~/.tracker`` and stores inside it), an existing directory that is the user's and
     holds nothing but the tracker's own files — one we created, e.g. an older ``tracker-tui
-    demo`` made it 0755 — is made private too. A directory the user chose or filled is left as
-    it is.
+    demo`` made it 0755 — is made private too. A directory the user chose or filled keeps its
+    mode, unless anyone may write to it: see :func:`refuse_or_fix_world_writable`.
     """
     hint = "Choose another location with tracker.init(dir=...) or the TRACKER_DIR environment variable."
     try:
@@ -101,8 +101,44 @@ def ensure_private_dir(path: Path, *, tighten: bool = False) -> None:
         raise StoreDirError(f"tracker: the store path {path} exists but is not a directory. {hint}")
     if not os.access(path, os.W_OK | os.X_OK):
         raise StoreDirError(f"tracker: the store directory {path} is not writable by this user. {hint}")
+    refuse_or_fix_world_writable(path)
     if tighten:
         make_private_if_ours(path)
+
+
+def refuse_or_fix_world_writable(path: Path) -> None:
+    """A store directory anyone may write to lets another user swap the database (or plant a
+    symlink where it will be created). The user's own such directory is fixed — 0700 when it
+    holds only the tracker's files, else group and world write removed — with a warning that
+    says so; someone else's (without the sticky bit that stops others replacing files) is refused."""
+    try:
+        st = path.stat()
+    except OSError:
+        return
+    mode = stat.S_IMODE(st.st_mode)
+    if not mode & 0o002:
+        return
+    if st.st_uid != os.getuid():
+        if mode & stat.S_ISVTX:
+            return  # like /tmp: others cannot remove or rename what this user creates there
+        raise StoreDirError(
+            f"tracker: the store directory {path} is writable by every user ({mode:04o}) and not yours, so "
+            "another user could replace the database. Choose another location with tracker.init(dir=...) or "
+            "TRACKER_DIR."
+        )
+    try:
+        ours = all(_OUR_NAMES.fullmatch(name) for name in os.listdir(path))
+        new = mode & 0o700 if ours else mode & ~0o022
+        os.chmod(path, new)
+    except OSError as e:
+        raise StoreDirError(
+            f"tracker: the store directory {path} is writable by every user ({mode:04o}) and its mode could not "
+            f"be changed ({e.strerror or e}). Run chmod go-w {path}, or choose another location."
+        ) from e
+    import warnings
+
+    warnings.warn(f"tracker: the store directory {path} was writable by every user ({mode:04o}); changed it to "
+                  f"{new:04o} so no other user can replace the database", stacklevel=4)
 
 
 def make_private_if_ours(path: Path) -> None:
@@ -118,11 +154,56 @@ def make_private_if_ours(path: Path) -> None:
         return  # best effort: the store works either way
 
 
+def private_subdir(path: Path) -> Path:
+    """Create ``path`` and any missing parents 0700 whatever the umask (``runs/<id>`` under a
+    store: ``mkdir(parents=True)`` makes the parents 0777 under umask 000); an existing
+    ``runs/`` of the user's that others may write to is made 0700."""
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(d, 0o700)  # mkdir's mode is masked by the umask only to take bits away
+    runs = path.parent
+    try:
+        st = runs.stat()
+        if runs.name == "runs" and st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o022:
+            os.chmod(runs, 0o700)
+    except OSError:
+        pass
+    return path
+
+
+def read_only_message(dir: Path, path: Path) -> str:
+    """Why a run cannot be logged to a store whose database file this user may not write."""
+    try:
+        mode = f" (mode {stat.S_IMODE(path.stat().st_mode):04o})"
+    except OSError:
+        mode = ""
+    fix = f"chmod u+w {path}" if os.access(dir, os.W_OK) else f"make {dir} and {path} writable"
+    return (f"tracker: the store database {path} is read-only for this user{mode}, so a run cannot be logged "
+            f"to it. {fix[0].upper()}{fix[1:]}, or choose another location with tracker.init(dir=...) or "
+            "TRACKER_DIR.")
+
+
 def precreate_private_file(path: Path) -> None:
-    """Create ``path`` empty with mode 0600 if it does not exist (race-safe, no symlink follow)."""
+    """Create ``path`` empty with mode 0600 if it does not exist (race-safe, no symlink follow).
+
+    A symlink whose target does not exist is refused: SQLite would follow it and create the
+    target with the umask's mode, wherever it points."""
     flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags, 0o600)
     except FileExistsError:
+        if path.is_symlink() and not path.exists():
+            raise StoreDirError(
+                f"tracker: {path} is a symlink to {os.readlink(path)}, which does not exist; refusing to create "
+                f"a database through it. Remove the link (rm {path}) or point it at an existing store."
+            ) from None
         return
     os.close(fd)

@@ -15,7 +15,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from .errors import RunNotFound, translated
+from .damage import checked
+from .errors import RunNotFound
 from .liveness import effective_state
 from .models import MetricStats, RunRecord, SeriesData, decode_value
 
@@ -69,7 +70,7 @@ class StoreReads:
         finally:
             c.execute("COMMIT")
 
-    @translated
+    @checked
     def projects(self) -> list[tuple[str, int]]:
         """``(project, number of runs)``, most recently active first."""
         return [
@@ -79,7 +80,7 @@ class StoreReads:
             )
         ]
 
-    @translated
+    @checked
     def runs(self, project: str | None = None, *, with_metrics: bool = True) -> list[RunRecord]:
         """Runs (of one project, or all), newest first, with their metric summaries."""
         with self.snapshot() as c:
@@ -95,7 +96,7 @@ class StoreReads:
                 self._attach_metrics(c, recs, project)
         return recs
 
-    @translated
+    @checked
     def run(self, id_or_prefix: str) -> RunRecord:
         """The run with this id, or the only run whose id or name starts with it."""
         with self.snapshot() as c:
@@ -166,7 +167,7 @@ class StoreReads:
                 rec.metrics[name] = MetricStats(decode_value(last, flag), last_step, mn, mx, count)
         self._attach_gpu_means(c, recs)
 
-    @translated
+    @checked
     def metric_keys(self, rid: int) -> list[str]:
         return [
             k
@@ -176,7 +177,7 @@ class StoreReads:
             )
         ]
 
-    @translated
+    @checked
     def points(self, rid: int, keys: Sequence[str] | None = None) -> list[tuple[int, float, str, Any]]:
         """Every stored point of a run as ``(step, ts, key, value)``, by step then logging order."""
         sql = (
@@ -193,7 +194,7 @@ class StoreReads:
         sql += " ORDER BY m.step, m.id"
         return [(s, t, k, v if f is None else decode_value(v, f)) for s, t, k, v, f in self.conn.execute(sql, params)]
 
-    @translated
+    @checked
     def series(self, rid: int, key: str, *, step_range: tuple[float, float] | None = None,
                max_raw: int = 20_000) -> SeriesData:
         """A metric of a run for drawing: raw finite points, or block extremes when longer
@@ -241,7 +242,7 @@ class StoreReads:
                 means += [mean, mean]
         return SeriesData(key, steps, tss, vals, nonfinite, total, downsampled=True, means=means)
 
-    @translated
+    @checked
     def sample(self, rid: int, key: str, n: int = 12) -> list[float]:
         """About ``n`` finite values of a metric spread evenly over its steps (for sparklines):
         one index seek each, whatever the series length."""
@@ -263,15 +264,15 @@ class StoreReads:
                 out.append(r[0])
         return out
 
-    @translated
+    @checked
     def max_rev(self) -> int:
         return int(self.conn.execute("SELECT coalesce(max(rev), 0) FROM runs").fetchone()[0])
 
-    @translated
+    @checked
     def max_point_id(self) -> int:
         return int(self.conn.execute("SELECT coalesce(max(id), 0) FROM metrics").fetchone()[0])
 
-    @translated
+    @checked
     def runs_changed(self, after_rev: int, project: str | None = None) -> list[RunRecord]:
         """Runs created or changed since ``after_rev`` (incremental refresh), with summaries."""
         with self.snapshot() as c:
@@ -293,7 +294,7 @@ class StoreReads:
                 self._attach_gpu_means(c, recs)
         return recs
 
-    @translated
+    @checked
     def runs_by_id(self, ids: Sequence[str]) -> list[RunRecord]:
         """These runs as stored now (effective states re-evaluated), with summaries."""
         ids = list(ids)
@@ -311,7 +312,7 @@ class StoreReads:
             self._attach_gpu_means(c, recs)
         return recs
 
-    @translated
+    @checked
     def points_after(self, after_id: int, rids: Sequence[int] | None = None, limit: int = 50_000
                      ) -> list[tuple[int, int, str, int, float, Any]]:
         """Points with ``id > after_id`` as ``(id, rid, key, step, ts, value)``, oldest first."""
@@ -331,7 +332,7 @@ class StoreReads:
         return [(i, r, k, s, t, v if f is None else decode_value(v, f))
                 for i, r, k, s, t, v, f in self.conn.execute(sql, params)]
 
-    @translated
+    @checked
     def alerts(self, rid: int) -> list[dict[str, Any]]:
         """The run's alerts, oldest first: ``title``, ``text``, ``level``, ``time``, ``step``."""
         out = []
@@ -343,7 +344,7 @@ class StoreReads:
         out.sort(key=lambda a: a["time"])
         return out
 
-    @translated
+    @checked
     def code(self, rid: int) -> dict[str, Any]:
         """The run's code state beyond commit/branch/dirty: ``remote``, ``diff``, ``root``."""
         row = self.conn.execute(
@@ -351,7 +352,7 @@ class StoreReads:
         ).fetchone()
         return loads(row[0], {}) if row else {}
 
-    @translated
+    @checked
     def console(self, rid: int, after_id: int = 0) -> list[tuple[int, float, str, str]]:
         """Captured output lines ``(event id, time, stream, text)``, oldest first."""
         out: list[tuple[int, float, str, str]] = []
@@ -362,7 +363,7 @@ class StoreReads:
                 out.append((i, t, stream, text))
         return out
 
-    @translated
+    @checked
     def events(self, rid: int | None = None, after_id: int = 0) -> list[tuple[int, int | None, float, str, dict[str, Any]]]:
         """Events ``(id, rid, ts, kind, data)`` after ``after_id``."""
         if rid is None:
@@ -373,7 +374,7 @@ class StoreReads:
             )
         return [(i, r, t, k, json.loads(d)) for i, r, t, k, d in cur]
 
-    @translated
+    @checked
     def count_points(self, rid: int | None = None) -> int:
         if rid is None:
             return int(self.conn.execute("SELECT count(*) FROM metrics").fetchone()[0])
