@@ -165,9 +165,9 @@ class Run:
     @property
     def dir(self) -> str:
         """A private directory for this run's files: ``<store>/runs/<id>``."""
-        d = Path(self._writer.store.dir) / "runs" / self.id
-        d.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return str(d)
+        from tracker.store.fs import private_subdir  # 0700 whatever the umask, runs/ included
+
+        return str(private_subdir(Path(self._writer.store.dir) / "runs" / self.id))
 
     @property
     def step(self) -> int:

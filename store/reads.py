@@ -186,11 +186,14 @@ class StoreReads:
         )
         params: list[Any] = [rid]
         if keys is not None:
-            keys = list(keys)
-            if not keys:
+            # By key id, matched on the names as read: a name another tool stored as invalid
+            # UTF-8 reads with U+FFFD and would never equal its stored bytes in SQL.
+            wanted = set(keys)
+            kids = [kid for kid, name in self.conn.execute("SELECT kid, name FROM keys") if name in wanted]
+            if not kids:
                 return []
-            sql += f" AND k.name IN ({', '.join('?' * len(keys))})"
-            params += keys
+            sql += f" AND m.kid IN ({', '.join('?' * len(kids))})"
+            params += kids
         sql += " ORDER BY m.step, m.id"
         return [(s, t, k, v if f is None else decode_value(v, f)) for s, t, k, v, f in self.conn.execute(sql, params)]
 

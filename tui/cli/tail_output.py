@@ -99,6 +99,10 @@ class TableOut:
 
         self._cell_len = cell_len
         self.stream = stream
+        enc = (getattr(stream, "encoding", "") or "").lower()
+        utf = "utf" in enc
+        self.dot = " · " if utf else " | "
+        self.ell = "…" if utf else "~"  # before the columns: a long --keys name is cut with it
         self.fixed = keys is not None
         self.cols: list[str] = list(keys or [])
         self.labels: dict[str, str] = {}
@@ -117,10 +121,6 @@ class TableOut:
         self.status_on = False
         self.last_draw = 0.0
         self.rates: deque[tuple[float, int]] = deque(maxlen=200)
-        enc = (getattr(stream, "encoding", "") or "").lower()
-        utf = "utf" in enc
-        self.dot = " · " if utf else " | "
-        self.ell = "…" if utf else "~"
 
     # ---------------------------------------------------------------- columns
     def _add_col(self, key: str) -> None:
