@@ -29,7 +29,7 @@ T = TypeVar("T")
 
 #: ``SQLITE_CORRUPT`` and ``SQLITE_NOTADB`` (primary codes).
 _DAMAGE_CODES = frozenset({11, 26})
-_DAMAGE_WORDS = ("malformed", "not a database", "corrupt")
+_DAMAGE_WORDS = ("database disk image is malformed", "file is not a database")
 
 
 class StoreDamaged(StoreError):
@@ -65,8 +65,8 @@ def is_damage(exc: BaseException | None) -> bool:
             return True
         if isinstance(exc, sqlite3.DatabaseError):
             code = getattr(exc, "sqlite_errorcode", None)
-            if code is not None and code & 0xFF in _DAMAGE_CODES:
-                return True
+            if code is not None:  # the code decides ("malformed JSON" is not a damaged file)
+                return code & 0xFF in _DAMAGE_CODES
             msg = str(exc).lower()
             if any(w in msg for w in _DAMAGE_WORDS):
                 return True
