@@ -110,17 +110,16 @@ def refuse_or_fix_world_writable(path: Path) -> None:
     """A store directory anyone may write to lets another user swap the database (or plant a
     symlink where it will be created). The user's own such directory is fixed — 0700 when it
     holds only the tracker's files, else group and world write removed — with a warning that
-    says so; someone else's (without the sticky bit that stops others replacing files) is refused."""
+    says so; someone else's is refused. A sticky directory (``/tmp``) is left as it is: others
+    cannot remove or rename what this user creates there."""
     try:
         st = path.stat()
     except OSError:
         return
     mode = stat.S_IMODE(st.st_mode)
-    if not mode & 0o002:
-        return
+    if not mode & 0o002 or mode & stat.S_ISVTX:
+        return  # sticky, like /tmp: shared by design, and others cannot remove or rename our files
     if st.st_uid != os.getuid():
-        if mode & stat.S_ISVTX:
-            return  # like /tmp: others cannot remove or rename what this user creates there
         raise StoreDirError(
             f"tracker: the store directory {path} is writable by every user ({mode:04o}) and not yours, so "
             "another user could replace the database. Choose another location with tracker.init(dir=...) or "

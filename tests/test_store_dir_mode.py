@@ -139,3 +139,26 @@ def test_a_read_only_db_file_is_a_clear_error_at_init(home):
     ls = subprocess.run([sys.executable, "-m", "tracker.tui.cli", "ls", "--store", str(store)], capture_output=True,
                         text=True, timeout=60, env=child_env(HOME=str(home)))
     assert ls.returncode == 0 and "finished" in ls.stdout  # reading a read-only store still works
+
+
+def test_a_sticky_shared_dir_like_tmp_is_left_as_it_is(home):
+    shared = home / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    p = run_child("tracker.init(project='p', capture_git=False).finish()", home, TRACKER_DIR=str(shared))
+    assert p.returncode == 0, p.stderr
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777 and "writable by every user" not in p.stderr
+    assert mode(shared / "tracker.db") == 0o600
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the directory to another user")
+def test_someone_elses_world_writable_dir_is_refused(home):
+    home.chmod(0o755)  # the other user must be able to own something below
+    theirs = home / "theirs"
+    theirs.mkdir()
+    theirs.chmod(0o777)
+    os.chown(theirs, 65534, 65534)
+    p = run_child("tracker.init(project='p', capture_git=False).finish()", home, TRACKER_DIR=str(theirs))
+    assert p.returncode == 1
+    assert f"the store directory {theirs} is writable by every user (0777) and not yours" in p.stderr
+    assert list(theirs.iterdir()) == [] and mode(theirs) == 0o777
