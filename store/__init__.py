@@ -183,7 +183,7 @@ class Store(StoreReads):
         if len(head) < 100 or not head.startswith(b"SQLite format 3\x00"):
             raise damaged(self.path, "file is not a database")
         try:
-            pending = os.stat(f"{self.path}-wal").st_size > 0
+            pending = os.stat(os.path.realpath(self.path) + "-wal").st_size > 0  # SQLite puts it by the link's target
         except OSError:
             pending = False
         if not pending:
