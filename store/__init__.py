@@ -180,14 +180,13 @@ class Store(StoreReads):
             raise StoreError(f"tracker: cannot open {self.path}: {e.strerror or e}") from e
         if not head:
             return 0  # created empty just now, or by precreate_private_file earlier
-        if len(head) < 100 or not head.startswith(b"SQLite format 3\x00"):
-            raise damaged(self.path, "file is not a database")
         try:
             pending = os.stat(os.path.realpath(self.path) + "-wal").st_size > 0  # SQLite puts it by the link's target
         except OSError:
             pending = False
-        if not pending:
+        if not pending and len(head) == 100 and head.startswith(b"SQLite format 3\x00"):
             return int.from_bytes(head[60:64], "big", signed=True)
+        # WAL content, or a header that is not (yet) a database's: ask SQLite, under its locks.
         conn = None
         try:
             conn = self._connect(readonly=True)

@@ -166,7 +166,7 @@ def _row_by_row(path: Path, out: Path) -> Recovery:
     dst = sqlite3.connect(out, isolation_level=None)
     try:
         version, tables = _copy_schema(src, dst, rec)
-        dst.execute("BEGIN")
+        dst.execute("BEGIN IMMEDIATE")
         for name, has_rowid in tables:
             _copy_table(src, dst, name, has_rowid, rec)
         dst.execute(f"PRAGMA user_version = {int(version)}")
@@ -184,7 +184,7 @@ def _copy_schema(src: sqlite3.Connection, dst: sqlite3.Connection,
         schema = src.execute("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL").fetchall()
     except sqlite3.DatabaseError as e:
         rec.skipped.append(f"the schema could not be read ({e}); the tracker's own schema was used")
-        dst.execute("BEGIN")
+        dst.execute("BEGIN IMMEDIATE")
         migrate(dst, 0)
         dst.execute("COMMIT")
         from .schema import SCHEMA_VERSION
