@@ -5,7 +5,7 @@ bytes and NaN as NULL (RELIABILITY.md §B6): values are converted here (``.item(
 and torch scalars, without importing either) and NaN/-0.0 are flagged by the store.
 
 Config values go through an explicit type table into JSON, and secret-looking values are
-masked before they are stored (RELIABILITY.md X2).
+masked before they are stored (RELIABILITY.md X2) by the policy in :mod:`._mask`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from __future__ import annotations
 import enum
 import json
 import math
-import re
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from ._mask import is_secret_key, mask, mask_secrets
 
 if TYPE_CHECKING:  # pragma: no cover
     from types import FrameType
@@ -304,61 +305,7 @@ def dumps(v: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------- secrets
-_SECRET_WORDS = {"password", "passwd", "passphrase", "pwd", "secret", "secrets", "credential",
-                 "credentials", "apikey", "privatekey", "accesskey", "secretkey", "authtoken"}
-_KEY_QUALIFIERS = {"api", "access", "private", "secret", "ssh", "signing", "encryption", "auth",
-                   "client", "license", "master", "session", "account", "service", "app"}
-_TOKEN_WORDS = {"token", "pat", "bearer", "cookie", "sessionid"}
-_SECRET_VALUE = re.compile(
-    r"(?:^sk-[A-Za-z0-9_-]{16,}$|^sk_(?:live|test)_[A-Za-z0-9]{10,}$|^gh[pousr]_[A-Za-z0-9]{20,}$|"
-    r"^github_pat_[A-Za-z0-9_]{20,}$|^(?:AKIA|ASIA)[0-9A-Z]{16}$|^xox[abprs]-[A-Za-z0-9-]{10,}$|"
-    r"^hf_[A-Za-z0-9]{20,}$|^glpat-[A-Za-z0-9_-]{16,}$|"
-    r"^eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+$|"
-    r"^-----BEGIN [A-Z ]*PRIVATE KEY-----)"
-)
-_URL_CRED = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*):([^/\s@]+)@")
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-
-def _words(key: str) -> list[str]:
-    return [w for w in re.split(r"[^a-z0-9]+", _CAMEL.sub("_", key).lower()) if w]
-
-
-def is_secret_key(key: str) -> bool:
-    """True for ``api_key``, ``OPENAI_API_KEY``, ``hf_token``, ``db_password``,
-    ``aws_secret_access_key``, ``client_secret``, ``private_key``…; False for ``max_tokens``,
-    ``num_tokens``, ``tokenizer``, ``key_dim``, ``monkey_patch``."""
-    words = _words(key)
-    if not words:
-        return False
-    if any(w in _SECRET_WORDS for w in words):
-        return True
-    last = words[-1]
-    if last in _TOKEN_WORDS:
-        return True
-    if last == "key" and (len(words) == 1 or words[-2] in _KEY_QUALIFIERS or len(words) >= 2 and words[-2] in ("openai", "anthropic", "wandb", "hf", "aws", "gcp", "azure")):
-        return True
-    return False
-
-
-def mask(value: str) -> str:
-    """``••••`` plus the last 4 characters (only for long values)."""
-    return "••••" + (value[-4:] if len(value) >= 12 else "")
-
-
-def mask_secrets(v: Any, key: str = "") -> Any:
-    """Mask secret-looking strings in JSON-able config data (by key name or by value shape)."""
-    if isinstance(v, dict):
-        return {k: mask_secrets(sub, k) for k, sub in v.items()}
-    if isinstance(v, list):
-        return [mask_secrets(x, key) for x in v]
-    if key and is_secret_key(key) and v is not None and not isinstance(v, bool) and not isinstance(v, (dict, list)):
-        sv = str(v)
-        return sv if sv.startswith("••••") else mask(sv)  # numbers too; never mask twice
-    if isinstance(v, str) and v and not v.startswith("••••"):
-        if _SECRET_VALUE.match(v):
-            return mask(v)
-        m = _URL_CRED.match(v)
-        if m:
-            return f"{m.group(1)}:••••@{v[m.end():]}"
-    return v
+# The masking policy lives in ._mask (one policy for config, argv, text, console, git diff);
+# its names are re-exported here for the modules that import them from ._values.
+__all__ = ["TrackerWarning", "dumps", "is_secret_key", "jsonable", "load_config_source", "mask", "mask_secrets",
+           "normalize_metrics", "normalize_step", "to_number", "warn_once"]
