@@ -21,7 +21,7 @@ from ._env import git_info, host_info
 from ._mask import mask_argv, mask_text, masker
 from ._mask import mask_secrets as _mask_config
 from ._run import DisabledRun, Run
-from ._values import dumps, jsonable, load_config_source, warn_once
+from ._values import clean_text, dumps, jsonable, load_config_source, warn_once
 from ._writer import Control, Writer
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -131,9 +131,14 @@ def _spec(project: str | None, name: str | None, config: Any, tags: Any, group: 
         tags = []
     elif isinstance(tags, str):
         tags = [tags]
-    return _Spec(project=_project(project), name=name, group=group, job_type=job_type, notes=notes,
-                 tags=[str(t) for t in tags], config=cfg, stored_config=stored_cfg, mask=mask_secrets,
-                 strict=strict)
+
+    def text(v: Any, what: str) -> Any:  # lone surrogates -> U+FFFD, with a warning naming the field
+        return v if v is None else clean_text(str(v), what)
+
+    return _Spec(project=text(_project(project), "the project"), name=text(name, "the run name"),
+                 group=text(group, "the group"), job_type=text(job_type, "the job type"),
+                 notes=text(notes, "the notes"), tags=[text(t, "a tag") for t in tags], config=cfg,
+                 stored_config=stored_cfg, mask=mask_secrets, strict=strict)
 
 
 def _resolve_id(resume: str | None, id: str | None) -> tuple[str | None, str | None]:

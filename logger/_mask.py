@@ -45,6 +45,8 @@ _VENDORS = ("openai", "anthropic", "wandb", "hf", "aws", "gcp", "azure")
 #: ``token_count``, ``pass_rate``, ``auth_enabled``).
 _LAST_WORDS = {"token", "pat", "bearer", "cookie", "sessionid", "auth", "pass", "pw"}
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+#: Every secret-looking key holds one of these (a pre-check that skips the word split).
+_FRAGMENT = re.compile("pass|pwd|pw|secret|token|key|auth|cred|cookie|pat|bearer|session")
 _SPLIT = re.compile(r"[^a-z0-9]+")
 
 #: Flags whose *next* argument is a secret (``-p X``, ``--pass X``, ``--token X``).
@@ -98,6 +100,8 @@ def is_secret_key(key: str) -> bool:
     ``wandb.api_key``, ``aws_secret_access_key``, ``client_secret``, ``private_key``, ``auth``,
     ``pw``, ``pass``, ``Authorization``…; False for ``max_tokens``, ``num_tokens``,
     ``tokenizer``, ``key_dim``, ``monkey_patch``, ``pass_rate``, ``auth_enabled``."""
+    if _FRAGMENT.search(key.lower()) is None:  # most keys: no word that could make them secret
+        return False
     words = _words(key)
     if not words:
         return False

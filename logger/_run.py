@@ -31,7 +31,7 @@ from ._values import (
 )
 from ._writer import MAX_PENDING, WAKE_AT, Control, Writer
 
-_FAST_TYPES = frozenset({float, int, bool})
+_FAST_TYPES = frozenset({float, int})  # bools take normalize_metrics: stored flagged, read back as bools
 #: Distinct metric keys in one run past which a one-time warning is given (RELIABILITY.md B6).
 MAX_KEYS_WARN = 10_000
 _time = time.time

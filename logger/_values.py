@@ -13,9 +13,12 @@ from __future__ import annotations
 import enum
 import json
 import math
+import re
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from tracker.store.models import FlaggedKeys
 
 from ._mask import is_secret_key, mask, mask_secrets
 
@@ -26,6 +29,10 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_KEY_LEN = 250
 #: Config strings longer than this are truncated with a marker (RELIABILITY.md B6).
 MAX_CONFIG_STR = 64 * 1024
+#: Config entries (keys and list items, at every depth) stored at most (RELIABILITY.md B6 asks a
+#: 50k-key config to be kept whole, in < 1 s); the rest is left out with a
+#: marker and a warning (``run.config`` keeps everything).
+MAX_CONFIG_ENTRIES = 100_000
 #: Names ``history()`` rows use for themselves; a metric with one of them is renamed.
 RESERVED_KEYS = frozenset({"_step", "_timestamp"})
 
@@ -143,6 +150,8 @@ def normalize_metrics(data: Mapping[Any, Any]) -> tuple[tuple[str, ...], tuple[A
         seen.add(k)
         keys.append(k)
         vals.append(n)
+    if bool in set(map(type, vals)):  # stored value by value, each bool flagged (reads back True/False)
+        return FlaggedKeys(keys), tuple(vals)
     return tuple(keys), tuple(vals)
 
 
@@ -208,7 +217,11 @@ def load_config_source(cfg: Any) -> dict[str, Any]:
         return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
     dump = getattr(cfg, "model_dump", None) or getattr(cfg, "dict", None)
     if callable(dump):
-        out = dump()
+        try:
+            out = dump()
+        except Exception as e:  # a foreign model's dump: a clear error, not its traceback
+            raise TypeError(f"tracker: config {type(cfg).__name__}.{getattr(dump, '__name__', 'dump')}() raised "
+                            f"{type(e).__name__}: {safe_str(e, str)}") from e
         if isinstance(out, Mapping):
             return dict(out)
     if type(cfg).__name__ == "Namespace" or hasattr(cfg, "__dict__"):
@@ -218,9 +231,39 @@ def load_config_source(cfg: Any) -> dict[str, Any]:
     )
 
 
-def jsonable(v: Any, path: str = "", depth: int = 0) -> Any:
-    """Convert a config value to JSON-compatible data, deterministically (RELIABILITY.md B3)."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(s: str, what: str) -> str:
+    """``s`` with each lone surrogate (``\\udc80`` from ``os.fsdecode`` of a stray byte, a cut
+    emoji…) replaced by U+FFFD, which UTF-8 (and so the store) can hold; a warning names ``what``."""
+    if s.isascii():
+        return s
+    fixed, n = _SURROGATE.subn("\ufffd", s)
+    if n:
+        warn_once(f"surrogate:{what}", f"tracker: {what} holds {n} lone surrogate(s), which UTF-8 cannot store; "
+                  "stored with U+FFFD (\ufffd) in their place")
+    return fixed
+
+
+def safe_str(v: Any, how: Any = repr) -> str:
+    """``repr(v)`` (or ``how(v)``); a placeholder naming the type when that raises."""
+    try:
+        return str(how(v))
+    except Exception as e:  # a foreign object's __repr__ / __str__: never fatal to init()
+        return f"<{type(v).__name__} object: {getattr(how, '__name__', 'repr')}() raised {type(e).__name__}>"
+
+
+def jsonable(v: Any, path: str = "", depth: int = 0, budget: list[int] | None = None) -> Any:
+    """Convert a config value to JSON-compatible data, deterministically (RELIABILITY.md B3).
+
+    A whole config (a call with no ``path``) keeps at most :data:`MAX_CONFIG_ENTRIES` keys and
+    list items, with a marker and a warning past that; lone surrogates become U+FFFD; an object
+    whose ``repr()`` raises is stored as a placeholder naming its type."""
+    if budget is None and not path and not depth:
+        budget = [MAX_CONFIG_ENTRIES]
     if isinstance(v, str):
+        v = clean_text(v, f"config {path!r}")
         if len(v) > MAX_CONFIG_STR:
             warn_once(f"bigstr:{path}", f"tracker: config {path!r} is a string of {len(v):,} characters; "
                       f"stored truncated to {MAX_CONFIG_STR:,} with a marker")
@@ -234,41 +277,84 @@ def jsonable(v: Any, path: str = "", depth: int = 0) -> Any:
         return float(v)
     if depth > 64:
         warn_once(f"deep:{path}", f"tracker: config {path!r} nests deeper than 64 levels; stored as text")
-        return repr(v)
+        return safe_str(v)
     if isinstance(v, Mapping):
-        out: dict[str, Any] = {}
-        originals: dict[str, Any] = {}
-        for k, sub in v.items():
-            name = k if isinstance(k, str) else _key_str(k)
-            if name in out:
-                # {1: 'a', '1': 'b'}: keep both, under distinct, reported names (no silent loss).
-                alt = f"{name} ({type(k).__name__})"
-                warn_once(
-                    f"collide:{path}{name}",
-                    f"tracker: config keys {originals[name]!r} and {k!r} at {path or 'top level'} both "
-                    f"read as {name!r}; the second is stored as {alt!r}",
-                )
-                name = alt
-            originals[name] = k
-            out[name] = jsonable(sub, f"{path}.{name}" if path else name, depth + 1)
-        return out
+        return _jsonable_mapping(v, path, depth, budget)
     if isinstance(v, (list, tuple)):
-        return [jsonable(x, path, depth + 1) for x in v]
+        return _jsonable_list(v, path, depth, budget)
+    try:
+        return _jsonable_object(v, path, depth, budget)
+    except Exception as e:  # a foreign object's isoformat() / model_dump() / __fspath__ raised
+        tname = type(v).__name__
+        warn_once(f"repr:{path}:{tname}", f"tracker: config {path!r} is a {tname} that could not be converted "
+                  f"({type(e).__name__}); stored as a placeholder")
+        return f"<{tname} object: conversion raised {type(e).__name__}>"
+
+
+def _over_budget(budget: list[int] | None, left: int, path: str) -> str | None:
+    """Count one entry; the marker to store instead of the ``left`` entries when the budget is spent."""
+    if budget is None:
+        return None
+    budget[0] -= 1
+    if budget[0] >= 0:
+        return None
+    warn_once("config-entries", f"tracker: the config has more than {MAX_CONFIG_ENTRIES:,} entries (keys and list "
+              f"items); the first {MAX_CONFIG_ENTRIES:,} are stored, the rest is left out with a marker from "
+              f"{path or 'the top level'} on (run.config keeps everything)")
+    return f"[{left:,} more entries not stored]"
+
+
+def _jsonable_mapping(v: Mapping[Any, Any], path: str, depth: int, budget: list[int] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    originals: dict[str, Any] = {}
+    for i, (k, sub) in enumerate(v.items()):
+        marker = _over_budget(budget, len(v) - i, path)
+        if marker is not None:
+            out["…"] = marker
+            break
+        name = clean_text(k, f"config key at {path or 'top level'}") if isinstance(k, str) else _key_str(k)
+        if name in out:
+            # {1: 'a', '1': 'b'}: keep both, under distinct, reported names (no silent loss).
+            alt = f"{name} ({type(k).__name__})"
+            warn_once(
+                f"collide:{path}{name}",
+                f"tracker: config keys {safe_str(originals[name])} and {safe_str(k)} at {path or 'top level'} "
+                f"both read as {name!r}; the second is stored as {alt!r}",
+            )
+            name = alt
+        originals[name] = k
+        out[name] = jsonable(sub, f"{path}.{name}" if path else name, depth + 1, budget)
+    return out
+
+
+def _jsonable_list(v: Any, path: str, depth: int, budget: list[int] | None) -> list[Any]:
+    out = []
+    for i, x in enumerate(v):
+        marker = _over_budget(budget, len(v) - i, path)
+        if marker is not None:
+            out.append(marker)
+            break
+        out.append(jsonable(x, path, depth + 1, budget))
+    return out
+
+
+def _jsonable_object(v: Any, path: str, depth: int, budget: list[int] | None) -> Any:
+    """Sets, enums, NumPy / torch values, dates, paths, dataclasses…; else the ``repr()``."""
     if isinstance(v, (set, frozenset)):
-        items = [jsonable(x, path, depth + 1) for x in v]
+        items = _jsonable_list(list(v), path, depth, budget)
         return sorted(items, key=lambda x: json.dumps(x, sort_keys=True, default=str))
     if isinstance(v, enum.Enum):
-        return jsonable(v.value, path, depth + 1)
+        return jsonable(v.value, path, depth + 1, budget)
     item = getattr(v, "item", None)
     if callable(item) and getattr(v, "ndim", 0) == 0:
         try:
-            return jsonable(item(), path, depth + 1)
+            return jsonable(item(), path, depth + 1, budget)
         except Exception:  # a foreign object's .item(): fall through to the generic cases
             pass
     tolist = getattr(v, "tolist", None)
     if callable(tolist):
         try:
-            return jsonable(tolist(), path, depth + 1)
+            return jsonable(tolist(), path, depth + 1, budget)
         except Exception:  # same
             pass
     iso = getattr(v, "isoformat", None)
@@ -277,7 +363,7 @@ def jsonable(v: Any, path: str = "", depth: int = 0) -> Any:
     import os
 
     if isinstance(v, os.PathLike):
-        return os.fspath(v)
+        return clean_text(os.fspath(v), f"config {path!r}")
     tname = type(v).__name__
     if tname in ("Decimal", "Fraction", "UUID"):
         return str(v)
@@ -286,17 +372,23 @@ def jsonable(v: Any, path: str = "", depth: int = 0) -> Any:
     if isinstance(v, bytes):
         return v.decode("utf-8", "backslashreplace")
     try:
-        return jsonable(load_config_source(v), path, depth + 1)
+        return jsonable(load_config_source(v), path, depth + 1, budget)
     except (TypeError, ValueError):
         pass
-    warn_once(f"repr:{path}:{tname}", f"tracker: config {path!r} is a {tname}; stored as its repr()")
-    return repr(v)
+    text = safe_str(v)
+    warn_once(f"repr:{path}:{tname}", f"tracker: config {path!r} is a {tname}; stored as its repr()"
+              + (" (which raised: a placeholder is stored)" if text.startswith(f"<{tname} object: repr() raised") else ""))
+    return clean_text(text, f"config {path!r}")
 
 
 def _key_str(k: Any) -> str:
     if isinstance(k, tuple):
-        return ",".join(map(str, k))
-    return str(k)
+        return ",".join(map(_key_text, k))
+    return _key_text(k)
+
+
+def _key_text(k: Any) -> str:
+    return clean_text(safe_str(k, str), "a config key")
 
 
 def dumps(v: Any) -> str:

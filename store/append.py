@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from itertools import chain, repeat
 from typing import Any
 
-from .models import FLAG_NAN, FLAG_NEG_ZERO
+from .models import FLAG_BOOL, FLAG_NAN, FLAG_NEG_ZERO, FlaggedKeys
 from .schema import BLOCK, BLOCK_MERGE, SUMMARY_MERGE
 
 #: Run-row columns a batch may update.
@@ -111,7 +111,7 @@ class Batch:
             kids = self.keys.ids(self.c, keys)
             seg = entries[i:j]
             i = j
-            if not self._add_plain_segment(rid, kids, seg):
+            if type(keys) is FlaggedKeys or not self._add_plain_segment(rid, kids, seg):
                 self._add_entries_one_by_one(rid, keys, kids, seg)
 
     def _group(self, g: Group) -> list[Any]:
@@ -230,6 +230,8 @@ def _has_neg_zero(flat: list[Any]) -> bool:
 
 
 def _flag(v: Any) -> int | None:
+    if type(v) is bool:
+        return FLAG_BOOL
     if v != v:
         return FLAG_NAN
     if v == 0 and type(v) is float and str(v)[0] == "-":
