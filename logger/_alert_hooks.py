@@ -202,6 +202,17 @@ _dispatcher: _Dispatcher | None = None
 _lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    """A forked child starts without the parent's dispatcher (its thread is not there) and with
+    a lock nobody holds (the parent's writer thread may have held it at the fork)."""
+    global _dispatcher, _lock
+    _dispatcher = None
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def submit(cmd: str, alerts: list[dict[str, Any]]) -> None:
     """Hand alerts (each with its run id, name and project) to the hook; never blocks."""
     global _dispatcher
@@ -209,7 +220,7 @@ def submit(cmd: str, alerts: list[dict[str, Any]]) -> None:
         return
     with _lock:
         d = _dispatcher
-        if d is None or d.pid != os.getpid():  # first use, or a forked child: a dispatcher of its own
+        if d is None:  # first use (in this process: a forked child gets its own)
             d = _dispatcher = _Dispatcher()
     d.submit(cmd, alerts)
 
