@@ -148,22 +148,25 @@ def test_no_more_than_four_hooks_run_at_once(tmp_path):
     assert max(seen) <= 4, f"up to {max(seen)} hooks ran at once"
 
 
-def test_alerts_pending_at_exit_are_still_handed_to_the_hook(tmp_path):
-    """A burst just before exit: the per-run window must not swallow the late alerts."""
+@pytest.mark.parametrize("ending", ["exit", "sigterm"])
+def test_alerts_pending_at_exit_are_still_handed_to_the_hook(tmp_path, ending):
+    """A burst just before the end: the per-run window must not swallow the late alerts."""
     box = tmp_path / "box"
     box.mkdir()
     code = (
-        "import sys, tracker\n"
+        "import os, signal, sys, tracker\n"
         "run = tracker.init(project='late', dir=sys.argv[1], capture_git=False)\n"
         "run.alert('first')\n"
         "run._writer.flush(10)\n"
         "run.alert('second')\n"
         "run.alert('third')\n"
+        "if sys.argv[2] == 'sigterm':\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
     )
     env = child_env(TRACKER_ALERT_CMD=f'cat > "$(mktemp -p {box})"')
-    p = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s")], env=env, capture_output=True, text=True,
-                       timeout=60)
-    assert p.returncode == 0, p.stderr
+    p = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s"), ending], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == (-signal.SIGTERM if ending == "sigterm" else 0), p.stderr
     wait_for(lambda: sum(a.get("count", 1) for a in payloads(box)) >= 3, 20, "three alerts at the hook")
     titles = sorted(a["title"] for g in payloads(box) for a in g.get("alerts", [g]))
     assert titles == ["first", "second", "third"]
