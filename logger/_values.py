@@ -122,8 +122,33 @@ def to_number(key: str, v: Any) -> int | float | None:
     return None
 
 
+_PLAIN = frozenset({float, int, bool})
+_STR = {str}
+_FLAGGED: dict[tuple[str, ...], FlaggedKeys] = {}
+
+
+def _flagged_keys(keys: tuple[str, ...]) -> FlaggedKeys:
+    """One :class:`FlaggedKeys` per key set, so the store sees consecutive calls as one series."""
+    fk = _FLAGGED.get(keys)
+    if fk is None:
+        if len(_FLAGGED) > 1000:
+            _FLAGGED.clear()
+        fk = _FLAGGED[keys] = FlaggedKeys(keys)
+    return fk
+
+
 def normalize_metrics(data: Mapping[Any, Any]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-    """The slow path of ``Run.log``: keys made strings, values converted, bad ones dropped."""
+    """The slow path of ``Run.log``: keys made strings, values converted, bad ones dropped.
+
+    Entries holding bools get :class:`~tracker.store.models.FlaggedKeys` (stored flagged, read
+    back as bools); a dict of plain numbers and bools under plain keys is passed through at once."""
+    vals0 = tuple(data.values())
+    types = set(map(type, vals0))
+    if types <= _PLAIN and (int not in types or all(INT64_MIN <= v <= INT64_MAX for v in vals0 if type(v) is int)):
+        keys0 = tuple(data)
+        if (keys0 and set(map(type, keys0)) == _STR and max(map(len, keys0)) <= MAX_KEY_LEN
+                and RESERVED_KEYS.isdisjoint(keys0)):
+            return (_flagged_keys(keys0) if bool in types else keys0), vals0
     keys: list[str] = []
     vals: list[Any] = []
     seen: set[str] = set()
@@ -150,8 +175,8 @@ def normalize_metrics(data: Mapping[Any, Any]) -> tuple[tuple[str, ...], tuple[A
         seen.add(k)
         keys.append(k)
         vals.append(n)
-    if bool in set(map(type, vals)):  # stored value by value, each bool flagged (reads back True/False)
-        return FlaggedKeys(keys), tuple(vals)
+    if bool in set(map(type, vals)):  # stored with each bool flagged (reads back True/False)
+        return _flagged_keys(tuple(keys)), tuple(vals)
     return tuple(keys), tuple(vals)
 
 

@@ -5,6 +5,7 @@ zero-width characters — through the read API, the app (Pilot) and ``tracker-tu
 from __future__ import annotations
 
 import io
+import math
 import subprocess
 import sys
 import warnings
@@ -90,15 +91,18 @@ def test_bools_read_back_as_bools_everywhere(tmp_path):
     run = tracker.init(dir=tmp_path, capture_git=False, config={"use_amp": True, "n": 1})
     run.log({"loss": 0.5, "is_best": True, "count": 1})
     run.log({"loss": 0.4, "is_best": False, "count": 0})
+    run.log({"loss": math.nan, "is_best": True, "count": 2})  # a NaN: the entry is stored value by value
+    run.log({"loss": 0.3, "is_best": False, "count": 3})
     run.summary["converged"] = True
     run.finish()
     r = tracker.Api(tmp_path).run(run.id)
     hist = r.history()
-    assert [type(h["is_best"]) for h in hist] == [bool, bool] and [h["is_best"] for h in hist] == [True, False]
-    assert [type(h["count"]) for h in hist] == [int, int]  # ints stay ints
-    assert r.summary["is_best"] is False and r.summary["converged"] is True and r.summary["count"] == 0
+    assert [h["is_best"] for h in hist] == [True, False, True, False]
+    assert {type(h["is_best"]) for h in hist} == {bool} and {type(h["count"]) for h in hist} == {int}
+    assert math.isnan(hist[2]["loss"])
+    assert r.summary["is_best"] is False and r.summary["converged"] is True and r.summary["count"] == 3
     assert r.config["use_amp"] is True and r.config["n"] == 1
-    assert [v for _, _, k, v in r.points(["is_best"])] == [True, False]
+    assert [v for _, _, k, v in r.points(["is_best"])] == [True, False, True, False]
     assert r.metric_stats()["is_best"]["last"] is False
 
 
