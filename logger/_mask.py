@@ -2,8 +2,9 @@
 
 Applied, unless the run was started with ``mask_secrets=False`` / ``TRACKER_MASK_SECRETS=0``, to
 the recorded command line, the config, the summary, notes, tags, alert titles and texts (also
-what the alert hook receives), the uncommitted git diff and the captured console lines. Metric
-names and values are never looked at: ``log()`` of numbers pays nothing.
+what the alert hook receives), a failed run's error message, the uncommitted git diff and the
+captured console lines. Metric names and values are never looked at: ``log()`` of numbers pays
+nothing.
 
 What is masked (the value becomes ``••••`` plus its last 4 characters when it has 16 or more):
 

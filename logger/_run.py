@@ -359,7 +359,7 @@ class Run:
         state = "finished" if exit_code == 0 else "failed"
         self._final_state = state
         fields: dict[str, Any] = {"state": state, "exit_code": int(exit_code), "finished_at": _time()}
-        meta_extra = {k: v for k, v in (("error", error), ("signal", signame)) if v}
+        meta_extra = {k: v for k, v in (("error", error and masker(self._mask)(error)), ("signal", signame)) if v}
         if meta_extra:
             fields["meta_merge"] = meta_extra
         self._q.append(Control(rid=self._rid, fields=fields))

@@ -204,3 +204,24 @@ def test_set_tags_later_is_masked_too(tmp_path):
     run.set_tags(["x", f"pat {GHP}"])
     run.finish()
     assert tracker.Api(tmp_path).run(run.id).tags == ["x", "pat ••••Q7r8"]
+
+
+@pytest.mark.parametrize("how", ["uncaught", "with-block"])
+def test_the_error_of_a_failed_run_is_stored_masked(tmp_path, how):
+    """The exception message becomes the run's error and its "run failed" alert text."""
+    code = ("import sys, tracker\n"
+            "run = tracker.init(project='sec', dir=sys.argv[1], capture_git=False)\n"
+            "print(run.id, flush=True)\n"
+            "if sys.argv[2] == 'with-block':\n"
+            "    with run:\n"
+            "        raise ConnectionError('cannot reach postgres://trainer:ExcPw9xyz@db:5432/runs')\n"
+            "raise ConnectionError('cannot reach postgres://trainer:ExcPw9xyz@db:5432/runs')\n")
+    store = tmp_path / "s"
+    p = subprocess.run([sys.executable, "-c", code, str(store), how], capture_output=True, text=True, timeout=60,
+                       env=child_env())
+    assert p.returncode == 1 and "ExcPw9xyz" in p.stderr  # the terminal still gets the traceback as it was
+    r = tracker.Api(store).run(p.stdout.split()[0])
+    assert r.state == "failed"
+    (alert,) = r.alerts()
+    assert alert["text"] == "ConnectionError: cannot reach postgres://trainer:••••@db:5432/runs"
+    assert b"ExcPw9xyz" not in db_bytes(store)
