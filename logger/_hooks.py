@@ -8,6 +8,8 @@
   in meta) and the process then dies by the same signal. With a handler of the program's own, the
   queued points are flushed and that handler runs (it may keep training going). An ignored signal
   stays ignored: see :func:`_chain_signals`.
+* **Alert hooks**: alerts still waiting to be coalesced (:mod:`._alert_hooks`) are handed to
+  the hook at exit and on those signals; the hooks' timeouts do not depend on this process.
 * **fork()**: the writers' transaction locks are held across the fork, and the child drops the
   parent's connections, queues and runs (``log()`` there warns, ``tracker.init()`` there starts a
   run of its own).
@@ -119,6 +121,15 @@ def _at_exit() -> None:
         if run._pid == os.getpid():
             code = _exit_code if _exit_code is not None else 0
             run._finish(code, error=_exit_error if code else None)
+    _send_pending_alerts()
+
+
+def _send_pending_alerts() -> None:
+    """Alerts still waiting for the hook (coalescing) go out now; their timeouts are kept by
+    the hooks' supervisors (:mod:`._alert_hooks`) after this process is gone."""
+    hooks = sys.modules.get(__package__ + "._alert_hooks")
+    if hooks is not None:
+        hooks.flush_at_exit()
 
 
 def _on_signal(signum: int, frame: Any) -> None:
@@ -134,6 +145,7 @@ def _on_signal(signum: int, frame: Any) -> None:
     for run in list(_state.active):
         if run._pid == os.getpid():
             run._finish(128 + signum, timeout=10.0, error=f"killed by {name}", signame=name)
+    _send_pending_alerts()
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 

@@ -18,9 +18,10 @@ from typing import Any
 
 from . import _hooks, _state
 from ._env import git_info, host_info
+from ._mask import mask_argv, mask_text, masker
+from ._mask import mask_secrets as _mask_config
 from ._run import DisabledRun, Run
-from ._values import dumps, jsonable, load_config_source, warn_once
-from ._values import mask_secrets as _mask_config
+from ._values import clean_text, dumps, jsonable, load_config_source, warn_once
 from ._writer import Control, Writer
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -41,6 +42,12 @@ class _Spec:
     stored_config: dict[str, Any]  # JSON-ready and masked when asked: what the store gets
     mask: bool
     strict: bool
+
+    def stored_tags(self) -> list[str]:
+        return [masker(self.mask)(t) for t in self.tags]
+
+    def stored_notes(self) -> str | None:
+        return None if self.notes is None else masker(self.mask)(str(self.notes))
 
 
 def init(project: str | None = None, name: str | None = None, config: Any = None,
@@ -124,9 +131,14 @@ def _spec(project: str | None, name: str | None, config: Any, tags: Any, group: 
         tags = []
     elif isinstance(tags, str):
         tags = [tags]
-    return _Spec(project=_project(project), name=name, group=group, job_type=job_type, notes=notes,
-                 tags=[str(t) for t in tags], config=cfg, stored_config=stored_cfg, mask=mask_secrets,
-                 strict=strict)
+
+    def text(v: Any, what: str) -> Any:  # lone surrogates -> U+FFFD, with a warning naming the field
+        return v if v is None else clean_text(str(v), what)
+
+    return _Spec(project=text(_project(project), "the project"), name=text(name, "the run name"),
+                 group=text(group, "the group"), job_type=text(job_type, "the job type"),
+                 notes=text(notes, "the notes"), tags=[text(t, "a tag") for t in tags], config=cfg,
+                 stored_config=stored_cfg, mask=mask_secrets, strict=strict)
 
 
 def _resolve_id(resume: str | None, id: str | None) -> tuple[str | None, str | None]:
@@ -161,7 +173,7 @@ def _open_run(writer: Writer, spec: _Spec, run_id: str | None, resume: str | Non
         return _resume_run(writer, spec, run_id, info)
     rid, new_id, run_name = store.create_run(
         id=run_id, project=spec.project, name=spec.name, group=spec.group, job_type=spec.job_type,
-        tags=spec.tags, notes=spec.notes, config_json=dumps(spec.stored_config), host=info["host"],
+        tags=spec.stored_tags(), notes=spec.stored_notes(), config_json=dumps(spec.stored_config), host=info["host"],
         pid=info["pid"], pid_start=_pid_start(info), user=info["user"],
         argv=_masked_argv(info["argv"], spec.mask), python=info["python"], cwd=info["cwd"], meta=_meta(),
     )
@@ -191,36 +203,16 @@ def _resume_run(writer: Writer, spec: _Spec, run_id: str, info: dict[str, Any]) 
     if spec.name:
         upd["name"] = spec.name
     if spec.tags:
-        upd["tags"] = dumps(spec.tags)
+        upd["tags"] = dumps(spec.stored_tags())
     if spec.notes:
-        upd["notes"] = spec.notes
+        upd["notes"] = spec.stored_notes()
     run._enqueue_update(upd)
     run.summary._data.update(rec.summary_overrides)
     return run
 
 
 def _masked_argv(argv: list[str], mask: bool) -> list[str]:
-    if not mask:
-        return argv
-    from ._values import is_secret_key
-    from ._values import mask as mask_value
-
-    out = []
-    hide_next = False
-    for a in argv:
-        if hide_next:
-            out.append(mask_value(a))
-            hide_next = False
-            continue
-        if a.startswith("-") and "=" in a:
-            k, v = a.split("=", 1)
-            out.append(f"{k}={mask_value(v)}" if is_secret_key(k.lstrip("-")) else a)
-        elif a.startswith("-") and is_secret_key(a.lstrip("-")):
-            out.append(a)
-            hide_next = True
-        else:
-            out.append(_mask_config(a))
-    return out
+    return mask_argv(argv) if mask else argv
 
 
 def _meta() -> dict[str, Any]:
@@ -265,8 +257,11 @@ def _start_helpers(run: Run, system_interval: float | None, console: bool | None
         try:
             from ._console import ConsoleCapture
 
+            hide = masker(run._mask)
+
             def emit_lines(lines: list[tuple[float, str, str]]) -> None:
                 if lines:
+                    lines = [(t, stream, hide(text)) for t, stream, text in lines]
                     run._q.append(Control(event=(run._rid, lines[-1][0], "console",
                                                  dumps({"lines": [list(x) for x in lines]}))))
 
@@ -279,6 +274,8 @@ def _capture_git(run: Run, cwd: str | None) -> None:
     info = git_info(cwd)
     if not info:
         return
+    if run._mask and "git_diff" in info:  # a .env or config file with a key in it, uncommitted
+        info["git_diff"] = mask_text(info["git_diff"])
     code = {k: info.pop(k) for k in ("git_remote", "git_diff", "git_root") if k in info}
     run._enqueue_update(info)
     if code:

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from . import _state
+from ._mask import mask_secrets as _mask_config
+from ._mask import masker
 from ._values import (
     INT64_MAX,
     INT64_MIN,
@@ -27,12 +29,9 @@ from ._values import (
     normalize_step,
     warn_once,
 )
-from ._values import (
-    mask_secrets as _mask_config,
-)
 from ._writer import MAX_PENDING, WAKE_AT, Control, Writer
 
-_FAST_TYPES = frozenset({float, int, bool})
+_FAST_TYPES = frozenset({float, int})  # bools take normalize_metrics: stored flagged, read back as bools
 #: Distinct metric keys in one run past which a one-time warning is given (RELIABILITY.md B6).
 MAX_KEYS_WARN = 10_000
 _time = time.time
@@ -120,7 +119,8 @@ class Summary(Mapping[str, Any]):
 
     def _persist(self) -> None:
         if self._run is not None:
-            self._run._enqueue_update({"summary": dumps(self._data)})
+            data = _mask_config(self._data, numbers=False) if self._run._mask else self._data
+            self._run._enqueue_update({"summary": dumps(data)})
 
     def __repr__(self) -> str:
         return f"Summary({self._data!r})"
@@ -305,7 +305,8 @@ class Run:
         lv = {"WARNING": "WARN", "ERR": "ERROR"}.get(lv, lv)
         if lv not in ("INFO", "WARN", "ERROR"):
             raise ValueError(f"tracker: alert level must be INFO, WARN or ERROR, got {level!r}")
-        self._enqueue_event("alert", {"title": str(title), "text": str(text), "level": lv,
+        hide = masker(self._mask)
+        self._enqueue_event("alert", {"title": hide(str(title)), "text": hide(str(text)), "level": lv,
                                       "step": self._max_step if self._max_step >= 0 else None})
 
     # ------------------------------------------------------------------ updates
@@ -327,7 +328,7 @@ class Run:
 
     def set_tags(self, tags: list[str]) -> None:
         self.tags = tuple(str(t) for t in tags)
-        self._enqueue_update({"tags": dumps(list(self.tags))})
+        self._enqueue_update({"tags": dumps([masker(self._mask)(t) for t in self.tags])})
 
     # ------------------------------------------------------------------ finish
     def finish(self, exit_code: int = 0, *, timeout: float | None = None, error: str | None = None) -> None:
@@ -358,7 +359,7 @@ class Run:
         state = "finished" if exit_code == 0 else "failed"
         self._final_state = state
         fields: dict[str, Any] = {"state": state, "exit_code": int(exit_code), "finished_at": _time()}
-        meta_extra = {k: v for k, v in (("error", error), ("signal", signame)) if v}
+        meta_extra = {k: v for k, v in (("error", error and masker(self._mask)(error)), ("signal", signame)) if v}
         if meta_extra:
             fields["meta_merge"] = meta_extra
         self._q.append(Control(rid=self._rid, fields=fields))

@@ -5,7 +5,7 @@ bytes and NaN as NULL (RELIABILITY.md §B6): values are converted here (``.item(
 and torch scalars, without importing either) and NaN/-0.0 are flagged by the store.
 
 Config values go through an explicit type table into JSON, and secret-looking values are
-masked before they are stored (RELIABILITY.md X2).
+masked before they are stored (RELIABILITY.md X2) by the policy in :mod:`._mask`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from tracker.store.models import FlaggedKeys
+
+from ._mask import is_secret_key, mask, mask_secrets
+
 if TYPE_CHECKING:  # pragma: no cover
     from types import FrameType
 
@@ -25,6 +29,10 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_KEY_LEN = 250
 #: Config strings longer than this are truncated with a marker (RELIABILITY.md B6).
 MAX_CONFIG_STR = 64 * 1024
+#: Config entries (keys and list items, at every depth) stored at most (RELIABILITY.md B6 asks a
+#: 50k-key config to be kept whole, in < 1 s); the rest is left out with a
+#: marker and a warning (``run.config`` keeps everything).
+MAX_CONFIG_ENTRIES = 100_000
 #: Names ``history()`` rows use for themselves; a metric with one of them is renamed.
 RESERVED_KEYS = frozenset({"_step", "_timestamp"})
 
@@ -114,8 +122,33 @@ def to_number(key: str, v: Any) -> int | float | None:
     return None
 
 
+_PLAIN = frozenset({float, int, bool})
+_STR = {str}
+_FLAGGED: dict[tuple[str, ...], FlaggedKeys] = {}
+
+
+def _flagged_keys(keys: tuple[str, ...]) -> FlaggedKeys:
+    """One :class:`FlaggedKeys` per key set, so the store sees consecutive calls as one series."""
+    fk = _FLAGGED.get(keys)
+    if fk is None:
+        if len(_FLAGGED) > 1000:
+            _FLAGGED.clear()
+        fk = _FLAGGED[keys] = FlaggedKeys(keys)
+    return fk
+
+
 def normalize_metrics(data: Mapping[Any, Any]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-    """The slow path of ``Run.log``: keys made strings, values converted, bad ones dropped."""
+    """The slow path of ``Run.log``: keys made strings, values converted, bad ones dropped.
+
+    Entries holding bools get :class:`~tracker.store.models.FlaggedKeys` (stored flagged, read
+    back as bools); a dict of plain numbers and bools under plain keys is passed through at once."""
+    vals0 = tuple(data.values())
+    types = set(map(type, vals0))
+    if types <= _PLAIN and (int not in types or all(INT64_MIN <= v <= INT64_MAX for v in vals0 if type(v) is int)):
+        keys0 = tuple(data)
+        if (keys0 and set(map(type, keys0)) == _STR and max(map(len, keys0)) <= MAX_KEY_LEN
+                and RESERVED_KEYS.isdisjoint(keys0)):
+            return (_flagged_keys(keys0) if bool in types else keys0), vals0
     keys: list[str] = []
     vals: list[Any] = []
     seen: set[str] = set()
@@ -142,6 +175,8 @@ def normalize_metrics(data: Mapping[Any, Any]) -> tuple[tuple[str, ...], tuple[A
         seen.add(k)
         keys.append(k)
         vals.append(n)
+    if bool in set(map(type, vals)):  # stored with each bool flagged (reads back True/False)
+        return _flagged_keys(tuple(keys)), tuple(vals)
     return tuple(keys), tuple(vals)
 
 
@@ -207,7 +242,11 @@ def load_config_source(cfg: Any) -> dict[str, Any]:
         return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
     dump = getattr(cfg, "model_dump", None) or getattr(cfg, "dict", None)
     if callable(dump):
-        out = dump()
+        try:
+            out = dump()
+        except Exception as e:  # a foreign model's dump: a clear error, not its traceback
+            raise TypeError(f"tracker: config {type(cfg).__name__}.{getattr(dump, '__name__', 'dump')}() raised "
+                            f"{type(e).__name__}: {safe_str(e, str)}") from e
         if isinstance(out, Mapping):
             return dict(out)
     if type(cfg).__name__ == "Namespace" or hasattr(cfg, "__dict__"):
@@ -217,9 +256,39 @@ def load_config_source(cfg: Any) -> dict[str, Any]:
     )
 
 
-def jsonable(v: Any, path: str = "", depth: int = 0) -> Any:
-    """Convert a config value to JSON-compatible data, deterministically (RELIABILITY.md B3)."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(s: str, what: str) -> str:
+    """``s`` with each lone surrogate (``\\udc80`` from ``os.fsdecode`` of a stray byte, a cut
+    emoji…) replaced by U+FFFD, which UTF-8 (and so the store) can hold; a warning names ``what``."""
+    if s.isascii():
+        return s
+    fixed, n = _SURROGATE.subn("\ufffd", s)
+    if n:
+        warn_once(f"surrogate:{what}", f"tracker: {what} holds {n} lone surrogate(s), which UTF-8 cannot store; "
+                  "stored with U+FFFD (\ufffd) in their place")
+    return fixed
+
+
+def safe_str(v: Any, how: Any = repr) -> str:
+    """``repr(v)`` (or ``how(v)``); a placeholder naming the type when that raises."""
+    try:
+        return str(how(v))
+    except Exception as e:  # a foreign object's __repr__ / __str__: never fatal to init()
+        return f"<{type(v).__name__} object: {getattr(how, '__name__', 'repr')}() raised {type(e).__name__}>"
+
+
+def jsonable(v: Any, path: str = "", depth: int = 0, budget: list[int] | None = None) -> Any:
+    """Convert a config value to JSON-compatible data, deterministically (RELIABILITY.md B3).
+
+    A whole config (a call with no ``path``) keeps at most :data:`MAX_CONFIG_ENTRIES` keys and
+    list items, with a marker and a warning past that; lone surrogates become U+FFFD; an object
+    whose ``repr()`` raises is stored as a placeholder naming its type."""
+    if budget is None and not path and not depth:
+        budget = [MAX_CONFIG_ENTRIES]
     if isinstance(v, str):
+        v = clean_text(v, f"config {path!r}")
         if len(v) > MAX_CONFIG_STR:
             warn_once(f"bigstr:{path}", f"tracker: config {path!r} is a string of {len(v):,} characters; "
                       f"stored truncated to {MAX_CONFIG_STR:,} with a marker")
@@ -233,41 +302,84 @@ def jsonable(v: Any, path: str = "", depth: int = 0) -> Any:
         return float(v)
     if depth > 64:
         warn_once(f"deep:{path}", f"tracker: config {path!r} nests deeper than 64 levels; stored as text")
-        return repr(v)
+        return safe_str(v)
     if isinstance(v, Mapping):
-        out: dict[str, Any] = {}
-        originals: dict[str, Any] = {}
-        for k, sub in v.items():
-            name = k if isinstance(k, str) else _key_str(k)
-            if name in out:
-                # {1: 'a', '1': 'b'}: keep both, under distinct, reported names (no silent loss).
-                alt = f"{name} ({type(k).__name__})"
-                warn_once(
-                    f"collide:{path}{name}",
-                    f"tracker: config keys {originals[name]!r} and {k!r} at {path or 'top level'} both "
-                    f"read as {name!r}; the second is stored as {alt!r}",
-                )
-                name = alt
-            originals[name] = k
-            out[name] = jsonable(sub, f"{path}.{name}" if path else name, depth + 1)
-        return out
+        return _jsonable_mapping(v, path, depth, budget)
     if isinstance(v, (list, tuple)):
-        return [jsonable(x, path, depth + 1) for x in v]
+        return _jsonable_list(v, path, depth, budget)
+    try:
+        return _jsonable_object(v, path, depth, budget)
+    except Exception as e:  # a foreign object's isoformat() / model_dump() / __fspath__ raised
+        tname = type(v).__name__
+        warn_once(f"repr:{path}:{tname}", f"tracker: config {path!r} is a {tname} that could not be converted "
+                  f"({type(e).__name__}); stored as a placeholder")
+        return f"<{tname} object: conversion raised {type(e).__name__}>"
+
+
+def _over_budget(budget: list[int] | None, left: int, path: str) -> str | None:
+    """Count one entry; the marker to store instead of the ``left`` entries when the budget is spent."""
+    if budget is None:
+        return None
+    budget[0] -= 1
+    if budget[0] >= 0:
+        return None
+    warn_once("config-entries", f"tracker: the config has more than {MAX_CONFIG_ENTRIES:,} entries (keys and list "
+              f"items); the first {MAX_CONFIG_ENTRIES:,} are stored, the rest is left out with a marker from "
+              f"{path or 'the top level'} on (run.config keeps everything)")
+    return f"[{left:,} more entries not stored]"
+
+
+def _jsonable_mapping(v: Mapping[Any, Any], path: str, depth: int, budget: list[int] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    originals: dict[str, Any] = {}
+    for i, (k, sub) in enumerate(v.items()):
+        marker = _over_budget(budget, len(v) - i, path)
+        if marker is not None:
+            out["…"] = marker
+            break
+        name = clean_text(k, f"config key at {path or 'top level'}") if isinstance(k, str) else _key_str(k)
+        if name in out:
+            # {1: 'a', '1': 'b'}: keep both, under distinct, reported names (no silent loss).
+            alt = f"{name} ({type(k).__name__})"
+            warn_once(
+                f"collide:{path}{name}",
+                f"tracker: config keys {safe_str(originals[name])} and {safe_str(k)} at {path or 'top level'} "
+                f"both read as {name!r}; the second is stored as {alt!r}",
+            )
+            name = alt
+        originals[name] = k
+        out[name] = jsonable(sub, f"{path}.{name}" if path else name, depth + 1, budget)
+    return out
+
+
+def _jsonable_list(v: Any, path: str, depth: int, budget: list[int] | None) -> list[Any]:
+    out = []
+    for i, x in enumerate(v):
+        marker = _over_budget(budget, len(v) - i, path)
+        if marker is not None:
+            out.append(marker)
+            break
+        out.append(jsonable(x, path, depth + 1, budget))
+    return out
+
+
+def _jsonable_object(v: Any, path: str, depth: int, budget: list[int] | None) -> Any:
+    """Sets, enums, NumPy / torch values, dates, paths, dataclasses…; else the ``repr()``."""
     if isinstance(v, (set, frozenset)):
-        items = [jsonable(x, path, depth + 1) for x in v]
+        items = _jsonable_list(list(v), path, depth, budget)
         return sorted(items, key=lambda x: json.dumps(x, sort_keys=True, default=str))
     if isinstance(v, enum.Enum):
-        return jsonable(v.value, path, depth + 1)
+        return jsonable(v.value, path, depth + 1, budget)
     item = getattr(v, "item", None)
     if callable(item) and getattr(v, "ndim", 0) == 0:
         try:
-            return jsonable(item(), path, depth + 1)
+            return jsonable(item(), path, depth + 1, budget)
         except Exception:  # a foreign object's .item(): fall through to the generic cases
             pass
     tolist = getattr(v, "tolist", None)
     if callable(tolist):
         try:
-            return jsonable(tolist(), path, depth + 1)
+            return jsonable(tolist(), path, depth + 1, budget)
         except Exception:  # same
             pass
     iso = getattr(v, "isoformat", None)
@@ -276,7 +388,7 @@ def jsonable(v: Any, path: str = "", depth: int = 0) -> Any:
     import os
 
     if isinstance(v, os.PathLike):
-        return os.fspath(v)
+        return clean_text(os.fspath(v), f"config {path!r}")
     tname = type(v).__name__
     if tname in ("Decimal", "Fraction", "UUID"):
         return str(v)
@@ -285,17 +397,23 @@ def jsonable(v: Any, path: str = "", depth: int = 0) -> Any:
     if isinstance(v, bytes):
         return v.decode("utf-8", "backslashreplace")
     try:
-        return jsonable(load_config_source(v), path, depth + 1)
+        return jsonable(load_config_source(v), path, depth + 1, budget)
     except (TypeError, ValueError):
         pass
-    warn_once(f"repr:{path}:{tname}", f"tracker: config {path!r} is a {tname}; stored as its repr()")
-    return repr(v)
+    text = safe_str(v)
+    warn_once(f"repr:{path}:{tname}", f"tracker: config {path!r} is a {tname}; stored as its repr()"
+              + (" (which raised: a placeholder is stored)" if text.startswith(f"<{tname} object: repr() raised") else ""))
+    return clean_text(text, f"config {path!r}")
 
 
 def _key_str(k: Any) -> str:
     if isinstance(k, tuple):
-        return ",".join(map(str, k))
-    return str(k)
+        return ",".join(map(_key_text, k))
+    return _key_text(k)
+
+
+def _key_text(k: Any) -> str:
+    return clean_text(safe_str(k, str), "a config key")
 
 
 def dumps(v: Any) -> str:
@@ -304,61 +422,7 @@ def dumps(v: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------- secrets
-_SECRET_WORDS = {"password", "passwd", "passphrase", "pwd", "secret", "secrets", "credential",
-                 "credentials", "apikey", "privatekey", "accesskey", "secretkey", "authtoken"}
-_KEY_QUALIFIERS = {"api", "access", "private", "secret", "ssh", "signing", "encryption", "auth",
-                   "client", "license", "master", "session", "account", "service", "app"}
-_TOKEN_WORDS = {"token", "pat", "bearer", "cookie", "sessionid"}
-_SECRET_VALUE = re.compile(
-    r"(?:^sk-[A-Za-z0-9_-]{16,}$|^sk_(?:live|test)_[A-Za-z0-9]{10,}$|^gh[pousr]_[A-Za-z0-9]{20,}$|"
-    r"^github_pat_[A-Za-z0-9_]{20,}$|^(?:AKIA|ASIA)[0-9A-Z]{16}$|^xox[abprs]-[A-Za-z0-9-]{10,}$|"
-    r"^hf_[A-Za-z0-9]{20,}$|^glpat-[A-Za-z0-9_-]{16,}$|"
-    r"^eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+$|"
-    r"^-----BEGIN [A-Z ]*PRIVATE KEY-----)"
-)
-_URL_CRED = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*):([^/\s@]+)@")
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-
-def _words(key: str) -> list[str]:
-    return [w for w in re.split(r"[^a-z0-9]+", _CAMEL.sub("_", key).lower()) if w]
-
-
-def is_secret_key(key: str) -> bool:
-    """True for ``api_key``, ``OPENAI_API_KEY``, ``hf_token``, ``db_password``,
-    ``aws_secret_access_key``, ``client_secret``, ``private_key``…; False for ``max_tokens``,
-    ``num_tokens``, ``tokenizer``, ``key_dim``, ``monkey_patch``."""
-    words = _words(key)
-    if not words:
-        return False
-    if any(w in _SECRET_WORDS for w in words):
-        return True
-    last = words[-1]
-    if last in _TOKEN_WORDS:
-        return True
-    if last == "key" and (len(words) == 1 or words[-2] in _KEY_QUALIFIERS or len(words) >= 2 and words[-2] in ("openai", "anthropic", "wandb", "hf", "aws", "gcp", "azure")):
-        return True
-    return False
-
-
-def mask(value: str) -> str:
-    """``••••`` plus the last 4 characters (only for long values)."""
-    return "••••" + (value[-4:] if len(value) >= 12 else "")
-
-
-def mask_secrets(v: Any, key: str = "") -> Any:
-    """Mask secret-looking strings in JSON-able config data (by key name or by value shape)."""
-    if isinstance(v, dict):
-        return {k: mask_secrets(sub, k) for k, sub in v.items()}
-    if isinstance(v, list):
-        return [mask_secrets(x, key) for x in v]
-    if key and is_secret_key(key) and v is not None and not isinstance(v, bool) and not isinstance(v, (dict, list)):
-        sv = str(v)
-        return sv if sv.startswith("••••") else mask(sv)  # numbers too; never mask twice
-    if isinstance(v, str) and v and not v.startswith("••••"):
-        if _SECRET_VALUE.match(v):
-            return mask(v)
-        m = _URL_CRED.match(v)
-        if m:
-            return f"{m.group(1)}:••••@{v[m.end():]}"
-    return v
+# The masking policy lives in ._mask (one policy for config, argv, text, console, git diff);
+# its names are re-exported here for the modules that import them from ._values.
+__all__ = ["TrackerWarning", "dumps", "is_secret_key", "jsonable", "load_config_source", "mask", "mask_secrets",
+           "normalize_metrics", "normalize_step", "to_number", "warn_once"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import subprocess
 import sys
 import threading
 import time
@@ -31,37 +30,6 @@ HEARTBEAT_INTERVAL = float(os.environ.get("TRACKER_HEARTBEAT_INTERVAL", "10"))  
 MAX_BATCH = 5000
 WAKE_AT = 500
 MAX_PENDING = 65536
-
-
-ALERT_HOOK_TIMEOUT = float(os.environ.get("TRACKER_ALERT_TIMEOUT", "10"))
-
-
-def run_alert_hook(cmd: str, alert: dict[str, Any]) -> threading.Thread:
-    """Run ``cmd`` (a shell command) with the alert as JSON on stdin, in its own thread, with a
-    timeout: a slow or broken hook never blocks training, and its failure is one warning."""
-    timeout = ALERT_HOOK_TIMEOUT
-
-    def go() -> None:
-        try:
-            p = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, start_new_session=True)
-        except OSError as e:
-            warn_once(f"hook-error:{cmd}", f"tracker: TRACKER_ALERT_CMD could not run: {e}")
-            return
-        try:
-            p.communicate(json.dumps(alert).encode(), timeout=timeout)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(p.pid, 9)  # the shell and whatever it started
-            except OSError:
-                pass
-            p.wait()
-            warn_once(f"hook-timeout:{cmd}", f"tracker: TRACKER_ALERT_CMD took longer than {timeout:g} s "
-                      "and was stopped")
-
-    t = threading.Thread(target=go, name="tracker-alert-hook", daemon=True)
-    t.start()
-    return t
 
 
 #: What a user is told, per kind of store failure, while the writer keeps the batch and retries.
@@ -214,9 +182,10 @@ class Writer:
             alerts = [(rid, json.loads(data)) for rid, _, kind, data in events if kind == "alert"]
             alerts += self.store.new_alerts
             if alerts and os.environ.get("TRACKER_ALERT_CMD"):
-                for rid, alert in alerts:
-                    info = self.run_info.get(rid, {}) if rid is not None else {}
-                    run_alert_hook(os.environ["TRACKER_ALERT_CMD"], {**alert, **info})
+                from ._alert_hooks import submit  # coalesced, capped, stopped at the timeout
+
+                submit(os.environ["TRACKER_ALERT_CMD"],
+                       [{**alert, **(self.run_info.get(rid, {}) if rid is not None else {})} for rid, alert in alerts])
         for d in dones:
             d.set()
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from itertools import chain, repeat
 from typing import Any
 
-from .models import FLAG_NAN, FLAG_NEG_ZERO
+from .models import FLAG_BOOL, FLAG_NAN, FLAG_NEG_ZERO, FlaggedKeys
 from .schema import BLOCK, BLOCK_MERGE, SUMMARY_MERGE
 
 #: Run-row columns a batch may update.
@@ -111,7 +111,7 @@ class Batch:
             kids = self.keys.ids(self.c, keys)
             seg = entries[i:j]
             i = j
-            if not self._add_plain_segment(rid, kids, seg):
+            if not self._add_plain_segment(rid, kids, seg, type(keys) is FlaggedKeys):
                 self._add_entries_one_by_one(rid, keys, kids, seg)
 
     def _group(self, g: Group) -> list[Any]:
@@ -120,8 +120,10 @@ class Batch:
             grp = self.groups[g] = []
         return grp
 
-    def _add_plain_segment(self, rid: int, kids: tuple[int, ...], seg: Sequence[tuple[Any, ...]]) -> bool:
-        """Add a segment of finite values without -0.0 in bulk; False if it has others."""
+    def _add_plain_segment(self, rid: int, kids: tuple[int, ...], seg: Sequence[tuple[Any, ...]],
+                           bools: bool = False) -> bool:
+        """Add a segment of finite values without -0.0 in bulk; False if it has others.
+        ``bools``: its entries hold bools (``FlaggedKeys``), which get ``FLAG_BOOL``."""
         _, steps, tss, _, valss = zip(*seg)
         flat = list(chain.from_iterable(valss))
         total = sum(flat)
@@ -131,7 +133,8 @@ class Batch:
         rows = self.rows
         base = len(rows)
         rows.extend(zip(repeat(rid), kids * len(seg), chain.from_iterable(zip(*([steps] * k))),
-                        chain.from_iterable(zip(*([tss] * k))), flat, repeat(None)))
+                        chain.from_iterable(zip(*([tss] * k))), flat,
+                        [FLAG_BOOL if t is bool else None for t in map(type, flat)] if bools else repeat(None)))
         self._group((rid, kids)).extend(zip(range(base + k, base + k * len(seg) + 1, k), steps, tss, valss))
         self.last_steps[rid] = steps[-1]
         return True
@@ -230,6 +233,8 @@ def _has_neg_zero(flat: list[Any]) -> bool:
 
 
 def _flag(v: Any) -> int | None:
+    if type(v) is bool:
+        return FLAG_BOOL
     if v != v:
         return FLAG_NAN
     if v == 0 and type(v) is float and str(v)[0] == "-":

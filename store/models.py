@@ -9,6 +9,14 @@ from typing import Any
 #: ``metrics.flag`` values: a point whose float cannot be stored as-is in SQLite.
 FLAG_NAN = 1  # SQLite turns NaN into NULL
 FLAG_NEG_ZERO = 2  # SQLite stores -0.0 as integer 0
+FLAG_BOOL = 3  # SQLite stores True / False as integers 1 / 0
+
+
+class FlaggedKeys(tuple):
+    """The keys of a logged entry holding bools: the store writes it value by value, so that
+    each bool gets :data:`FLAG_BOOL` (plain tuples of keys take the bulk path, which has none)."""
+
+    __slots__ = ()
 
 RUN_STATES = ("running", "finished", "failed", "crashed")
 
@@ -21,6 +29,8 @@ def decode_value(value: Any, flag: int | None) -> Any:
         return math.nan
     if flag == FLAG_NEG_ZERO:
         return -0.0
+    if flag == FLAG_BOOL:
+        return bool(value)
     return value
 
 

@@ -67,14 +67,14 @@ NUMPY_VALUES = {
     "np_int64": (np.int64(2**62), 2**62),
     "np_uint8": (np.uint8(200), 200),
     "np_uint64": (np.uint64(2**40), 2**40),
-    "np_bool_true": (np.bool_(True), 1),
-    "np_bool_false": (np.bool_(False), 0),
+    "np_bool_true": (np.bool_(True), True),
+    "np_bool_false": (np.bool_(False), False),
     "np_0d_float": (np.array(1.25), 1.25),
     "np_0d_int": (np.array(7), 7),
     "np_0d_float32": (np.array(0.5, dtype=np.float32), 0.5),
-    "np_0d_bool": (np.array(True), 1),
+    "np_0d_bool": (np.array(True), True),
     "has_item": (HasItem(), 2.5),
-    "py_bool": (True, 1),
+    "py_bool": (True, True),
     "py_int": (3, 3),
     "py_float": (0.25, 0.25),
     "fraction": (fractions.Fraction(1, 4), 0.25),
@@ -97,7 +97,7 @@ def test_numpy_scalars_and_item_objects_are_stored_as_numbers_never_blobs(store_
     (h,) = history(store_dir, run.id)
     for key, (_, expected) in NUMPY_VALUES.items():
         assert h[key] == expected, key
-        assert type(h[key]) in (int, float), key
+        assert type(h[key]) is bool if type(expected) is bool else type(h[key]) in (int, float), key
 
 
 def test_0d_torch_tensors_are_numbers(store_dir, stored_points):

@@ -23,7 +23,7 @@ from tracker.tui import fmt
 from tracker.tui.diff import config_diff, fmt_value, lower_is_better, training_first
 from tracker.tui.messages import RunLoaded, StoreChanged
 from tracker.tui.screens.base import TitleBar, TrackerScreen
-from tracker.tui.text import sanitize
+from tracker.tui.text import expand_tabs, sanitize
 from tracker.tui.widgets.key_bar import KeyBar
 
 MARK = {"changed": ("~", "yellow"), "added": ("+", "green"), "removed": ("-", "red"), "same": (" ", "")}
@@ -110,7 +110,7 @@ def _diff_text(lines: list[str], limit: int = 4000) -> Text:
         style = ("green" if line.startswith("+") and not line.startswith("+++") else
                  "red" if line.startswith("-") and not line.startswith("---") else
                  "cyan" if line.startswith("@@") else "bold" if line.startswith(("diff ", "+++", "---")) else "")
-        t.append(sanitize(line) + "\n", style=style)
+        t.append(sanitize(expand_tabs(line)) + "\n", style=style)
     if len(lines) > limit:
         t.append(f"… {len(lines) - limit:,} more lines\n", style="dim")
     return t
