@@ -258,7 +258,7 @@ class StoreReads:
         if lo is None:
             return []
         out: list[float] = []
-        q = ("SELECT value FROM metrics WHERE rid = ? AND kid = ? AND step >= ? AND flag IS NULL "
+        q = ("SELECT value FROM metrics WHERE rid = ? AND kid = ? AND step >= ? AND (flag IS NULL OR flag = 3) "
              "ORDER BY step LIMIT 1")
         targets = sorted({lo + (hi - lo) * i // max(1, n - 1) for i in range(n)})
         for t in targets:

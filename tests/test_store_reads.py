@@ -62,3 +62,17 @@ def test_incremental_reads_see_only_what_changed(tmp_path):
     pts = s.points_after(pid)
     assert sorted((k, st, v) for _, _, k, st, _, v in pts) == [("acc", 3, 0.7), ("loss", 3, 0.5)]
     assert s.conn.in_transaction is False  # readers never keep a transaction open
+
+
+def test_sparkline_sample_of_a_bool_metric_holds_its_values(tmp_path):
+    # bools are stored with their own flag so they read back as True/False; the sparkline sample must
+    # still see them as the 1/0 they are, not as missing points
+    run = tracker.init(project="p", dir=tmp_path, capture_git=False)
+    for i in range(20):
+        run.log({"converged": i >= 10, "loss": 1.0 / (i + 1)})
+    run.finish()
+    s = Store(tmp_path, create=False)
+    rid = s.run(run.id).rid
+    got = s.sample(rid, "converged", n=4)
+    assert got and got[0] == 0 and got[-1] == 1
+    assert len(s.sample(rid, "loss", n=4)) == 4
