@@ -1,0 +1,90 @@
+"""Make the importer fixtures with the REAL tools (run in a throw-away venv, never in ours).
+
+    python3 -m venv /tmp/fixvenv
+    /tmp/fixvenv/bin/pip install mlflow-skinny sqlalchemy alembic trackio tensorboard wandb
+    /tmp/fixvenv/bin/python tests/data/importers/make_fixtures.py [mlflow|trackio|tensorboard|wandb ...]
+
+Each format's folder gets the tool's own files plus ``expected.json``: what this script logged
+(names, config, steps, values with NaN/±Inf written as the strings "nan"/"inf"/"-inf"), which the
+tests compare the imported runs against. Versions used are in README.md next to this script.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+NAN, INF = math.nan, math.inf
+
+
+def enc(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if v != v else ("inf" if v > 0 else "-inf")
+    if isinstance(v, dict):
+        return {k: enc(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [enc(x) for x in v]
+    return v
+
+
+def write_expected(folder: Path, runs: list[dict]) -> None:
+    (folder / "expected.json").write_text(json.dumps(enc(runs), indent=1, sort_keys=True) + "\n")
+
+
+# ---------------------------------------------------------------------------------------- mlflow
+MLFLOW_RUNS = [
+    {"experiment": "vision", "name": "resnet-a", "status": "FINISHED",
+     "params": {"lr": "0.1", "model/depth": "18", "optimizer": "{'name': 'adam', 'betas': [0.9, 0.999]}"},
+     "tags": {"team": "cv", "mlflow.note.content": "baseline run"},
+     "metrics": [("train/loss", 0, 1.0), ("train/loss", 1, 0.5), ("train/loss", 2, 0.25), ("train/loss", 3, NAN),
+                 ("train/loss", 4, 0.125), ("val/acc", 0, 0.5), ("val/acc", 4, INF), ("grad/norm", 2, -INF)]},
+    {"experiment": "vision", "name": "resnet-b", "status": "FAILED",
+     "params": {"lr": "0.01"}, "tags": {},
+     "metrics": [("train/loss", 0, 2.0), ("train/loss", 1, 1.5)]},
+    {"experiment": "nlp", "name": "bert", "status": "KILLED", "params": {}, "tags": {},
+     "metrics": [("loss", 10, 3.0), ("loss", 20, 2.5), ("loss", 20, 2.4)]},
+]
+
+
+def make_mlflow(kind: str) -> None:
+    import mlflow
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.tracking import MlflowClient
+
+    folder = HERE / f"mlflow_{kind}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    uri = f"file://{folder / 'mlruns'}" if kind == "file" else f"sqlite:///{folder / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    out = []
+    for spec in MLFLOW_RUNS:
+        exp = client.get_experiment_by_name(spec["experiment"])
+        exp_id = exp.experiment_id if exp else client.create_experiment(spec["experiment"])
+        run = client.create_run(exp_id, run_name=spec["name"])
+        rid = run.info.run_id
+        t0 = run.info.start_time
+        client.log_batch(
+            rid,
+            metrics=[Metric(k, v, t0 + i, s) for i, (k, s, v) in enumerate(spec["metrics"])],
+            params=[Param(k, v) for k, v in spec["params"].items()],
+            tags=[RunTag(k, v) for k, v in spec["tags"].items()],
+        )
+        client.set_terminated(rid, spec["status"])
+        out.append({**spec, "run_id": rid, "metrics": [list(m) for m in spec["metrics"]]})
+    write_expected(folder, out)
+    print("mlflow", kind, mlflow.__version__)
+
+
+MAKERS = {
+    "mlflow": lambda: (make_mlflow("file"), make_mlflow("sqlite")),
+}
+
+if __name__ == "__main__":
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    for name in sys.argv[1:] or list(MAKERS):
+        MAKERS[name]()

@@ -1,0 +1,132 @@
+"""``tracker-tui import``: bring runs from other trackers into the store.
+
+    tracker-tui import PATH... [--format mlflow] [--store DIR]
+
+Each PATH is walked; what is found is recognised by its files (or taken as ``--format``). Every
+run found becomes one run of the store, with a stable id derived from where it came from:
+importing again adds only what is new (nothing, for an unchanged source). On a terminal a
+progress bar runs on stderr; the summary (one line per run, then totals and the records skipped
+with why) goes to stdout. Names and messages from other tools are sanitised before printing.
+
+Exit status: 0 when everything was read; 1 when a path or a run could not be read, or records
+were skipped as unreadable (the rest is imported); 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from typing import Any
+
+from tracker.tui.cli._common import plain_table
+from tracker.tui.text import sanitize
+
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1
+
+
+def configure(sub: Any) -> argparse.ArgumentParser:
+    from tracker.store.importers import FORMATS
+
+    p: argparse.ArgumentParser = sub.add_parser(
+        "import", help=f"import runs from other trackers ({', '.join(FORMATS)})",
+        description="Import runs from other trackers into the store; importing again adds only what is new.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="a file or folder to import (folders are walked)")
+    p.add_argument("--format", "-f", choices=FORMATS, default=None, help="only this format (default: detect)")
+    p.set_defaults(func=cmd_import)
+    return p
+
+
+class Progress:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.points = 0
+        self.on = sys.stderr.isatty() and total > 0
+
+    def update(self, points: int) -> None:
+        if not self.on:
+            return
+        width = 24
+        fill = width * self.done // max(1, self.total)
+        bar = "#" * fill + "." * (width - fill)
+        sys.stderr.write(f"\r[{bar}] {self.done}/{self.total} runs  {self.points + points:,} points ")
+        sys.stderr.flush()
+
+    def finish_one(self, points: int) -> None:
+        self.done += 1
+        self.points += points
+        self.update(0)
+
+    def close(self) -> None:
+        if self.on:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def _status(r: Any) -> str:
+    if r.error:
+        return "error"
+    if r.created:
+        return "new"
+    return "updated" if r.changed else "unchanged"
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from tracker.store import Store
+    from tracker.store.importers import Importer, SourceError, find_sources
+
+    problems: list[str] = []
+    sources = []
+    for path in args.paths:
+        try:
+            sources += find_sources(path, args.format, on_error=problems.append)
+        except SourceError as e:
+            problems.append(str(e))
+    store = Store(args.store)
+    try:
+        imp = Importer(store)
+        bar = Progress(len(sources))
+        results = []
+        try:
+            for src in sources:
+                r = imp.run(src, bar.update)
+                bar.finish_one(r.points)
+                results.append(r)
+        finally:
+            bar.close()
+    finally:
+        store.close()
+    print_summary(results, problems)
+    bad = problems or any(r.error or r.skipped for r in results)
+    return EXIT_INCOMPLETE if bad else EXIT_OK
+
+
+def print_summary(results: list[Any], problems: list[str]) -> None:
+    """One line per run, the totals, and what could not be read (sanitised: it is other tools' text)."""
+    if results:
+        rows = [[_status(r), r.run_id, sanitize(r.source.format), sanitize(r.project), sanitize(r.name or r.source.label),
+                 f"{r.points:,}", str(sum(r.skipped.values()) or "")] for r in results]
+        print(plain_table(["STATUS", "ID", "FORMAT", "PROJECT", "NAME", "NEW POINTS", "SKIPPED"], rows,
+                          right=lambda i: i >= 5))
+    states = Counter(_status(r) for r in results)
+    points = sum(r.points for r in results)
+    events = sum(r.events for r in results)
+    parts = ", ".join(f"{states[s]} {s}" for s in ("new", "updated", "unchanged", "error") if states[s])
+    print(f"{len(results)} runs ({parts or 'none'}), {points:,} new points, {events:,} new events")
+    skipped: Counter[str] = Counter()
+    for r in results:
+        skipped.update(r.skipped)
+    for why, n in sorted(skipped.items()):
+        print(f"skipped {n:,} unreadable record{'s' if n != 1 else ''}: {sanitize(why)}")
+    for r in results:
+        for note in dict.fromkeys(r.notes):
+            print(f"note: {sanitize(r.source.label)}: {sanitize(note)}")
+    for r in results:
+        if r.error:
+            print(f"tracker-tui import: {sanitize(r.source.label)}: {sanitize(r.error)}", file=sys.stderr)
+    for p in problems:
+        print(f"tracker-tui import: {sanitize(p)}", file=sys.stderr)
