@@ -15,6 +15,7 @@ import json
 import math
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -80,8 +81,54 @@ def make_mlflow(kind: str) -> None:
     print("mlflow", kind, mlflow.__version__)
 
 
+# --------------------------------------------------------------------------------------- trackio
+TRACKIO_RUNS = [
+    {"project": "vision", "name": "resnet-a",
+     "config": {"lr": 0.1, "optim": {"name": "adam", "betas": [0.9, 0.999]}, "tags": ["a", "b"]},
+     "logs": [({"train/loss": 1.0, "val/acc": 0.5}, None), ({"train/loss": NAN, "val/acc": INF}, None),
+              ({"train/loss": 0.25, "grad/norm": -INF}, None), ({"train/loss": 0.125}, 10)],
+     "system": [{"cpu": 12.5, "gpu/0/util": 80.0}],
+     "alerts": [("loss spike", "loss went NaN at step 1", "warn")]},
+    {"project": "vision", "name": "resnet-b", "config": {"lr": 0.01},
+     "logs": [({"train/loss": 2.0}, None), ({"train/loss": 1.5}, None)], "system": [], "alerts": []},
+    {"project": "nlp", "name": "resnet-a", "config": {},
+     "logs": [({"loss": 3.0}, 5)], "system": [], "alerts": []},
+]
+
+
+def make_trackio() -> None:
+    folder = HERE / "trackio"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    code = f"""
+import os, json, sys
+os.environ["TRACKIO_DIR"] = {str(folder)!r}
+import trackio
+spec = json.loads(sys.stdin.read(), parse_constant=float)
+for r in spec:
+    trackio.init(project=r["project"], name=r["name"], config=r["config"])
+    for metrics, step in r["logs"]:
+        trackio.log(metrics, step=step)
+    for m in r["system"]:
+        trackio.log_system(m)
+    for title, text, level in r["alerts"]:
+        trackio.alert(title=title, text=text, level=trackio.AlertLevel(level))
+    trackio.finish()
+print("trackio", trackio.__version__)
+"""
+    # One process (trackio keeps global state); the spec goes over stdin (NaN/Infinity as json writes them).
+    out = subprocess.run([sys.executable, "-c", code], input=json.dumps(TRACKIO_RUNS), text=True,
+                         capture_output=True, check=True)
+    print(out.stdout.strip().splitlines()[-1])
+    for p in folder.iterdir():
+        if p.suffix != ".db":
+            p.unlink() if p.is_file() else shutil.rmtree(p)
+    write_expected(folder, TRACKIO_RUNS)
+
+
 MAKERS = {
     "mlflow": lambda: (make_mlflow("file"), make_mlflow("sqlite")),
+    "trackio": make_trackio,
 }
 
 if __name__ == "__main__":
