@@ -57,3 +57,32 @@ def point_count(store: Path) -> int:
     import tracker
 
     return tracker.Api(store).store.count_points()
+
+
+# ------------------------------------------------------------ minimal writers (tests and bench)
+def pb_varint(n: int) -> bytes:
+    n &= (1 << 64) - 1
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def pb_len(field: int, payload: bytes) -> bytes:
+    return pb_varint(field << 3 | 2) + pb_varint(len(payload)) + payload
+
+
+def tb_scalar_event(tag: str, step: int, value: float, wall_time: float) -> bytes:
+    """An ``Event`` with one ``simple_value`` (what PyTorch's SummaryWriter writes per scalar)."""
+    import struct
+
+    val = pb_len(1, tag.encode()) + b"\x15" + struct.pack("<f", value)
+    return b"\x09" + struct.pack("<d", wall_time) + b"\x10" + pb_varint(step) + pb_len(5, pb_len(1, val))
+
+
+def tfrecords(events: list[bytes]) -> bytes:
+    from tracker.store.importers.tfrecord import encode
+
+    return b"".join(encode(e) for e in events)

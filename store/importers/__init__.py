@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from . import mlflow, trackio
+from . import mlflow, tensorboard, trackio
 from .core import Importer, Result, Source, SourceError, Update, import_all, stable_run_id
 
 __all__ = [
@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 #: Readers by format name, in detection order.
-READERS: dict[str, ModuleType] = {"mlflow": mlflow, "trackio": trackio}
+READERS: dict[str, ModuleType] = {"mlflow": mlflow, "trackio": trackio, "tensorboard": tensorboard}
 FORMATS = tuple(READERS)
 
 
@@ -51,6 +51,7 @@ def find_sources(path: str | os.PathLike[str], fmt: str | None = None,
     stack = [root]
     while stack:
         p = stack.pop()
+        dirs_only = False
         found = _detect(p, fmt)
         if found is not None:
             detected = True
@@ -61,6 +62,7 @@ def find_sources(path: str | os.PathLike[str], fmt: str | None = None,
                     on_error(str(e))
             if found != "tensorboard" or p.is_file():
                 continue
+            dirs_only = True  # a TensorBoard run folder: its event files are read; runs may nest below
         if p.is_dir() and not p.is_symlink():
             try:
                 children = sorted(p.iterdir(), reverse=True)
@@ -68,7 +70,7 @@ def find_sources(path: str | os.PathLike[str], fmt: str | None = None,
                 if on_error:
                     on_error(f"{p}: {e.strerror or e}")
                 continue
-            stack += [c for c in children if c.name != ".trash"]
+            stack += [c for c in children if c.name != ".trash" and not (dirs_only and not c.is_dir())]
     if not detected:
         looked = fmt or ", ".join(FORMATS)
         raise SourceError(f"{path}: found nothing to import here (looked for {looked})")

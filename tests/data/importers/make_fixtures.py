@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -126,9 +127,59 @@ print("trackio", trackio.__version__)
     write_expected(folder, TRACKIO_RUNS)
 
 
+# ----------------------------------------------------------------------------------- tensorboard
+TB_SCALARS = {  # run folder -> [(tag, step, value)]
+    "resnet-a": [("train/loss", 0, 1.0), ("train/loss", 1, 0.5), ("train/loss", 2, NAN), ("train/loss", 3, 0.25),
+                 ("val/acc", 0, 0.5), ("val/acc", 3, INF), ("grad/norm", 2, -INF)],
+    "tf2/resnet-b": [("loss", 0, 2.0), ("loss", 1, 1.5), ("loss", 2, NAN), ("lr", 0, 0.1), ("lr", 1, INF)],
+}
+TB_HPARAMS = {"lr": 0.1, "optim/name": "adam", "layers": 18, "augment": True}
+
+
+def make_tensorboard() -> None:
+    """resnet-a: tensorboardX (PyTorch-style ``simple_value`` scalars, a histogram) plus the
+    hparams plugin's summaries (tensorboardX's ``add_hparams`` protos); tf2/resnet-b: TF2-style tensor
+    scalars from tensorboard's ``scalar_pb`` (float32 ``float_val``) and, for ``lr``, a double
+    tensor in ``tensor_content``, written by tensorboard's EventFileWriter."""
+    import numpy as np
+    import tensorboard
+    import tensorboardX
+    from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_pb2
+    from tensorboard.plugins.scalar import metadata as scalar_meta
+    from tensorboard.plugins.scalar import summary_v2 as scalar
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+    from tensorboardX.summary import hparams as tbx_hparams
+
+    folder = HERE / "tensorboard"
+    shutil.rmtree(folder, ignore_errors=True)
+    logdir = folder / "logs"
+    w = tensorboardX.SummaryWriter(str(logdir / "resnet-a"))
+    for tag, step, v in TB_SCALARS["resnet-a"]:
+        w.add_scalar(tag, v, step)
+    w.add_histogram("weights", np.arange(10.0), 3)
+    for summ in tbx_hparams(TB_HPARAMS, {}):  # what add_hparams writes, here into the run's own file
+        w.file_writer.add_summary(summ)
+    w.close()
+    ew = EventFileWriter(str(logdir / "tf2" / "resnet-b"))
+    t0 = time.time()
+    for i, (tag, step, v) in enumerate(TB_SCALARS["tf2/resnet-b"]):
+        if tag == "lr":  # a float64 scalar tensor in tensor_content (what tf.summary.scalar(dtype=float64) writes)
+            tensor = tensor_pb2.TensorProto(dtype=types_pb2.DT_DOUBLE, tensor_content=np.float64(v).tobytes())
+            summ = summary_pb2.Summary()
+            summ.value.add(tag=tag, tensor=tensor, metadata=scalar_meta.create_summary_metadata(None, None))
+        else:
+            summ = scalar.scalar_pb(tag, v)
+        ew.add_event(event_pb2.Event(wall_time=t0 + i, step=step, summary=summ))
+    ew.close()
+    write_expected(folder, [{"run": k, "scalars": [list(x) for x in v]} for k, v in TB_SCALARS.items()]
+                   + [{"hparams": TB_HPARAMS}])
+    print("tensorboard", tensorboard.__version__, "tensorboardX", tensorboardX.__version__)
+
+
 MAKERS = {
     "mlflow": lambda: (make_mlflow("file"), make_mlflow("sqlite")),
     "trackio": make_trackio,
+    "tensorboard": make_tensorboard,
 }
 
 if __name__ == "__main__":
