@@ -269,6 +269,9 @@ class Importer:
                 src.format, src.path, src.source_id):
                 raise SourceError(f"run id {src.run_id} already belongs to another run; not imported")
         entries = [(rid, s, t, k, v) for s, t, k, v in pend.entries]
+        # Points of one key set together (stable: each series keeps its order), so the batch
+        # writer takes its bulk path instead of one segment per point of interleaved series.
+        entries.sort(key=lambda e: id(e[3]))
         events = [(rid, t, kind, dumps(data)) for t, kind, data in pend.events]
         n = 0
         last_step = c.execute("SELECT last_step FROM runs WHERE rid = ?", (rid,)).fetchone()[0]
