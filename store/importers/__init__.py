@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from . import mlflow, tensorboard, trackio
+from . import mlflow, tensorboard, trackio, wandb
 from .core import Importer, Result, Source, SourceError, Update, import_all, stable_run_id
 
 __all__ = [
@@ -24,7 +24,9 @@ __all__ = [
 ]
 
 #: Readers by format name, in detection order.
-READERS: dict[str, ModuleType] = {"mlflow": mlflow, "trackio": trackio, "tensorboard": tensorboard}
+READERS: dict[str, ModuleType] = {
+    "wandb": wandb, "mlflow": mlflow, "trackio": trackio, "tensorboard": tensorboard,
+}
 FORMATS = tuple(READERS)
 
 

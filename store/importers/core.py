@@ -269,9 +269,7 @@ class Importer:
                 src.format, src.path, src.source_id):
                 raise SourceError(f"run id {src.run_id} already belongs to another run; not imported")
         entries = [(rid, s, t, k, v) for s, t, k, v in pend.entries]
-        # Points of one key set together (stable: each series keeps its order), so the batch
-        # writer takes its bulk path instead of one segment per point of interleaved series.
-        entries.sort(key=lambda e: id(e[3]))
+        _group_key_sets(entries)
         events = [(rid, t, kind, dumps(data)) for t, kind, data in pend.events]
         n = 0
         last_step = c.execute("SELECT last_step FROM runs WHERE rid = ?", (rid,)).fetchone()[0]
@@ -342,6 +340,16 @@ class Importer:
             sets.append("meta = ?")
             params.append(dumps(new_meta))
         return sets, params
+
+
+def _group_key_sets(entries: list[tuple[Any, ...]]) -> None:
+    """Put points of one key set together (stable: each series keeps its order), so the batch
+    writer takes its bulk path instead of one segment per point of interleaved series. Only
+    when no key is in two key sets: a key's points must stay in logging order across sets."""
+    sets = {id(e[3]): e[3] for e in entries}
+    if len(sets) < 2 or sum(map(len, sets.values())) != len(set().union(*sets.values())):
+        return
+    entries.sort(key=lambda e: id(e[3]))
 
 
 def import_all(store: Any, sources: Iterable[Source], *, chunk: int = CHUNK,

@@ -176,10 +176,69 @@ def make_tensorboard() -> None:
     print("tensorboard", tensorboard.__version__, "tensorboardX", tensorboardX.__version__)
 
 
+# ----------------------------------------------------------------------------------------- wandb
+WANDB_RUNS = [
+    {"project": "vision", "name": "resnet-a", "config": {"lr": 0.1, "optim": {"name": "adam", "betas": [0.9, 0.999]}},
+     "tags": ["baseline", "cv"], "notes": "first try", "group": "sweep-1", "job_type": "train",
+     "logs": [{"train/loss": 1.0, "val/acc": 0.0, "nested": {"a": 0}}, {"train/loss": 0.5, "val/acc": 0.1},
+              {"train/loss": NAN, "val/acc": 0.2}, {"train/loss": 0.25, "val/acc": INF},
+              {"train/loss": 0.2, "grad/norm": -INF}],
+     "summary": {"best": 0.9}, "alert": ["loss spike", "train/loss went NaN"], "exit_code": 3},
+    {"project": "vision", "name": "resnet-b", "config": {"lr": 0.01}, "tags": [], "notes": None, "group": None,
+     "job_type": None, "logs": [{"loss": 2.0}, {"loss": 1.5}], "summary": {}, "alert": None, "exit_code": 0},
+]
+
+
+def make_wandb() -> None:
+    folder = HERE / "wandb"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    code = f"""
+import json, os, sys, time
+os.environ["WANDB_MODE"] = "offline"
+os.environ["WANDB_SILENT"] = "true"
+import wandb
+spec = json.loads(sys.stdin.read(), parse_constant=float)
+for r in spec:
+    run = wandb.init(project=r["project"], name=r["name"], config=r["config"], tags=r["tags"], notes=r["notes"],
+                     group=r["group"], job_type=r["job_type"], dir={str(folder)!r},
+                     settings=wandb.Settings(x_stats_sampling_interval=0.25))
+    for i, metrics in enumerate(r["logs"]):
+        run.log(metrics)
+        print(f"{{r['name']}}: step {{i}} done")
+    if r["alert"]:
+        try:
+            run.alert(title=r["alert"][0], text=r["alert"][1])
+        except Exception as e:  # offline wandb may refuse alerts; the fixture then has none
+            print("alert not recorded:", e, file=sys.stderr)
+    time.sleep(1.0)  # a few system-metric samples
+    for k, v in r["summary"].items():
+        run.summary[k] = v
+    run.finish(exit_code=r["exit_code"])
+print("wandb", wandb.__version__)
+"""
+    out = subprocess.run([sys.executable, "-c", code], input=json.dumps(WANDB_RUNS), text=True,
+                         capture_output=True, check=True, cwd=folder)
+    print(out.stdout.strip().splitlines()[-1], out.stderr.strip()[-300:])
+    root = folder / "wandb"
+    for p in list(root.iterdir()):
+        if not p.name.startswith("offline-run-") or p.is_symlink():
+            p.unlink() if (p.is_file() or p.is_symlink()) else shutil.rmtree(p)
+    for run_dir in root.iterdir():  # keep the record stream (and wandb's own output.log)
+        for p in list(run_dir.iterdir()):
+            if not p.name.endswith(".wandb") and p.name != "files":
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+        for p in list((run_dir / "files").iterdir()):
+            if p.name != "output.log":
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+    write_expected(folder, WANDB_RUNS)
+
+
 MAKERS = {
     "mlflow": lambda: (make_mlflow("file"), make_mlflow("sqlite")),
     "trackio": make_trackio,
     "tensorboard": make_tensorboard,
+    "wandb": make_wandb,
 }
 
 if __name__ == "__main__":
