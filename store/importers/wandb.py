@@ -18,8 +18,8 @@ here with :mod:`.wire` (field numbers of wandb's ``wandb_internal.proto``):
 - ``exit`` (18): exit code → ``finished`` (0) or ``failed``; ``alert`` (10) → alert events;
   ``environment`` (26): host, user, program, args, Python.
 
-A run without an exit record is ``running`` as of its last record (it reads as ``crashed``
-once that is older than the heartbeat timeout). The cursor is the byte offset after the last
+A run without an exit record is ``running``, its heartbeat the file's last write (it reads as
+``crashed`` once that is older than the heartbeat timeout). The cursor is the byte offset after the last
 whole record, with the step, time and unfinished console lines at that point.
 """
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,13 +85,14 @@ def _reader(f: Path) -> Any:
                 check_header(fh.read(HEADER_LEN))
             except FramingError as e:
                 raise SourceError(f"{f}: {e}") from e
-            yield from _read(fh, cur)
+            yield from _read(fh, cur, os.fstat(fh.fileno()).st_mtime)
 
     return read
 
 
-def _read(fh: Any, cur: dict[str, Any]) -> Iterator[Update]:
+def _read(fh: Any, cur: dict[str, Any], mtime: float) -> Iterator[Update]:
     st = _State(cur)
+    st.mtime = mtime
     want = READ
     while True:
         offset = cur["offset"]
@@ -167,6 +169,7 @@ class _State:
         self.stat_keys: dict[str, tuple[str, float]] = {}
         self.other: dict[str, int] = {}
         self.skipped: list[str] = []
+        self.mtime = 0.0
         self._clear()
 
     def _clear(self) -> None:
@@ -189,8 +192,8 @@ class _State:
     def flush(self, cur: dict[str, Any], skipped: list[str]) -> Update:
         if self.lines:
             self.events.append((self.lines[0][0], "console", {"lines": self.lines}))
-        if self.last is not None:
-            self.fields["heartbeat_at"] = self.last
+        if self.last is not None:  # the writer was alive when it last wrote the file
+            self.fields["heartbeat_at"] = max(self.last, self.mtime)
         u = Update(entries=self.entries, events=self.events, fields=self.fields, config=self.config,
                    config_set=self.config_set, summary_set=self.summary, meta=self.meta, cursor=cur,
                    skipped=skipped + self.skipped)
