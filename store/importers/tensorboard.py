@@ -144,14 +144,20 @@ def _event(buf: bytes, s: int, e: int, st: _State, entries: list[Entry]) -> dict
     # the summary's bytes before the float name the key once its first event was decoded in full.
     sig = None
     if buf[s] == 0x09 and buf[s + 9] == 0x10:
-        step, p = wire.varint(buf, s + 10)
+        step = buf[s + 10]
+        if step < 0x80:
+            p = s + 11
+        elif buf[s + 11] < 0x80:
+            step, p = (step & 0x7F) | buf[s + 11] << 7, s + 12
+        else:
+            step, p = wire.varint(buf, s + 10)
         if p < e and buf[p] == 0x2A and buf[p + 1] < 0x80 and p + 2 + buf[p + 1] == e and buf[e - 5] == 0x15:
             sig = buf[p + 2:e - 4]
             key = st.simple.get(sig)
             if key is not None:
                 ts = _F64(buf, s + 1)[0]
                 st.last_ts = ts
-                entries.append((wire.sint(step), ts, key, (_F32(buf, e - 4)[0],)))
+                entries.append((step if step < 1 << 63 else step - (1 << 64), ts, key, (_F32(buf, e - 4)[0],)))
                 return None
     n = len(entries)
     ev = wire.message(buf[s:e])

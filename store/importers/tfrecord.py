@@ -46,6 +46,10 @@ def _resync(buf: bytes, pos: int) -> int | None:
     return None
 
 
+def _masked(crcs: list[int]) -> list[int]:
+    return [(((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF for c in crcs]
+
+
 def frames(buf: bytes, pos: int = 0) -> tuple[list[tuple[int, int]], int, list[str]]:
     """Records of ``buf`` from ``pos``: ``[(data start, data end)]`` with valid CRCs, the
     position after the last complete record, and why records were skipped."""
@@ -53,27 +57,26 @@ def frames(buf: bytes, pos: int = 0) -> tuple[list[tuple[int, int]], int, list[s
     skipped: list[str] = []
     while True:
         fr, end = _split(buf, pos)
-        heads = crc32c_many(b"".join(buf[s:s + 8] for s, _, _, _ in fr), 8) if fr else []
-        bad_head = next((i for i, (f, c) in enumerate(zip(fr, heads)) if mask(c) != f[2]), None)
-        if bad_head is not None:
+        heads = _masked(crc32c_many(b"".join([buf[s:s + 8] for s, _, _, _ in fr]), 8)) if fr else []
+        bad_head = None
+        if heads != [f[2] for f in fr]:
+            bad_head = next(i for i, (f, c) in enumerate(zip(fr, heads)) if c != f[2])
             fr = fr[:bad_head]
         by_len: dict[int, list[int]] = defaultdict(list)
-        for i, (_, ln, _, _) in enumerate(fr):
-            by_len[ln].append(i)
-        ok = [True] * len(fr)
+        for i, f in enumerate(fr):
+            by_len[f[1]].append(i)
+        bad: set[int] = set()
         for ln, idx in by_len.items():
             if ln == 0:
-                crcs = [crc32c(b"")] * len(idx)
+                crcs = [mask(crc32c(b""))] * len(idx)
             else:
-                crcs = crc32c_many(b"".join(buf[fr[i][0] + 12:fr[i][0] + 12 + ln] for i in idx), ln)
-            for i, c in zip(idx, crcs):
-                if mask(c) != fr[i][3]:
-                    ok[i] = False
-        for (s, ln, _, _), good_crc in zip(fr, ok):
-            if good_crc:
-                good.append((s + 12, s + 12 + ln))
-            else:
-                skipped.append("tensorboard: record with a bad CRC")
+                crcs = _masked(crc32c_many(b"".join([buf[fr[i][0] + 12:fr[i][0] + 12 + ln] for i in idx]), ln))
+            if crcs != [fr[i][3] for i in idx]:
+                bad.update(i for i, c in zip(idx, crcs) if c != fr[i][3])
+        good += [(s + 12, s + 12 + ln) for s, ln, _, _ in fr]
+        if bad:
+            good[len(good) - len(fr):] = [g for i, g in enumerate(good[len(good) - len(fr):]) if i not in bad]
+            skipped += ["tensorboard: record with a bad CRC"] * len(bad)
         if bad_head is None:
             return good, end, skipped
         start = fr[-1][0] + 16 + fr[-1][1] if fr else pos

@@ -47,6 +47,7 @@ _STATS = {"cpu": ("system/proc_cpu_percent", 1.0), "memory_percent": ("system/ra
 _GPU = {"gpu": ("util_percent", 1.0), "memoryAllocated": ("mem_percent", 1.0), "temp": ("temp_c", 1.0),
         "powerWatts": ("power_w", 1.0), "memoryAllocatedBytes": ("mem_used_gib", 1 / 2**30)}
 _STREAMS = {0: "stderr", 1: "stdout"}
+_NON_NUMERIC = "non-numeric history values (media, tables, histograms)"
 
 
 def _files(d: Path) -> list[Path]:
@@ -125,8 +126,29 @@ def _ts(msg: bytes | None) -> float | None:
     return wire.first(t, 1, 0) + wire.first(t, 2, 0) / 1e9
 
 
+_DECODER = json.JSONDecoder(parse_constant=lambda s: _CONST[s])
+
+
 def _json(b: bytes) -> Any:
-    return json.loads(wire.text(b), parse_constant=lambda s: _CONST[s])
+    return _DECODER.decode(wire.text(b))
+
+
+def _scalar(b: bytes) -> Any:
+    """A ``value_json`` that is a plain number (``1``, ``0.5``, ``NaN``, ``-Infinity``) without
+    the JSON parser; anything else through it."""
+    try:
+        return int(b) if b.lstrip(b"-").isdigit() else float(b)
+    except ValueError:
+        return _json(b)
+
+
+def _fast_item(raw: bytes) -> tuple[bytes, bytes] | None:
+    """``(bytes before the value, value_json)`` of an item with one key and a short value."""
+    if raw[0] in (0x0A, 0x12) and raw[1] < 0x80:
+        p = 2 + raw[1]
+        if raw[p:p + 2] == b"\x82\x01" and p + 2 < len(raw) and raw[p + 2] < 0x80 and p + 3 + raw[p + 2] == len(raw):
+            return raw[:p], raw[p + 3:]
+    return None
 
 
 def _item_key(item: dict[int, list[Any]]) -> str:
@@ -167,6 +189,7 @@ class _State:
         self.partial: dict[str, str] = dict(cur["partial"])
         self.keys: dict[tuple[str, ...], tuple[str, ...]] = {}
         self.stat_keys: dict[str, tuple[str, float]] = {}
+        self.item_keys: dict[bytes, str] = {}  # an item's bytes before its value -> its key
         self.other: dict[str, int] = {}
         self.skipped: list[str] = []
         self.mtime = 0.0
@@ -257,10 +280,18 @@ class _State:
         ts = None
         names: list[str] = []
         vals: list[Any] = []
+        cache = self.item_keys
         for raw in h.get(1, ()):
-            item = wire.message(raw)
-            key = _item_key(item)
-            v = _json(wire.first(item, 16, b"null"))
+            fast = _fast_item(raw)
+            if fast is not None:
+                key = cache.get(fast[0])
+                if key is None:
+                    key = cache[fast[0]] = _item_key(wire.message(raw))
+                v = _scalar(fast[1])
+            else:
+                item = wire.message(raw)
+                key = _item_key(item)
+                v = _json(wire.first(item, 16, b"null"))
             if key in _SKIP_HISTORY:
                 if key == "_step":
                     step = v
@@ -270,8 +301,7 @@ class _State:
             n = number(v)
             if n is None:
                 if v is not None:
-                    self.other["non-numeric history values (media, tables, histograms)"] = self.other.get(
-                        "non-numeric history values (media, tables, histograms)", 0) + 1
+                    self.other[_NON_NUMERIC] = self.other.get(_NON_NUMERIC, 0) + 1
                 continue
             names.append(key)
             vals.append(n)
