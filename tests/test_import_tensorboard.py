@@ -8,6 +8,7 @@ import math
 import struct
 import time
 
+import pytest
 from import_helpers import cli, dec, expected, fixture, point_count, same, tb_scalar_event, tfrecords
 
 import tracker
@@ -126,3 +127,15 @@ def test_event_file_given_alone_and_a_logdir_with_nested_runs(tmp_path):
     f = next((logs / "tf2" / "resnet-b").glob("events*"))
     out = cli(str(f), "--format", "tensorboard", store=store)
     assert out.returncode == 0 and "1 runs (1 new), 5 new points" in out.stdout
+
+
+@pytest.mark.parametrize("step", [0, 1, 127, 128, 16383, 16384, 2**21 - 1, 2**21, 2**40, -5])
+def test_steps_of_every_varint_length_read_exactly(tmp_path, step):
+    """The second event of a tag takes the fast path (steps of 1-3 bytes read inline)."""
+    run = tmp_path / "logs" / "r"
+    run.mkdir(parents=True)
+    (run / "events.out.tfevents.1.h").write_bytes(
+        tfrecords([tb_scalar_event("x", step, 0.5, 1.0), tb_scalar_event("x", step + 1, 0.25, 2.0)]))
+    store = tmp_path / "store"
+    assert cli(str(tmp_path / "logs"), store=store).returncode == 0
+    assert [(s, v) for s, _, _, v in runs(store)["r"].points()] == [(step, 0.5), (step + 1, 0.25)]

@@ -149,6 +149,8 @@ def _event(buf: bytes, s: int, e: int, st: _State, entries: list[Entry]) -> dict
             p = s + 11
         elif buf[s + 11] < 0x80:
             step, p = (step & 0x7F) | buf[s + 11] << 7, s + 12
+        elif buf[s + 12] < 0x80:
+            step, p = (step & 0x7F) | (buf[s + 11] & 0x7F) << 7 | buf[s + 12] << 14, s + 13
         else:
             step, p = wire.varint(buf, s + 10)
         if p < e and buf[p] == 0x2A and buf[p + 1] < 0x80 and p + 2 + buf[p + 1] == e and buf[e - 5] == 0x15:
