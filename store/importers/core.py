@@ -30,6 +30,7 @@ from operator import itemgetter
 from typing import Any
 
 from ..append import Batch, KeyIds
+from ..errors import StoreError, translating
 from ..ids import _ID_ALPHABET
 
 #: Run columns an importer may set (``config``/``summary``/``meta`` go through their own fields).
@@ -241,6 +242,8 @@ class Importer:
                 self._commit(src, pend, res)
         except SourceError as e:
             res.error = str(e)
+        except StoreError:
+            raise  # the store's problem, not this source's: the whole import stops
         except (OSError, ValueError) as e:  # a file vanished or turned unreadable mid-import
             res.error = f"{type(e).__name__}: {e}"
         if progress:
@@ -252,7 +255,8 @@ class Importer:
             self.keys.begin()
             self._write(c, src, pend, res)
 
-        self.store._write(self.store.conn, do)
+        with translating():  # a full disk, a read-only store: StoreError, for the caller to report
+            self.store._write(self.store.conn, do)
         self.keys.commit()
 
     def _write(self, c: sqlite3.Connection, src: Source, pend: _Pending, res: Result) -> None:
