@@ -77,3 +77,14 @@ def test_a_store_from_a_newer_tracker_is_refused_untouched(tmp_path):
     out = cli(str(path), store=store)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "schema version 99" in out.stderr
+
+
+def test_the_cli_offers_exactly_the_formats_the_store_reads_and_loads_none_at_startup():
+    from tracker.store.importers import FORMATS
+    from tracker.tui.cli import import_
+
+    assert sorted(import_.FORMATS) == sorted(FORMATS)
+    code = "import sys; from tracker.tui.cli import build_parser; build_parser(); " \
+           "print([m for m in ('tracker.store.importers', 'yaml') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env())
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -24,8 +24,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .core import Entry, Source, SourceError, Update, parse_float
 
 FORMAT = "mlflow"
@@ -38,6 +36,8 @@ ROWS = 10_000
 
 
 def _yaml(path: Path) -> dict[str, Any]:
+    import yaml  # only when an MLflow file store is read: every other command starts without it
+
     try:
         with open(path, encoding="utf-8") as f:
             data = yaml.safe_load(f)

@@ -28,14 +28,15 @@ from typing import Any
 from tracker.tui.cli._common import plain_table
 from tracker.tui.text import sanitize
 
+#: The formats ``tracker.store.importers`` reads (named here so that building the parser, which
+#: every ``tracker-tui`` command does, imports none of the readers; a test keeps them equal).
+FORMATS = ("wandb", "tensorboard", "mlflow", "trackio")
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1
 EXIT_INTERRUPTED = 130
 
 
 def configure(sub: Any) -> argparse.ArgumentParser:
-    from tracker.store.importers import FORMATS
-
     p: argparse.ArgumentParser = sub.add_parser(
         "import", help=f"import runs from other trackers ({', '.join(FORMATS)})",
         description="Import runs from other trackers into the store; importing again adds only what is new.")
