@@ -187,3 +187,13 @@ def test_a_batch_and_its_cursor_commit_together(tmp_path):
     assert res.error is None and got + res.points == 25_008
     assert sorted(s for s, _, k, _ in store.points(store.run(src.run_id).rid, ["big"])) == list(range(100, 25_100))
     store.close()
+
+
+def test_experiment_with_tags_of_its_own_is_still_an_experiment(tmp_path):
+    path = fixture(tmp_path, "mlflow_file") / "mlruns"
+    for exp in path.iterdir():
+        if (exp / "meta.yaml").is_file():  # what MlflowClient.set_experiment_tag writes
+            (exp / "tags").mkdir()
+            (exp / "tags" / "mlflow.note.content").write_text("experiment notes")
+    out = cli(str(path), store=tmp_path / "store")
+    assert out.returncode == 0 and "3 runs (3 new), 13 new points" in out.stdout

@@ -166,13 +166,24 @@ def _exp_name(exp: Path) -> str:
         return exp.name
 
 
+def _meta_keys(p: Path) -> frozenset[str]:
+    """The top-level keys of ``p/meta.yaml`` (empty when there is none or it is unreadable)."""
+    meta = p / "meta.yaml"
+    if not meta.is_file():
+        return frozenset()
+    try:
+        return frozenset(_yaml(meta))
+    except SourceError:
+        return frozenset()
+
+
 def _is_run_dir(p: Path) -> bool:
-    return (p / "meta.yaml").is_file() and ((p / "metrics").is_dir() or (p / "params").is_dir()
-                                            or (p / "tags").is_dir())
+    return p.is_dir() and bool({"run_id", "run_uuid"} & _meta_keys(p))
 
 
 def _is_experiment_dir(p: Path) -> bool:
-    return p.is_dir() and (p / "meta.yaml").is_file() and not _is_run_dir(p)
+    # an experiment's meta.yaml names it; it may have tags/ of its own, like a run
+    return p.is_dir() and "experiment_id" in (keys := _meta_keys(p)) and not {"run_id", "run_uuid"} & keys
 
 
 def is_file_store(p: Path) -> bool:
