@@ -18,7 +18,7 @@ from helpers import child_env, wait_for
 def test_kill_9_mid_import_then_reimport_is_exact(tmp_path):
     run = tmp_path / "logs" / "run"
     run.mkdir(parents=True)
-    n = 240_000  # ~10 MB: read in two pieces, so the kill can land between their transactions
+    n = 240_000  # ~10 MB: several transactions, so the kill can land between two
     t0 = time.time()
     (run / "events.out.tfevents.1.host").write_bytes(
         tfrecords([tb_scalar_event(f"m{i % 3}", i // 3, i / 7, t0 + i) for i in range(n)]))

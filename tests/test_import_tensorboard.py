@@ -139,3 +139,18 @@ def test_steps_of_every_varint_length_read_exactly(tmp_path, step):
     store = tmp_path / "store"
     assert cli(str(tmp_path / "logs"), store=store).returncode == 0
     assert [(s, v) for s, _, _, v in runs(store)["r"].points()] == [(step, 0.5), (step + 1, 0.25)]
+
+
+def test_a_record_longer_than_one_read_is_read_whole(tmp_path):
+    from import_helpers import pb_len
+
+    run = tmp_path / "logs" / "r"
+    run.mkdir(parents=True)
+    big = b"\x09" + struct.pack("<d", 1.0) + pb_len(6, pb_len(2, b"x" * 3_000_000))  # a 3 MB log message
+    (run / "events.out.tfevents.1.h").write_bytes(
+        tfrecords([tb_scalar_event("x", 1, 0.5, 1.0), big, tb_scalar_event("x", 2, 0.25, 2.0)]))
+    store = tmp_path / "store"
+    out = cli(str(tmp_path / "logs"), store=store)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "1 log messages not imported" in out.stdout
+    assert [(s, v) for s, _, _, v in runs(store)["r"].points()] == [(1, 0.5), (2, 0.25)]

@@ -28,7 +28,7 @@ from .tfrecord import frames
 FORMAT = "tensorboard"
 MARK = "tfevents"
 #: Bytes read per piece of a big file.
-READ = 8 << 20
+READ = 1 << 20
 
 _DTYPES = {1: ("f", 4), 2: ("d", 8), 3: ("i", 4), 9: ("q", 8), 19: ("e", 2), 4: ("B", 1), 5: ("h", 2), 6: ("b", 1),
            10: ("?", 1), 17: ("H", 2), 22: ("I", 4), 23: ("Q", 8)}
@@ -115,6 +115,7 @@ def _read_file(f: Path, cur: dict[str, Any], st: _State) -> Iterator[Update]:
                 yield Update(notes=[f"{f.name}: stopped at an incomplete record at byte {offset} "
                                     "(still being written?)"])
                 break
+            at_end = len(buf) < want  # the read reached the end of the file
             want = READ
             entries: list[Entry] = []
             fields: dict[str, Any] = {}
@@ -132,7 +133,7 @@ def _read_file(f: Path, cur: dict[str, Any], st: _State) -> Iterator[Update]:
             cur = {**cur, "files": {**cur["files"], f.name: offset}, "plugins": dict(st.plugins)}
             yield Update(entries=entries, skipped=skipped, fields=fields, cursor=cur,
                          config_set=config or {})
-            if end < len(buf) and len(buf) < READ:
+            if end < len(buf) and at_end:
                 yield Update(notes=[f"{f.name}: stopped at an incomplete record at byte {offset} "
                                     "(still being written?)"])
                 break

@@ -38,7 +38,7 @@ from .core import Entry, Source, SourceError, Update, number
 from .wandb_log import HEADER_LEN, FramingError, check_header, records
 
 FORMAT = "wandb"
-READ = 8 << 20
+READ = 1 << 20
 _FILE = re.compile(r"run-([A-Za-z0-9_-]+)\.wandb$")
 _CONST = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _SKIP_HISTORY = frozenset({"_step", "_runtime", "_timestamp"})
