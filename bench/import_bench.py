@@ -10,6 +10,10 @@ unchanged file is timed too (it must add nothing). When TensorBoard is importabl
 ``EventAccumulator`` reads the same file in the same run for comparison (it keeps only a sample
 of each series by default; here ``size_guidance={"scalars": 0}`` keeps every point).
 
+The store's own batch writer (``Store.append``) is timed on the same points too, as one point per
+entry (the tfevents shape) and one step of all keys per entry (the wandb shape): the ceiling
+for an importer that writes through it.
+
 Target (issue 14): at least 200k points/s. Wall-clock and CPU time are both reported: on a shared
 machine the wall figure includes time the importer waited for a core.
 
@@ -108,6 +112,34 @@ def timed_import(store_dir: Path, path: Path) -> tuple[int, float, float, float]
         store.close()
 
 
+def store_ceiling(store_dir: Path, points: int, keys: int, per_entry: int) -> float:
+    """Points per CPU second of ``Store.append`` alone for the same points (entries of
+    ``per_entry`` points, 50k points per call): the most any importer writing through the
+    store's batch writer can reach."""
+    shutil.rmtree(store_dir, ignore_errors=True)
+    store = Store(store_dir)
+    try:
+        rid, _, _ = store.create_run(id=None, project="bench", name="ceiling", group=None, job_type=None, tags=[],
+                                     notes=None, config_json="{}", host=None, pid=None, pid_start=None, user=None,
+                                     argv=[], python=None, cwd=None, meta={})
+        t0 = time.time()
+        if per_entry == 1:
+            tuples = [(f"train/metric_{k}",) for k in range(keys)]
+            entries = [(rid, i // keys, t0 + i, tuples[i % keys], (math.sin(i / 1000),)) for i in range(points)]
+            entries.sort(key=lambda e: id(e[3]))  # as the importer groups them
+        else:
+            names = tuple(f"train/metric_{k}" for k in range(keys))
+            entries = [(rid, s, t0 + s, names, tuple(math.sin((s * keys + k) / 1000) for k in range(keys)))
+                       for s in range(points // keys)]
+        step = max(1, 50_000 // per_entry)
+        c = time.process_time()
+        for i in range(0, len(entries), step):
+            store.append(entries[i:i + step])
+        return points / (time.process_time() - c)
+    finally:
+        store.close()
+
+
 def vendor_tensorboard(path: Path) -> tuple[int, float] | None:
     try:
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -158,6 +190,9 @@ def main() -> None:
                    wandb_cpu_s=round(cpu, 2), wandb_points_per_cpu_s=round(n / cpu),
                    wandb_reimport_s=round(again, 3))
         out["vendor_wandb_reader"] = "none compared (wandb has no public offline-file reader to time)"
+        out["store_append_points_per_cpu_s_1_per_entry"] = round(store_ceiling(work / "ceil1", args.points, args.keys, 1))
+        out["store_append_points_per_cpu_s_5_per_entry"] = round(
+            store_ceiling(work / "ceil5", args.points, args.keys, args.keys))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     out["cpu_count"] = os.cpu_count()
@@ -165,7 +200,7 @@ def main() -> None:
         print(json.dumps(out))
         return
     for k, v in out.items():
-        print(f"{k:32} {v:,}" if isinstance(v, (int, float)) else f"{k:32} {v}")
+        print(f"{k:44} {v:,}" if isinstance(v, (int, float)) else f"{k:44} {v}")
     for fmt in ("tfevents", "wandb"):
         rate, cpu_rate = out[f"{fmt}_points_s"], out[f"{fmt}_points_per_cpu_s"]
         assert isinstance(rate, int) and isinstance(cpu_rate, int)
