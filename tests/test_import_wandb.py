@@ -149,3 +149,14 @@ def test_not_a_wandb_file_is_an_error(tmp_path):
     bad.write_bytes(b"hello, not a record stream")
     out = cli(str(bad), store=tmp_path / "store")
     assert out.returncode == 1 and "no :W&B header" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_linked_folder_given_is_walked_and_links_below_it_are_not(tmp_path):
+    folder = fixture(tmp_path, "wandb")
+    runs_dir = folder / "wandb"
+    latest = sorted(runs_dir.iterdir())[-1]
+    (runs_dir / "latest-run").symlink_to(latest, target_is_directory=True)  # as wandb makes it
+    (tmp_path / "link").symlink_to(runs_dir, target_is_directory=True)
+    out = cli(str(tmp_path / "link"), store=tmp_path / "store")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "2 runs (2 new)" in out.stdout

@@ -65,14 +65,17 @@ def find_sources(path: str | os.PathLike[str], fmt: str | None = None,
             if found != "tensorboard" or p.is_file():
                 continue
             dirs_only = True  # a TensorBoard run folder: its event files are read; runs may nest below
-        if p.is_dir() and not p.is_symlink():
+        if p.is_dir():
             try:
                 children = sorted(p.iterdir(), reverse=True)
             except OSError as e:
                 if on_error:
                     on_error(f"{p}: {e.strerror or e}")
                 continue
-            stack += [c for c in children if c.name != ".trash" and not (dirs_only and not c.is_dir())]
+            # Links below the root are not followed: no loops, and no second copy of a run
+            # through wandb's latest-run link.
+            stack += [c for c in children if c.name != ".trash" and not c.is_symlink()
+                      and not (dirs_only and not c.is_dir())]
     if not detected:
         looked = fmt or ", ".join(FORMATS)
         raise SourceError(f"{path}: found nothing to import here (looked for {looked})")
