@@ -197,3 +197,17 @@ def test_experiment_with_tags_of_its_own_is_still_an_experiment(tmp_path):
             (exp / "tags" / "mlflow.note.content").write_text("experiment notes")
     out = cli(str(path), store=tmp_path / "store")
     assert out.returncode == 0 and "3 runs (3 new), 13 new points" in out.stdout
+
+
+def test_a_run_bigger_than_one_transaction_reimports_as_unchanged(tmp_path):
+    path = fixture(tmp_path, "mlflow_file") / "mlruns"
+    uuid = expected("mlflow_file")[0]["run_id"]
+    f = next(path.glob(f"*/{uuid}/metrics/train/loss"))
+    with open(f, "a") as fh:
+        fh.writelines(f"1796224400000 {i / 3} {100 + i}\n" for i in range(120_000))
+    store = tmp_path / "store"
+    assert cli(str(path), store=store).returncode == 0
+    r = runs_by_source(store)[uuid]
+    assert r.heartbeat_at == r.finished_at  # the source's time, not the import's
+    again = cli(str(path), store=store)
+    assert "3 runs (3 unchanged), 0 new points" in again.stdout

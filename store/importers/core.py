@@ -279,7 +279,7 @@ class Importer:
         _isolate_nonfinite(entries)
         events = [(rid, t, kind, dumps(data)) for t, kind, data in pend.events]
         n = 0
-        last_step = c.execute("SELECT last_step FROM runs WHERE rid = ?", (rid,)).fetchone()[0]
+        last_step, heartbeat = c.execute("SELECT last_step, heartbeat_at FROM runs WHERE rid = ?", (rid,)).fetchone()
         if entries:
             last_step = max(max(e[0] for e in pend.entries), last_step if last_step is not None else -(2**63))
         if entries or events:
@@ -288,6 +288,9 @@ class Importer:
         if entries:  # the batch stamped import time and the last step read; the source's are wanted
             sets += ["updated_at = ?", "last_step = ?"]
             params += [max(e[1] for e in pend.entries), last_step]
+            if "heartbeat_at" not in pend.fields:
+                sets.append("heartbeat_at = ?")
+                params.append(heartbeat)
         if sets:
             c.execute(f"UPDATE runs SET {', '.join(sets)}, rev = (SELECT max(rev) + 1 FROM runs) WHERE rid = ?",
                       [*params, rid])
