@@ -160,3 +160,17 @@ def test_a_linked_folder_given_is_walked_and_links_below_it_are_not(tmp_path):
     out = cli(str(tmp_path / "link"), store=tmp_path / "store")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 runs (2 new)" in out.stdout
+
+
+def test_a_record_with_wrong_wire_types_is_skipped_not_a_crash(tmp_path):
+    folder = fixture(tmp_path, "wandb")
+    f = next(p for p in files(folder) if b"resnet-b" in p.read_bytes())
+    data = f.read_bytes()
+    recs, _, _, _ = records(data[HEADER_LEN:], HEADER_LEN)
+    bad = pb_len(7, pb_len(2, pb_len(1, b"x")))  # stats whose Timestamp.seconds is bytes, not a varint
+    body = [r for r, _ in recs]
+    f.write_bytes(data[:HEADER_LEN] + encode(body[:4] + [bad] + body[4:]))
+    out = cli(str(f), store=tmp_path / "store")
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert "skipped 1 unreadable record: wandb: unreadable Record protobuf" in out.stdout
+    assert runs(tmp_path / "store")["resnet-b"].state == "finished"

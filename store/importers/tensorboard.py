@@ -123,7 +123,7 @@ def _read_file(f: Path, cur: dict[str, Any], st: _State) -> Iterator[Update]:
             for start, stop in good:
                 try:
                     config = _event(buf, start, stop, st, entries) or config
-                except (wire.WireError, struct.error, ValueError, IndexError):
+                except (wire.WireError, struct.error, ValueError, IndexError, KeyError, TypeError, AttributeError):
                     skipped.append("tensorboard: unreadable Event protobuf")
             offset += end
             if st.last_ts is not None:

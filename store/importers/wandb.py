@@ -29,6 +29,7 @@ import json
 import math
 import os
 import re
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,8 @@ def _read(fh: Any, cur: dict[str, Any], mtime: float) -> Iterator[Update]:
         for data, _ in recs:
             try:
                 st.record(data)
-            except (wire.WireError, ValueError, UnicodeDecodeError, IndexError, KeyError):
+            except (wire.WireError, ValueError, IndexError, KeyError, TypeError, AttributeError, struct.error):
+                # a record that decodes but does not fit the schema (wrong wire types) is damaged too
                 st.skipped.append("wandb: unreadable Record protobuf")
         cur = st.cursor(done)
         yield st.flush(cur, skipped)
