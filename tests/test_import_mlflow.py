@@ -211,3 +211,14 @@ def test_a_run_bigger_than_one_transaction_reimports_as_unchanged(tmp_path):
     assert r.heartbeat_at == r.finished_at  # the source's time, not the import's
     again = cli(str(path), store=store)
     assert "3 runs (3 unchanged), 0 new points" in again.stdout
+
+
+def test_meta_yaml_with_values_of_the_wrong_type_fails_that_run_only(tmp_path):
+    path = fixture(tmp_path, "mlflow_file") / "mlruns"
+    uuid = expected("mlflow_file")[1]["run_id"]
+    meta = next(path.glob(f"*/{uuid}/meta.yaml"))
+    meta.write_text(meta.read_text().replace("start_time:", "start_time: yesterday\nold_start_time:"))
+    out = cli(str(path), store=tmp_path / "store")
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert "unreadable (TypeError" in out.stderr
+    assert "2 new, 1 error" in out.stdout

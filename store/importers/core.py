@@ -244,8 +244,9 @@ class Importer:
             res.error = str(e)
         except StoreError:
             raise  # the store's problem, not this source's: the whole import stops
-        except (OSError, ValueError) as e:  # a file vanished or turned unreadable mid-import
-            res.error = f"{type(e).__name__}: {e}"
+        except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+            # a file vanished mid-import, or holds values of types its format does not allow
+            res.error = f"unreadable ({type(e).__name__}: {e})"
         if progress:
             progress(res.points)
         return res
