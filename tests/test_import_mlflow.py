@@ -222,3 +222,12 @@ def test_meta_yaml_with_values_of_the_wrong_type_fails_that_run_only(tmp_path):
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     assert "unreadable (TypeError" in out.stderr
     assert "2 new, 1 error" in out.stdout
+
+
+def test_a_damaged_run_meta_yaml_is_reported_and_the_other_runs_imported(tmp_path):
+    path = fixture(tmp_path, "mlflow_file") / "mlruns"
+    uuid = expected("mlflow_file")[1]["run_id"]
+    next(path.glob(f"*/{uuid}/meta.yaml")).write_text("run_id: [unclosed\n")
+    out = cli(str(path), store=tmp_path / "store")
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert "unreadable MLflow meta.yaml" in out.stderr and "2 new, 1 error" in out.stdout

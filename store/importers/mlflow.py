@@ -122,7 +122,10 @@ def _metric_lines(path: Path, key: str, start: int, keys: tuple[str, ...]) -> tu
 
 
 def _file_run(run_dir: Path, exp_name: str) -> Source:
-    meta = _yaml(run_dir / "meta.yaml")
+    try:
+        meta = _yaml(run_dir / "meta.yaml")
+    except SourceError:
+        meta = {}  # reading the run reports it
     run_id = str(meta.get("run_id") or meta.get("run_uuid") or run_dir.name)
 
     def read(cursor: Any) -> Iterator[Update]:
@@ -166,24 +169,30 @@ def _exp_name(exp: Path) -> str:
         return exp.name
 
 
-def _meta_keys(p: Path) -> frozenset[str]:
-    """The top-level keys of ``p/meta.yaml`` (empty when there is none or it is unreadable)."""
+def _meta_keys(p: Path) -> frozenset[str] | None:
+    """The top-level keys of ``p/meta.yaml``: empty when there is none, None when unreadable."""
     meta = p / "meta.yaml"
     if not meta.is_file():
         return frozenset()
     try:
         return frozenset(_yaml(meta))
     except SourceError:
-        return frozenset()
+        return None
 
 
 def _is_run_dir(p: Path) -> bool:
-    return p.is_dir() and bool({"run_id", "run_uuid"} & _meta_keys(p))
+    if not p.is_dir():
+        return False
+    keys = _meta_keys(p)
+    if keys is None:  # damaged: a run if it has a run's folders (reading it then reports the damage)
+        return (p / "metrics").is_dir() or (p / "params").is_dir()
+    return bool({"run_id", "run_uuid"} & keys)
 
 
 def _is_experiment_dir(p: Path) -> bool:
     # an experiment's meta.yaml names it; it may have tags/ of its own, like a run
-    return p.is_dir() and "experiment_id" in (keys := _meta_keys(p)) and not {"run_id", "run_uuid"} & keys
+    keys = _meta_keys(p) if p.is_dir() else None
+    return keys is not None and "experiment_id" in keys and not {"run_id", "run_uuid"} & keys
 
 
 def is_file_store(p: Path) -> bool:
