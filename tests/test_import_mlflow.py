@@ -209,6 +209,7 @@ def test_a_run_bigger_than_one_transaction_reimports_as_unchanged(tmp_path):
     assert cli(str(path), store=store).returncode == 0
     r = runs_by_source(store)[uuid]
     assert r.heartbeat_at == r.finished_at  # the source's time, not the import's
+    assert r.meta["origin"]["cursor"]["metrics"]["train/loss"] == f.stat().st_size
     again = cli(str(path), store=store)
     assert "3 runs (3 unchanged), 0 new points" in again.stdout
 
@@ -231,3 +232,31 @@ def test_a_damaged_run_meta_yaml_is_reported_and_the_other_runs_imported(tmp_pat
     out = cli(str(path), store=tmp_path / "store")
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     assert "unreadable MLflow meta.yaml" in out.stderr and "2 new, 1 error" in out.stdout
+
+
+def test_a_cut_file_store_import_resumes_mid_metric_file_without_duplicates(tmp_path):
+    path = fixture(tmp_path, "mlflow_file") / "mlruns"
+    uuid = expected("mlflow_file")[0]["run_id"]
+    f = next(path.glob(f"*/{uuid}/metrics/train/loss"))
+    with open(f, "a") as fh:
+        fh.writelines(f"1796224400000 {i} {100 + i}\n" for i in range(35_000))
+    src = next(s for s in find_sources(path) if s.source_id == uuid)
+    store = Store(tmp_path / "store")
+    real = src.read
+
+    def cut(cursor):
+        for n, u in enumerate(real(cursor)):
+            if n == 4:  # inside train/loss, after two 10k-line pieces
+                raise OSError("disk went away")
+            yield u
+
+    src.read = cut
+    imp = Importer(store, chunk=10_000)
+    assert "disk went away" in imp.run(src).error
+    first = store.count_points()
+    assert 0 < first < 35_008
+    src.read = real
+    assert imp.run(src).points == 35_008 - first
+    steps = [s for s, _, k, _ in store.points(store.run(src.run_id).rid, ["train/loss"])]
+    assert len(steps) == len(set(steps)) == 35_005
+    store.close()

@@ -31,7 +31,7 @@ _STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"
 _STATE = {"RUNNING": "running", "SCHEDULED": "running", "FINISHED": "finished", "FAILED": "failed",
           "KILLED": "failed"}
 _MAX = sys.float_info.max
-#: Metric rows read per piece from an MLflow database.
+#: Metric rows (or metric-file lines) read per piece.
 ROWS = 10_000
 
 
@@ -98,15 +98,19 @@ def _read_text(p: Path) -> str:
         raise SourceError(f"{p}: unreadable ({type(e).__name__})") from e
 
 
-def _metric_lines(path: Path, key: str, start: int, keys: tuple[str, ...]) -> tuple[list[Entry], int, list[str]]:
-    """Complete ``timestamp value [step]`` lines after byte ``start``: entries, new offset, skips."""
+def _metric_lines(path: Path, key: str, start: int,
+                  keys: tuple[str, ...]) -> Iterator[tuple[list[Entry], int, list[str]]]:
+    """Complete ``timestamp value [step]`` lines after byte ``start``, ``ROWS`` at a time:
+    entries, the byte offset after them, and the lines skipped."""
     with open(path, "rb") as f:
         f.seek(start)
         data = f.read()
     end = data.rfind(b"\n") + 1  # a line still being written waits for the next import
     entries: list[Entry] = []
     skipped: list[str] = []
-    for line in data[:end].splitlines():
+    pos = start
+    for line in data[:end].split(b"\n")[:-1]:
+        pos += len(line) + 1
         parts = line.split()
         if not parts:
             continue
@@ -118,7 +122,10 @@ def _metric_lines(path: Path, key: str, start: int, keys: tuple[str, ...]) -> tu
             skipped.append(f"mlflow: unreadable line in metric file {key!r}")
             continue
         entries.append((step, ts, keys, (v,)))
-    return entries, start + end, skipped
+        if len(entries) == ROWS:
+            yield entries, pos, skipped
+            entries, skipped = [], []
+    yield entries, start + end, skipped
 
 
 def _file_run(run_dir: Path, exp_name: str) -> Source:
@@ -143,8 +150,9 @@ def _file_run(run_dir: Path, exp_name: str) -> Source:
         yield Update(fields=fields, config=params, meta={"mlflow_tags": tags, "mlflow_status": status},
                      cursor={"metrics": dict(offsets)})
         for key, p in sorted(_flat_files(run_dir / "metrics").items()):
-            entries, offsets[key], skipped = _metric_lines(p, key, offsets.get(key, 0), (key,))
-            yield Update(entries=entries, skipped=skipped, cursor={"metrics": dict(offsets)})
+            for entries, offset, skipped in _metric_lines(p, key, offsets.get(key, 0), (key,)):
+                offsets[key] = offset
+                yield Update(entries=entries, skipped=skipped, cursor={"metrics": dict(offsets)})
 
     return Source(FORMAT, str(run_dir.resolve()), run_id, read, label=f"{exp_name}/{run_id}")
 
