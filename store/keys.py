@@ -28,11 +28,14 @@ LEGACY_GPU_KEYS = ("mem_used_gb", "mem_total_gb")
 _SYSTEM = frozenset(SYSTEM_KEYS + LEGACY_SYSTEM_KEYS)
 _GPU = frozenset(GPU_KEYS + LEGACY_GPU_KEYS)
 _GPU_PREFIX = "system/gpu"
+#: System metrics imported from another tracker under their own names (``tracker-tui import``):
+#: wandb's that have no sampler twin, and trackio's.
+IMPORTED_PREFIXES = ("system/wandb/", "system/trackio/")
 
 
 def is_system_metric(key: str) -> bool:
     """Is ``key`` a metric the system sampler writes (not one the user logged)?"""
-    if key in _SYSTEM:
+    if key in _SYSTEM or key.startswith(IMPORTED_PREFIXES):
         return True
     if not key.startswith(_GPU_PREFIX) or key.count("/") != 2:
         return False
@@ -44,8 +47,9 @@ def system_metric_sql(col: str) -> str:
     """The SQL form of :func:`is_system_metric` for the text column ``col`` (for the views)."""
     names = ", ".join(f"'{k}'" for k in sorted(_SYSTEM))
     suffixes = ", ".join(f"'{s}'" for s in sorted(_GPU))
+    imported = " OR ".join(f"{col} GLOB '{p}*'" for p in IMPORTED_PREFIXES)
     return (
-        f"({col} IN ({names}) OR ({col} GLOB '{_GPU_PREFIX}[0-9]*/*' AND {col} NOT GLOB '*/*/*/*'"
+        f"({col} IN ({names}) OR {imported} OR ({col} GLOB '{_GPU_PREFIX}[0-9]*/*' AND {col} NOT GLOB '*/*/*/*'"
         f" AND NOT substr({col}, 11, instr(substr({col}, 11), '/') - 1) GLOB '*[^0-9]*'"
         f" AND substr({col}, 11 + instr(substr({col}, 11), '/')) IN ({suffixes})))"
     )

@@ -20,7 +20,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tracker.tui.cli import demo, diff, doctor, export, ls, tail
+from tracker.tui.cli import demo, diff, doctor, export, import_, ls, tail
 from tracker.tui.cli.app import cmd_app
 from tracker.tui.text import sanitize
 
@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refresh-hz", type=float, default=None, metavar="HZ",
                    help="most live screen updates per second (default 4 over SSH, else 10)")
     sub = p.add_subparsers(dest="cmd")
-    subs = [demo.configure(sub), diff.configure(sub), ls.configure(sub), export.configure(sub), doctor.configure(sub)]
+    subs = [demo.configure(sub), diff.configure(sub), ls.configure(sub), export.configure(sub), doctor.configure(sub),
+            import_.configure(sub)]
     tl = tail.configure(sub)  # with its own --poll
     # The global options also after the command (``tracker-tui ls --store DIR``); SUPPRESS keeps
     # a value given before the command when it is not repeated after it.
