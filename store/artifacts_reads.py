@@ -146,7 +146,8 @@ class ArtifactReads:
         """Versions a run ``logged`` or ``used``, in the order it did so."""
         rows = self.conn.execute(
             f"SELECT {_VCOLS} FROM artifact_usage u JOIN runs ur ON ur.rid = u.rid "
-            f"JOIN {_VFROM} ON v.vid = u.vid WHERE ur.id = ? AND u.kind = ? ORDER BY u.ts, v.vid",
+            "JOIN artifact_versions v ON v.vid = u.vid JOIN artifacts a ON a.aid = v.aid "
+            "LEFT JOIN runs r ON r.rid = v.rid WHERE ur.id = ? AND u.kind = ? ORDER BY u.ts, v.vid",
             (run_id, kind)).fetchall()
         return [_version(self.conn, r) for r in rows]
 
