@@ -34,14 +34,24 @@ __all__ = ["Artifact", "ArtifactError"]
 _POLICIES = ("mutable", "immutable")
 
 
-def _objects_for(dir: Any = None) -> ObjectStore:
+def _objects_for() -> ObjectStore:
+    """Where ``add_file`` snapshots go: the current run's store, else a private staging
+    directory of this process (the store is only known at ``log_artifact``)."""
     from . import _state
-    from tracker.store import resolve_dir
 
     run = _state.current
-    if dir is None and run is not None and getattr(run, "_writer", None) is not None:
-        dir = run._writer.store.dir
-    return ObjectStore(resolve_dir(dir) / "objects")
+    if run is not None and getattr(run, "_writer", None) is not None:
+        return ObjectStore(Path(run._writer.store.dir) / "objects")
+    global _staging
+    if _staging is None:
+        import atexit
+
+        _staging = tempfile.mkdtemp(prefix="tracker-staging-")
+        atexit.register(shutil.rmtree, _staging, True)
+    return ObjectStore(_staging)
+
+
+_staging: str | None = None
 
 
 class Artifact(ArtifactReadMixin):
