@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._init import finish, init, log
-    from ._run import Config, Run, RunFinishedError, Summary
     from ._artifacts import Artifact
     from ._artifacts_run import log_artifact, use_artifact
+    from ._init import finish, init, log
+    from ._run import Config, Run, RunFinishedError, Summary
     from .api import Api
 
 __all__ = ["Api", "Artifact", "Config", "Run", "RunFinishedError", "Summary", "TrackerWarning", "finish", "init", "log",

@@ -75,7 +75,7 @@ class ArtifactReadMixin:
     @property
     def source_name(self) -> str | None:
         """For a version linked into a registry collection: the version it came from."""
-        return self._record().source  # type: ignore[no-any-return]
+        return self._record().source
 
     @property
     def digest(self) -> str:
@@ -196,7 +196,7 @@ class ArtifactReadMixin:
             run = _state.current
             if run is None:
                 raise ArtifactError("tracker: save() of a new artifact needs an active run (tracker.init())")
-            run.log_artifact(self)  # type: ignore[attr-defined]
+            run.log_artifact(self)  # type: ignore[arg-type]  # self is an Artifact
             return
         rec = self._record()
         add = [a for a in self._aliases if a not in self._saved_aliases]

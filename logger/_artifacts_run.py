@@ -182,9 +182,9 @@ def _current() -> Any:
 def log_artifact(artifact_or_path: Any, name: str | None = None, type: str | None = None,
                  aliases: list[str] | None = None) -> Artifact:
     """``log_artifact()`` on the current run."""
-    return _current().log_artifact(artifact_or_path, name=name, type=type, aliases=aliases)  # type: ignore[no-any-return]
+    return _current().log_artifact(artifact_or_path, name=name, type=type, aliases=aliases)
 
 
 def use_artifact(artifact_or_name: Any, type: str | None = None, aliases: list[str] | None = None) -> Artifact:
     """``use_artifact()`` on the current run."""
-    return _current().use_artifact(artifact_or_name, type=type, aliases=aliases)  # type: ignore[no-any-return]
+    return _current().use_artifact(artifact_or_name, type=type, aliases=aliases)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _state
+from ._artifacts_run import ArtifactRunMixin
 from ._values import (
     INT64_MAX,
     INT64_MIN,
@@ -30,7 +31,6 @@ from ._values import (
 from ._values import (
     mask_secrets as _mask_config,
 )
-from ._artifacts_run import ArtifactRunMixin
 from ._writer import MAX_PENDING, WAKE_AT, Control, Writer
 
 _FAST_TYPES = frozenset({float, int, bool})

@@ -256,4 +256,4 @@ class ArtifactStore(ArtifactReads):
                 "SELECT DISTINCT digest FROM artifact_files WHERE digest IS NOT NULL")}
             return self.objects.sweep(referenced, grace)
 
-        return tuple(self._tx(do))  # type: ignore[return-value]
+        return tuple(self._tx(do))

@@ -48,7 +48,7 @@ class ArtifactReads:
 
     @property
     def conn(self) -> sqlite3.Connection:
-        return self.store.conn  # type: ignore[no-any-return]
+        return self.store.conn
 
     @checked
     def projects_with(self, name: str) -> list[str]:
