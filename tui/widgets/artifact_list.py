@@ -26,7 +26,7 @@ class _Loaded(Message):
 class RunArtifacts(Static):
     """Artifact versions a run logged and used (``name:vN``, aliases, size)."""
 
-    DEFAULT_CSS = "RunArtifacts { height: auto; }"
+    DEFAULT_CSS = "RunArtifacts { height: auto; display: none; }"
 
     def __init__(self, run_id: str, store_dir: Any, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -66,3 +66,4 @@ class RunArtifacts(Static):
                 t.append(sanitize(v.qualified), style="cyan")
                 t.append(sanitize(f"  {v.type}  {size(v.size)}{aliases}") + "\n")
         self.update(t)
+        self.display = bool(t.plain)  # a run without artifacts: no line at all
