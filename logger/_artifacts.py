@@ -32,6 +32,10 @@ from ._artifacts_read import ArtifactReadMixin
 __all__ = ["Artifact", "ArtifactError"]
 
 _POLICIES = ("mutable", "immutable")
+#: Files up to this size are snapshotted into memory (no temporary file: an unchanged small file
+#: costs a read and a hash), up to _MEMORY_BUDGET bytes per artifact.
+_SMALL = 256 << 10
+_MEMORY_BUDGET = 64 << 20
 
 
 def _objects_for() -> ObjectStore:
@@ -77,6 +81,7 @@ class Artifact(ArtifactReadMixin):
         self._staged: dict[str, Staged] = {}
         self._later: dict[str, str] = {}  # name -> path, ingested in the background (immutable)
         self._objects: ObjectStore | None = None
+        self._memory = 0
         self._state = "new"  # new -> pending (log_artifact) -> committed | failed
         self._done = threading.Event()
         self._error: BaseException | None = None
@@ -132,7 +137,9 @@ class Artifact(ArtifactReadMixin):
         if policy == "immutable":
             self._later[key] = os.path.abspath(path)
             return None
-        staged = self._store_objects().stage_file(path)
+        room = _MEMORY_BUDGET - self._memory
+        staged = self._store_objects().stage_file(path, max_memory=min(_SMALL, room))
+        self._memory += len(staged.data or b"")
         self._staged[key] = staged
         self._entries[key] = FileEntry(key, staged.digest, staged.size)
         return self._entries[key]
@@ -212,7 +219,7 @@ class Artifact(ArtifactReadMixin):
     def _ingest_later(self, objects: ObjectStore) -> None:
         """Worker thread: move every snapshot into ``objects`` and ingest immutable files."""
         for key, staged in list(self._staged.items()):
-            if staged.tmp.parent != objects.tmp_dir:  # built before init() pointed at another store
+            if staged.tmp is not None and staged.tmp.parent != objects.tmp_dir:  # staged before init()
                 moved = objects.stage_file(staged.tmp)
                 self._store_objects().discard(staged)
                 self._staged[key] = staged = moved
@@ -230,6 +237,7 @@ class Artifact(ArtifactReadMixin):
             for s in self._staged.values():
                 self._objects.discard(s)
         self._staged.clear()
+        self._memory = 0
 
     def _committed(self, astore: Any, rec: Any) -> None:
         self._astore, self._rec = astore, rec

@@ -61,6 +61,11 @@ class ArtifactStore(ArtifactReads):
         now = time.time() if now is None else now
         meta_json = json.dumps(metadata, sort_keys=True, default=str)
 
+        for s in staged:
+            if s.tmp is None and s.digest is not None and not self.objects.exists(s.digest):
+                self.objects.spill(s)  # a small file whose bytes are not stored yet
+        self.objects.make_durable(list(staged))
+
         def do(c: sqlite3.Connection) -> tuple[int, bool]:
             aid = self._artifact_row(c, project, name, type, description, now)
             files = {e.path: e for e in entries}
