@@ -274,3 +274,25 @@ def test_import_tracker_does_not_load_artifacts() -> None:
             "print(mods)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_a_schema_3_store_gains_the_artifact_tables_without_a_backup(tmp_path: Path, store_dir: Path) -> None:
+    import sqlite3
+
+    run = _run(store_dir)
+    run.log({"loss": 1.0})
+    run.finish()
+    c = sqlite3.connect(store_dir / "tracker.db")
+    for t in ("artifacts", "artifact_versions", "artifact_files", "artifact_aliases", "artifact_usage",
+              "artifact_alias_events"):
+        c.execute(f"DROP TABLE {t}")
+    c.execute("PRAGMA user_version = 3")
+    c.commit()
+    c.close()
+    with pytest.raises(ArtifactNotFound):  # opening a writable store migrates it: nothing there yet
+        tracker.Api(store_dir).artifact("x")
+    f = tmp_path / "f"
+    f.write_text("1")
+    run = _run(store_dir)
+    assert run.log_artifact(str(f), name="x", type="t").wait().version == "v0"
+    assert not list(store_dir.glob("*.bak")) and len(tracker.Api(store_dir).runs()) == 2
