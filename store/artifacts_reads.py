@@ -45,10 +45,18 @@ class ArtifactReads:
 
     def __init__(self, store: Any) -> None:
         self.store = store
+        self._checked = False
 
     @property
     def conn(self) -> sqlite3.Connection:
-        return self.store.conn
+        conn: sqlite3.Connection = self.store.conn
+        if not self._checked:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version < 4:  # a read-only store of an older schema (a writable one was migrated)
+                raise ArtifactNotFound(f"tracker: the store {self.store.path} predates artifacts (schema "
+                                       f"{version}, read-only here): it holds none")
+            self._checked = True
+        return conn
 
     @checked
     def projects_with(self, name: str) -> list[str]:

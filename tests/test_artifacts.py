@@ -8,12 +8,15 @@ import stat
 from pathlib import Path
 
 import pytest
+import test_crash
 
 import tracker
 from tracker.store import Store
 from tracker.store.artifacts import ArtifactStore
 from tracker.store.artifacts_models import ArtifactError, ArtifactNotFound
 from tracker.store.objects import ObjectStore
+
+readonly_dir = test_crash.readonly_dir  # a fixture: (a store dir, the same dir read-only)
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 
@@ -296,3 +299,22 @@ def test_a_schema_3_store_gains_the_artifact_tables_without_a_backup(tmp_path: P
     run = _run(store_dir)
     assert run.log_artifact(str(f), name="x", type="t").wait().version == "v0"
     assert not list(store_dir.glob("*.bak")) and len(tracker.Api(store_dir).runs()) == 2
+
+
+def test_a_read_only_schema_3_store_says_it_holds_no_artifacts(readonly_dir) -> None:
+    import sqlite3
+
+    src, ro, make_ro = readonly_dir
+    _run(src).finish()
+    c = sqlite3.connect(src / "tracker.db")
+    for t in ("artifacts", "artifact_versions", "artifact_files", "artifact_aliases", "artifact_usage",
+              "artifact_alias_events"):
+        c.execute(f"DROP TABLE {t}")
+    c.execute("PRAGMA user_version = 3")
+    c.commit()
+    c.close()
+    make_ro()
+    api = tracker.Api(ro)
+    assert api.store.readonly
+    with pytest.raises(ArtifactNotFound, match="predates artifacts"):
+        api.artifact("x")
