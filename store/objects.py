@@ -78,7 +78,7 @@ def _reflink(src_fd: int, dst_fd: int) -> bool:
 
 
 def _read_all(fd: int, size: int) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     while True:
         b = os.read(fd, max(size, 1 << 16))
         if not b:
