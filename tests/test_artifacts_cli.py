@@ -74,6 +74,9 @@ def test_rm_refuses_aliased_then_prune_and_gc_free_space(store: Path) -> None:
     assert gc.stdout.strip() == "deleted 1 unreferenced file(s), 1.0 kB freed"
     assert len([p for p in (store / "objects").rglob("*") if p.is_file()]) == len(objects) - 1
     assert cli(store, "gc").stdout.startswith("deleted 0")  # default grace keeps young files
+    top = subprocess.run([sys.executable, "-m", "tracker.tui.cli", "gc", "--store", str(store), "--grace", "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert top.returncode == 0 and top.stdout.startswith("deleted 0"), top.stderr
     assert cli(store, "rm", "model:v1", "--force").returncode == 0
     tracker.Api(store).artifact("model:latest").verify()
 

@@ -7,6 +7,7 @@
     tracker-tui artifact rm NAME:vN [--force]           refuses a version holding an alias
     tracker-tui artifact prune NAME --keep-last N [--keep-aliased]
     tracker-tui artifact gc [--grace SECONDS]           delete files no version references
+    tracker-tui gc [--grace SECONDS]                    the same
     tracker-tui artifact diff NAME:vA NAME:vB           files added / removed / changed, metadata
 
 ``NAME`` is ``[project/]name``. Every stored string is sanitised before it is printed.
@@ -66,7 +67,11 @@ def configure(sub: Any) -> argparse.ArgumentParser:
     df = s.add_parser("diff", help="compare two versions")
     df.add_argument("a", metavar="NAME:vA")
     df.add_argument("b", metavar="NAME:vB")
-    for sp in (ls, show, dl, pr, rm, pn, gc, df):
+    top = sub.add_parser("gc", help="delete stored files nothing references (same as `artifact gc`)")
+    top.add_argument("--grace", type=float, default=3600.0, metavar="SECONDS",
+                     help="keep unreferenced files younger than this (default 3600)")
+    top.set_defaults(func=cmd_artifact, artifact_cmd="gc")
+    for sp in (ls, show, dl, pr, rm, pn, gc, df, top):
         sp.add_argument("--store", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_artifact)
     return p
