@@ -25,6 +25,7 @@ class _Committer:
         self.run = run
         self.q: queue.Queue[tuple[Artifact, list[str]] | None] = queue.Queue()
         self.pending: list[Artifact] = []
+        self.astore: Any = None
         self.thread = threading.Thread(target=self._loop, name="tracker-artifacts", daemon=True)
         self.thread.start()
 
@@ -32,6 +33,8 @@ class _Committer:
         while True:
             job = self.q.get()
             if job is None:
+                if self.astore is not None:
+                    self.astore.store.close()
                 return
             art, aliases = job
             try:
@@ -44,13 +47,18 @@ class _Committer:
                 art._done.set()
 
     def commit(self, art: Artifact, aliases: list[str]) -> None:
-        astore = self.run._artifact_store()
+        if self.astore is None:  # its own connection: the user's thread never reads a version mid-write
+            from tracker.store import Store
+            from tracker.store.artifacts import ArtifactStore
+
+            self.astore = ArtifactStore(Store(self.run._writer.store.dir, create=True))
+        astore = self.astore
         art._ingest_later(astore.objects)
         rec, _ = astore.log_version(
             project=self.run.project, name=art.name, type=art.type, description=art.description,
             metadata=art.metadata, entries=list(art._entries.values()), staged=list(art._staged.values()),
             aliases=aliases, rid=self.run._rid, incremental=art.incremental, who=who(self.run._rid))
-        art._committed(astore, rec)
+        art._committed(self.run._artifact_store(), rec)
 
 
 class ArtifactRunMixin:
