@@ -31,7 +31,11 @@ from .artifacts_reads import ArtifactReads
 from .damage import checked
 from .objects import ObjectStore, Staged
 
-__all__ = ["ArtifactStore", "Who"]
+__all__ = ["REFERENCES", "ArtifactStore", "Who"]
+
+#: Queries returning every object digest still in use. Anything else that keeps files in
+#: ``objects/`` (rich media) appends its own query here, or ``gc`` would delete its files.
+REFERENCES: list[str] = ["SELECT DISTINCT digest FROM artifact_files WHERE digest IS NOT NULL"]
 
 #: Who did a write, for the alias history: ``(user, host, rid)``.
 Who = tuple[str | None, str | None, int | None]
@@ -257,8 +261,9 @@ class ArtifactStore(ArtifactReads):
         snapshots of dead processes; returns ``(objects deleted, bytes freed)``. Runs under the
         write lock so a concurrent ``log_version`` is either fully before or fully after it."""
         def do(c: sqlite3.Connection) -> tuple[int, int]:
-            referenced = {d for (d,) in c.execute(
-                "SELECT DISTINCT digest FROM artifact_files WHERE digest IS NOT NULL")}
+            referenced: set[str] = set()
+            for sql in REFERENCES:
+                referenced.update(d for (d,) in c.execute(sql))
             return self.objects.sweep(referenced, grace)
 
         return tuple(self._tx(do))
