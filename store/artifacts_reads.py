@@ -177,7 +177,3 @@ class ArtifactReads:
                WHERE e.aid = ? ORDER BY e.id""", (aid,)).fetchall()
         return [{"alias": a, "version": nv, "previous": ov, "ts": ts, "user": u, "host": h, "run": rid}
                 for a, nv, ov, ts, u, h, rid in rows]
-
-    @checked
-    def referenced_digests(self) -> set[str]:
-        return {d for (d,) in self.conn.execute("SELECT DISTINCT digest FROM artifact_files WHERE digest IS NOT NULL")}
