@@ -17,16 +17,20 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ._artifacts import Artifact
+    from ._artifacts_run import log_artifact, use_artifact
     from ._init import finish, init, log
     from ._run import Config, Run, RunFinishedError, Summary
     from .api import Api
 
-__all__ = ["Api", "Config", "Run", "RunFinishedError", "Summary", "TrackerWarning", "finish", "init", "log",
+__all__ = ["Api", "Artifact", "Config", "Run", "RunFinishedError", "Summary", "TrackerWarning", "finish", "init", "log",
+           "log_artifact", "use_artifact",
            "run", "config", "summary", "__version__"]
 
 #: Public name -> the module (relative to this package) that defines it, imported on first use.
 _LAZY = {"init": "._init", "log": "._init", "finish": "._init", "Run": "._run", "Config": "._run",
-         "Summary": "._run", "RunFinishedError": "._run", "Api": ".api", "TrackerWarning": "._values"}
+         "Summary": "._run", "RunFinishedError": "._run", "Api": ".api", "TrackerWarning": "._values",
+         "Artifact": "._artifacts", "log_artifact": "._artifacts_run", "use_artifact": "._artifacts_run"}
 
 
 def __getattr__(name: str) -> Any:

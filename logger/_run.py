@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _state
+from ._artifacts_run import ArtifactRunMixin
 from ._mask import mask_secrets as _mask_config
 from ._mask import masker
 from ._values import (
@@ -126,7 +127,7 @@ class Summary(Mapping[str, Any]):
         return f"Summary({self._data!r})"
 
 
-class Run:
+class Run(ArtifactRunMixin):
     """A run being logged by this process. Create it with :func:`tracker.init`."""
 
     def __init__(self, *, writer: Writer, rid: int, id: str, name: str, project: str, group: str | None,
@@ -356,6 +357,7 @@ class Run:
             self._closed = True
         if timeout is None:
             timeout = float(os.environ.get("TRACKER_FINISH_TIMEOUT", "60"))
+        self._close_artifacts(timeout)  # a logged artifact is committed before the run says finished
         state = "finished" if exit_code == 0 else "failed"
         self._final_state = state
         fields: dict[str, Any] = {"state": state, "exit_code": int(exit_code), "finished_at": _time()}

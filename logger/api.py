@@ -14,10 +14,12 @@ from typing import Any
 from tracker.store.keys import is_system_metric
 from tracker.store.lookup import config_lookup, missing_last_key
 
+from ._artifacts_api import ApiRunArtifactsMixin, ArtifactApiMixin
+
 _OPS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$exists")
 
 
-class Api:
+class Api(ArtifactApiMixin):
     """Read access to a store (``dir`` > ``$TRACKER_DIR`` > ``~/.tracker``). Never creates one."""
 
     def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:
@@ -71,7 +73,7 @@ class Api:
         return ApiRun(self._store, self._store.run(run_id))
 
 
-class ApiRun:
+class ApiRun(ApiRunArtifactsMixin):
     """A stored run. Attributes are read when the run was fetched; ``history()`` reads now."""
 
     def __init__(self, store: Any, rec: Any) -> None:

@@ -77,9 +77,13 @@ def test_the_database_helper_is_read_only(store, tmp_path):
 
 
 def as_schema_2(store: Path) -> None:
-    """Schema 3 only added the views: without them and with user_version 2 this is a v2 store."""
+    """Schema 3 only added the views, 4 the artifact tables: without them and with user_version 2
+    this is a v2 store."""
     conn = sqlite3.connect(store / "tracker.db")
     conn.executescript("DROP VIEW history; DROP VIEW runs_flat; PRAGMA user_version = 2;")
+    for t in ("artifacts", "artifact_versions", "artifact_files", "artifact_aliases", "artifact_usage",
+              "artifact_alias_events"):
+        conn.execute(f"DROP TABLE {t}")
     conn.close()
 
 
@@ -87,7 +91,7 @@ def test_a_schema_2_store_gains_the_views_without_a_backup(store):
     db_path = store / "tracker.db"
     as_schema_2(store)
     Store(store, create=False).close()  # any writable open migrates it
-    assert sqlite_utils.Database(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert sqlite_utils.Database(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert not list(store.glob("*.bak"))  # views change no row: nothing to back up
     assert sqlite_utils.Database(db_path).execute("SELECT count(*) FROM history").fetchone()[0] == 12
 

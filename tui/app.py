@@ -196,6 +196,11 @@ class TrackerApp(App[None]):
 
         self.push_screen(DetailScreen(run_id))
 
+    def open_artifacts(self) -> None:
+        from tracker.tui.screens.artifacts import ArtifactsScreen
+
+        self.push_screen(ArtifactsScreen())
+
     def open_compare(self, run_ids: list[str]) -> None:
         from tracker.tui.screens.compare import CompareScreen
 

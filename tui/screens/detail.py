@@ -20,6 +20,7 @@ from tracker.tui.diff import fmt_value, training_first
 from tracker.tui.messages import RunLoaded, SeriesLoaded, StoreChanged
 from tracker.tui.screens.base import TitleBar, TrackerScreen
 from tracker.tui.text import console_text, sanitize
+from tracker.tui.widgets.artifact_list import RunArtifacts
 from tracker.tui.widgets.chart_view import ChartView
 from tracker.tui.widgets.key_bar import KeyBar
 from tracker.tui.widgets.pickers import Picker
@@ -79,6 +80,7 @@ class DetailScreen(TrackerScreen):
             with TabPane("Overview", id="overview"):
                 with VerticalScroll(id="overview-scroll"):
                     yield Static(id="overview-text")
+                    yield RunArtifacts(self.run_id, self.tapp.reader.dir, id="run-artifacts")
                     yield DataTable(id="summary", cursor_type="row", zebra_stripes=True)
             with TabPane("Config", id="config"):
                 yield Input(placeholder="search config keys and values (/)", id="config-search")

@@ -54,6 +54,7 @@ class RunsScreen(TrackerScreen):
         Binding("u", "toggle_gpu", "GPU columns", show=False, id="runs.gpu_columns"),
         Binding("a", "select_all", "Select all/none", show=False, id="runs.select_all"),
         Binding("R", "reload", "Reload", show=False, id="runs.reload"),
+        Binding("A", "artifacts", "Artifacts", show=False, id="runs.artifacts"),
         Binding("escape", "clear_filter", "Clear filter (in the filter box)", show=False, id="runs.clear_filter"),
     ]
 
@@ -527,6 +528,9 @@ class RunsScreen(TrackerScreen):
     def action_toggle_groups(self) -> None:
         self.grouped = not self.grouped
         self.refresh_table()
+
+    def action_artifacts(self) -> None:
+        self.tapp.open_artifacts()
 
     def action_reload(self) -> None:
         self.load()
