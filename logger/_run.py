@@ -226,7 +226,7 @@ class Run:
         cached = self._keys  # read once: another thread may replace it meanwhile
         if not (types <= _FAST_TYPES and (int not in types or _ints_fit(vals))
                 and (keys == cached or self._keys_ok(keys))):
-            keys, vals = normalize_metrics(data)
+            keys, vals = _storable(*normalize_metrics(data))
             if not keys:
                 return
         elif keys == cached:
@@ -253,6 +253,8 @@ class Run:
     def _keys_ok(self, keys: tuple[str, ...]) -> bool:
         for k in keys:
             if type(k) is not str or len(k) > 250 or k in ("_step", "_timestamp"):
+                return False
+            if not k.isascii() and not _encodes(k):
                 return False
         self._keys = keys
         seen = self._seen_keys
@@ -409,6 +411,28 @@ class DisabledRun(Run):
 
     def finish(self, exit_code: int = 0, *, timeout: float | None = None, error: str | None = None) -> None:
         self._closed = True
+
+
+def _encodes(key: str) -> bool:
+    try:
+        key.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _storable(keys: tuple[str, ...], vals: tuple[Any, ...]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """Drop (with a warning naming it) a metric key that is not valid text: a lone surrogate,
+    e.g. from a file name decoded with ``surrogateescape``. SQLite cannot store it, and a batch
+    holding it would fail as a whole."""
+    if all(k.isascii() or _encodes(k) for k in keys):
+        return keys, vals
+    kept = [(k, v) for k, v in zip(keys, vals) if k.isascii() or _encodes(k)]
+    for k in keys:
+        if not (k.isascii() or _encodes(k)):
+            warn_once(f"badkey:{k!a}", f"tracker: metric key {k!a} is not valid Unicode text (it holds a lone "
+                      "surrogate) and was dropped; the other keys of the log() call were kept")
+    return tuple(k for k, _ in kept), tuple(v for _, v in kept)
 
 
 def _ints_fit(vals: tuple[Any, ...]) -> bool:

@@ -22,9 +22,11 @@ import time
 from collections import deque
 from typing import Any
 
-from tracker.store.errors import StoreError, StoreValueError, backoff_delay
+from tracker.store.errors import StoreError, backoff_delay
 
 from ._values import warn_once
+from ._writer_salvage import VALUE_ERRORS as _VALUE_ERRORS
+from ._writer_salvage import salvage
 
 FLUSH_INTERVAL = 0.25
 HEARTBEAT_INTERVAL = float(os.environ.get("TRACKER_HEARTBEAT_INTERVAL", "10"))  # seconds
@@ -137,6 +139,7 @@ class Writer:
         self.last_error: str | None = None
         self.pid = os.getpid()
         self._last_commit = time.monotonic()
+        self._alerts_out: list[tuple[int, dict[str, Any]]] = []  # automatic alerts of a commit
         self._stop = False
         self.thread = threading.Thread(target=self._loop, name="tracker-writer", daemon=True)
         self.thread.start()
@@ -208,11 +211,14 @@ class Writer:
                 if e.event is not None:
                     events.append(e.event)
         if entries or updates or events:
-            self.store.new_alerts = []
-            self._with_retry(lambda: self.store.append(entries, updates, events), entries)
+            self._alerts_out = []
+            try:
+                self._append(entries, updates, events)
+            except _VALUE_ERRORS as e:
+                salvage(self, entries, updates, events, e)
             self._last_commit = time.monotonic()
             alerts = [(rid, json.loads(data)) for rid, _, kind, data in events if kind == "alert"]
-            alerts += self.store.new_alerts
+            alerts += self._alerts_out
             if alerts and os.environ.get("TRACKER_ALERT_CMD"):
                 for rid, alert in alerts:
                     info = self.run_info.get(rid, {}) if rid is not None else {}
@@ -220,8 +226,15 @@ class Writer:
         for d in dones:
             d.set()
 
-    def _with_retry(self, fn: Any, entries: list[Any] | None = None) -> None:
-        """Run a store write until it succeeds; warn once per kind of failure."""
+    def _append(self, entries: list[Any], updates: list[Any] | None = None, events: list[Any] | None = None) -> None:
+        """``store.append`` until it succeeds or the store is given up on; a value the store
+        cannot take is raised (the batch's own fault, see :func:`salvage`)."""
+        self._with_retry(lambda: self.store.append(entries, updates or (), events or ()))
+        self._alerts_out += self.store.new_alerts
+
+    def _with_retry(self, fn: Any) -> None:
+        """Run a store write until it succeeds; warn once per kind of failure. Errors of the
+        written values themselves (``StoreValueError``, ``ValueError``...) are raised."""
         attempt = 0
         while True:
             try:
@@ -233,32 +246,14 @@ class Writer:
                 self.failing_since = None
                 self.last_error = None
                 return
-            except (StoreValueError, OverflowError, TypeError, ValueError) as e:
-                if entries and len(entries) > 1:
-                    self._isolate(entries, e)
-                    return
-                print(f"tracker: could not store a value ({type(e).__name__}: {e}); it was skipped.",
-                      file=sys.stderr)
-                return
+            except _VALUE_ERRORS:
+                raise
             except StoreError as e:  # busy, full, read-only, I/O, corrupt: keep, retry
                 self._report(e)
             attempt += 1
             if self._stop:
                 return
             time.sleep(backoff_delay(attempt))
-
-    def _isolate(self, entries: list[Any], err: Exception) -> None:
-        """A batch failed for a reason other than the store: write entries one by one."""
-        for e in entries:
-            try:
-                self.store.append([e])
-            except StoreError as ex:
-                if isinstance(ex, StoreValueError):  # the entry, not the store: skip it
-                    print(f"tracker: skipped one log() call ({type(ex).__name__}: {ex})", file=sys.stderr)
-                else:  # the store: keep the entry and retry
-                    self._with_retry(lambda one=[e]: self.store.append(one))
-            except Exception as ex:  # one bad entry: report it, keep the others
-                print(f"tracker: skipped one log() call ({type(ex).__name__}: {ex})", file=sys.stderr)
 
     def _report(self, e: StoreError) -> None:
         msg = str(e)
