@@ -373,12 +373,28 @@ class Run:
             if _state.current is self:
                 _state.current = None
         if not ok:
-            print(
-                f"tracker: run {self.id}: the store {self._writer.store.path} did not accept the last "
-                f"writes within {timeout:.0f} s ({self._writer.last_error or 'unknown reason'}); "
-                f"{len(self._writer.q)} queued calls may be lost.",
-                file=sys.stderr,
-            )
+            self._report_unwritten(fields, timeout)
+
+    def _report_unwritten(self, fields: dict[str, Any], timeout: float) -> None:
+        """``finish()`` timed out: drop this run's queued work, mark the run in the store if it
+        still takes one small write, and say exactly what was not written."""
+        w = self._writer
+        why = w.last_error or "the writer did not catch up"
+        head = (f"tracker: run {self.id}: the store {w.store.path} did not accept the last writes within "
+                f"{timeout:.0f} s ({why})")
+        gone = w.give_up(self._rid, fields) if not w.dead else None
+        if gone is None:
+            print(f"{head}; {len(w.q):,} queued calls may be lost.", file=sys.stderr)
+            return
+        lost = (f"not written: {gone.calls:,} log() calls ({gone.points:,} points), {gone.updates:,} run "
+                f"updates (config, summary, tags...), {gone.events:,} events (alerts, console lines)")
+        if gone.marked:
+            tail = (f"The run is marked {self.state} in the store, these counts in its meta "
+                    "('unwritten').")
+        else:
+            tail = ("The run could not be marked either: readers will show it crashed once this "
+                    "process has exited.")
+        print(f"{head}; {lost}. {tail}", file=sys.stderr)
 
 
 class DisabledRun(Run):

@@ -19,12 +19,13 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from typing import Any
 
 from tracker.store.errors import StoreError, backoff_delay
 
-from ._values import warn_once
+from ._values import TrackerWarning, warn_once
 from ._writer_salvage import VALUE_ERRORS as _VALUE_ERRORS
 from ._writer_salvage import salvage
 
@@ -124,6 +125,70 @@ class Control:
         self.done = done
 
 
+WARN_GAP = 5.0  # seconds: a new store-failure episode sooner than this after the last warning is counted
+BUSY_WARN_GAP = 60.0  # the same for "busy": lock contention between writers comes and goes
+
+
+class _Abandoned(Exception):
+    """Raised in the writer thread's retry loop when ``finish()`` gave up on the queued work."""
+
+
+class GiveUp:
+    """A ``finish()`` that timed out: what was dropped for its run, and whether the run's final
+    state could still be stored."""
+
+    def __init__(self, rid: int, fields: dict[str, Any]) -> None:
+        self.rid = rid
+        self.fields = fields
+        self.calls = self.points = self.updates = self.events = 0
+        self.marked = False
+        self.done = threading.Event()
+
+
+RESERVE_BYTES = 256 * 1024
+RESERVE_SUFFIX = "-reserve"
+
+
+def make_reserve(db: Any) -> None:
+    """Keep ``tracker.db-reserve`` (256 KB of allocated space) next to the store, so that on a
+    full disk a ``finish()`` that gives up can free it and still mark its run (never fatal)."""
+    path = f"{db}{RESERVE_SUFFIX}"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:  # exists already (another process made it), or the directory is read-only
+        return
+    try:
+        os.posix_fallocate(fd, 0, RESERVE_BYTES)
+    except (OSError, AttributeError):  # no room even for this, or no fallocate: no reserve
+        os.close(fd)
+        fd = -1
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def release_reserve(db: Any) -> bool:
+    """Delete the reserve (see :func:`make_reserve`); True if there was one to free."""
+    try:
+        os.unlink(f"{db}{RESERVE_SUFFIX}")
+        return True
+    except OSError:
+        return False
+
+
+def _take_all(q: deque[Any]) -> list[Any]:
+    out = []
+    try:
+        while True:
+            out.append(q.popleft())
+    except IndexError:
+        return out
+
+
 class Writer:
     """Owns the process's store connection after ``init()`` and commits queued work."""
 
@@ -137,10 +202,16 @@ class Writer:
         self.dead = False
         self.failing_since: float | None = None
         self.last_error: str | None = None
+        self._episodes: dict[str, int] = {}  # kind of store failure -> episodes so far
+        self._warned_at: dict[str, float] = {}  # kind -> when its last warning was given
+        self._episode_warned = False
+        self._unwarned = 0  # episodes not warned about (rate limit) since the last warning
+        self._giveup: GiveUp | None = None
         self.pid = os.getpid()
         self._last_commit = time.monotonic()
         self._alerts_out: list[tuple[int, dict[str, Any]]] = []  # automatic alerts of a commit
         self._stop = False
+        make_reserve(store.path)
         self.thread = threading.Thread(target=self._loop, name="tracker-writer", daemon=True)
         self.thread.start()
 
@@ -179,6 +250,10 @@ class Writer:
                 if self.active and time.monotonic() - self._last_commit > HEARTBEAT_INTERVAL:
                     self._with_retry(lambda: self.store.heartbeat(tuple(self.active)))
                     self._last_commit = time.monotonic()
+                if self._giveup is not None:
+                    self._abandon([])
+            except _Abandoned:
+                self._abandon([])
             except Exception as e:  # a bug must not kill the writer silently: say it and go on
                 print(f"tracker: writer error: {type(e).__name__}: {e}", file=sys.stderr)
                 time.sleep(0.5)
@@ -193,7 +268,11 @@ class Writer:
                     batch.append(popleft())
             except IndexError:
                 pass
-            self._commit(batch)
+            try:
+                self._commit(batch)
+            except _Abandoned:
+                self._abandon(batch)
+                return
 
     def _commit(self, batch: list[Any]) -> None:
         entries: list[tuple[Any, ...]] = []
@@ -241,8 +320,11 @@ class Writer:
                 fn()
                 if self.failing_since is not None:
                     took = time.monotonic() - self.failing_since
-                    print(f"tracker: the store is writable again after {took:.1f} s; nothing was lost.",
-                          file=sys.stderr)
+                    if self._episode_warned:
+                        print(f"tracker: the store is writable again after {took:.1f} s; nothing was lost.",
+                              file=sys.stderr)
+                    else:
+                        self._unwarned += 1
                 self.failing_since = None
                 self.last_error = None
                 return
@@ -253,17 +335,88 @@ class Writer:
             attempt += 1
             if self._stop:
                 return
-            time.sleep(backoff_delay(attempt))
+            if self._giveup is not None:
+                raise _Abandoned
+            end = time.monotonic() + backoff_delay(attempt)
+            while time.monotonic() < end and self._giveup is None:  # a give-up cuts the wait short
+                time.sleep(min(0.05, max(0.0, end - time.monotonic())))
 
     def _report(self, e: StoreError) -> None:
+        """Say that the store failed: once per episode (from the first failure to the next
+        success), rate-limited per kind, so a second disk-full hours later is said again."""
         msg = str(e)
         kind = e.kind or "io"
         hint = _HINTS.get(kind, "retrying")
         self.last_error = f"{msg}: {hint}"
-        if self.failing_since is None:
-            self.failing_since = time.monotonic()
-        warn_once(f"store:{kind}", f"tracker: cannot write to {self.store.path}: {msg} ({hint}). "
-                  "Training continues; log() calls are kept in memory meanwhile.")
+        now = time.monotonic()
+        if self.failing_since is None:  # a new episode
+            self.failing_since = now
+            self._episode_warned = False
+            self._episodes[kind] = self._episodes.get(kind, 0) + 1
+        if self._episode_warned:
+            return
+        last = self._warned_at.get(kind)
+        if last is not None and now - last < (BUSY_WARN_GAP if kind == "busy" else WARN_GAP):
+            return  # said again once the gap has passed, if the failure lasts that long
+        self._warned_at[kind] = now
+        self._episode_warned = True
+        n = self._episodes[kind]
+        again = f" This is failure number {n} of this kind in this process." if n > 1 else ""
+        if self._unwarned:
+            again += f" ({self._unwarned} shorter failures since the last warning were not reported.)"
+            self._unwarned = 0
+        warnings.warn(f"tracker: cannot write to {self.store.path}: {msg} ({hint}). Training continues; "
+                      f"log() calls are kept in memory meanwhile.{again}", TrackerWarning, stacklevel=2)
+
+    # ---------------------------------------------------------------- giving up at finish()
+    def give_up(self, rid: int, fields: dict[str, Any], wait: float = 10.0) -> GiveUp | None:
+        """``finish()`` timed out: drop run ``rid``'s queued work, then try to store just its
+        final ``fields`` (with the counts of what was dropped). None if the writer did not answer."""
+        req = GiveUp(rid, fields)
+        self._giveup = req
+        self.wake.ring()
+        return req if req.done.wait(wait) else None
+
+    def _abandon(self, batch: list[Any]) -> None:
+        """In the writer thread: carry out the pending give-up request (see :meth:`give_up`)."""
+        req, self._giveup = self._giveup, None
+        if req is None:
+            return
+        keep: list[Any] = []
+        for e in batch + _take_all(self.q):
+            if type(e) is tuple:
+                if e[0] == req.rid:
+                    req.calls += 1
+                    req.points += len(e[4])
+                    continue
+            elif e.done is not None or e.fields is req.fields:
+                if e.done is not None:
+                    e.done.set()
+                continue
+            elif e.rid == req.rid or (e.event is not None and e.event[0] == req.rid):
+                req.updates += e.fields is not None
+                req.events += e.event is not None
+                continue
+            keep.append(e)
+        self.q.extendleft(reversed(keep))  # other runs' work stays queued, in order
+        meta = dict(req.fields.get("meta_merge") or {})
+        meta["unwritten"] = {"calls": req.calls, "points": req.points, "updates": req.updates,
+                             "events": req.events, "reason": self.last_error or "timed out"}
+        final = [(req.rid, {**req.fields, "meta_merge": meta})]
+        deadline = time.monotonic() + 3.0
+        attempt = 0
+        while not req.marked and time.monotonic() < deadline and not self._stop:
+            try:
+                self.store.append([], final, [])
+                req.marked = True
+            except StoreError as e:
+                if e.kind == "full" and release_reserve(self.store.path):
+                    continue  # the reserve's space is for exactly this write: try again at once
+                attempt += 1
+                time.sleep(backoff_delay(attempt))
+            except Exception:  # a value the store refuses: nothing more to try
+                break
+        req.done.set()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop = True

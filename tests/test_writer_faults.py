@@ -1,0 +1,152 @@
+"""Store faults seen by the background writer, end to end (issue 9, items 10 and 11).
+
+Real child processes log into real stores; the faults are real: a full tmpfs (root only, as in
+test_crash.py's S1), a deleted ``tracker.db``. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from test_crash import FULL_LOGGER, _progress, small_tmpfs  # noqa: F401 - small_tmpfs is a fixture
+
+from helpers import WAIT_COMMITTED, child_env, ro_conn, script, wait_for
+
+PY = sys.executable
+
+
+def _fill(path: Path) -> None:
+    """Take every remaining byte of the filesystem holding ``path``."""
+    with open(path, "wb", buffering=0) as f:
+        for size in (1 << 16, 512, 1):
+            try:
+                while True:
+                    f.write(b"\0" * size)
+            except OSError:
+                pass
+
+
+def _full_warnings(err: str) -> list[str]:
+    return [line for line in err.splitlines() if "TrackerWarning" in line and "full" in line]
+
+
+def test_disk_full_twice_warns_twice_and_finish_marks_the_run_saying_what_was_lost(tmp_path, small_tmpfs):  # noqa: F811
+    """A second disk-full episode gets its own warning; a finish() that times out on a still-full
+    disk marks the run (not left ``running``) and says exactly how many calls and points were not
+    written, which matches the store."""
+    store, flags = small_tmpfs / "store", tmp_path / "flags"
+    flags.mkdir()
+    s = script(tmp_path, "full.py", FULL_LOGGER)
+    errf = tmp_path / "stderr.txt"
+    with open(errf, "w") as ef:
+        p = subprocess.Popen([PY, str(s), str(store), str(flags)], stdout=subprocess.PIPE, stderr=ef, text=True,
+                             env=child_env(TRACKER_FINISH_TIMEOUT="3"))
+    filler = small_tmpfs / "filler"
+    try:
+        wait_for(lambda: (flags / "ready").exists() or p.poll() is not None, 30, "the logger to start")
+        assert p.poll() is None, errf.read_text()
+        _fill(filler)
+        wait_for(lambda: _full_warnings(errf.read_text()), 30, "the first disk-full warning", interval=0.05)
+        filler.unlink()
+        wait_for(lambda: "writable again" in errf.read_text(), 30, "the writer to recover", interval=0.05)
+        _fill(filler)
+        wait_for(lambda: len(_full_warnings(errf.read_text())) >= 2, 30, "a warning for the second episode",
+                 interval=0.05)
+        before = _progress(flags)
+        wait_for(lambda: _progress(flags) >= before + 100, 30, "log() calls to continue on a full disk")
+        (flags / "stop").touch()
+        so, _ = p.communicate(timeout=60)
+    finally:
+        (flags / "stop").touch()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    err = errf.read_text()
+    assert p.returncode == 0, err
+    assert "Traceback" not in err
+    rep = json.loads(so)
+    assert rep["finish_s"] < 10, f"finish() took {rep['finish_s']:.1f} s with a 3 s timeout"
+    m = re.search(r"not written: ([\d,]+) log\(\) calls \(([\d,]+) points\)", err)
+    assert m, err
+    calls_lost, points_lost = (int(x.replace(",", "")) for x in m.groups())
+    conn = ro_conn(store)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    stored = conn.execute("SELECT count(*) FROM metrics").fetchone()[0]
+    expected = 1 + 10 * (rep["calls"] - 1)
+    assert points_lost > 0 and stored + points_lost == expected, (stored, points_lost, expected)
+    assert calls_lost * 10 == points_lost
+    state, meta = conn.execute("SELECT state, meta FROM runs").fetchone()
+    assert state == "finished", "the run was left as it was (running) although finish() was called"
+    assert json.loads(meta)["unwritten"]["points"] == points_lost
+
+
+DELETER_LOGGER = """
+    import json, os, sys, time
+    import tracker
+
+""" + WAIT_COMMITTED + """
+    store, flags = sys.argv[1], sys.argv[2]
+    run = tracker.init(project="gone", dir=store, capture_git=False, system_interval=None)
+    run.config.update({"lr": 0.1})
+    run.log({"k": 0.0})
+    wait_committed(store, run, 1)
+    open(flags + "/ready", "w").close()
+    n = 1
+    while not os.path.exists(flags + "/stop"):
+        run.log({"k": float(n)})
+        n += 1
+        time.sleep(0.001)
+    run.finish()
+    print(json.dumps({"calls": n, "id": run.id, "name": run.name}))
+"""
+
+
+def test_deleted_store_file_is_detected_recreated_and_said(tmp_path):
+    """``rm tracker.db`` (and its -wal/-shm) while a run logs: the writer notices within a few
+    flush intervals, says so loudly, recreates the store with the run in it, and every point
+    logged after the warning is stored there (before: silently written into the deleted file)."""
+    store, flags = tmp_path / "store", tmp_path / "flags"
+    flags.mkdir()
+    s = script(tmp_path, "gone.py", DELETER_LOGGER)
+    errf = tmp_path / "stderr.txt"
+    with open(errf, "w") as ef:
+        p = subprocess.Popen([PY, str(s), str(store), str(flags)], stdout=subprocess.PIPE, stderr=ef, text=True,
+                             env=child_env())
+    try:
+        wait_for(lambda: (flags / "ready").exists() or p.poll() is not None, 30, "the logger to start")
+        assert p.poll() is None, errf.read_text()
+        for suffix in ("", "-wal", "-shm"):
+            (store / f"tracker.db{suffix}").unlink(missing_ok=True)
+        wait_for(lambda: "was deleted" in errf.read_text(), 30, "the writer to notice the deleted store",
+                 interval=0.05)
+        before = _progress(flags) if (flags / "progress").exists() else 0
+        assert before == 0
+        wait_for(lambda: (store / "tracker.db").exists(), 30, "the store to be recreated")
+        conn = ro_conn(store)
+        wait_for(lambda: conn.execute("SELECT count(*) FROM metrics").fetchone()[0] > 200, 30,
+                 "points to reach the recreated store")
+        (flags / "stop").touch()
+        so, _ = p.communicate(timeout=60)
+    finally:
+        (flags / "stop").touch()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    err = errf.read_text()
+    assert p.returncode == 0, err
+    assert "Traceback" not in err
+    rep = json.loads(so)
+    import tracker
+
+    run = tracker.Api(store).run(rep["id"])
+    assert run.state == "finished" and run.name == rep["name"]
+    assert run.config.get("lr") == 0.1
+    steps = [h["_step"] for h in run.history(["k"])]
+    # A suffix of the run: everything from some step on, up to the last one, with no gap.
+    assert steps and steps[-1] == rep["calls"] - 1 and steps == list(range(steps[0], rep["calls"]))
+    assert "recreated" in err and str(store / "tracker.db") in err
+    assert ro_conn(store).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
