@@ -372,7 +372,10 @@ class Run:
                 _state.active.remove(self)
             if _state.current is self:
                 _state.current = None
-        if not ok:
+        if self._writer.discarding:
+            print(f"tracker: run {self.id}: {self._writer.discarded:,} log() calls of this process were not "
+                  f"stored: {self._writer.discarding}.", file=sys.stderr)
+        elif not ok:
             self._report_unwritten(fields, timeout)
 
     def _report_unwritten(self, fields: dict[str, Any], timeout: float) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from tracker.store.errors import StoreError, backoff_delay
 
 from ._values import TrackerWarning, warn_once
+from ._writer_moved import CHECK_EVERY, check_store_file, file_id
 from ._writer_salvage import VALUE_ERRORS as _VALUE_ERRORS
 from ._writer_salvage import salvage
 
@@ -212,6 +213,11 @@ class Writer:
         self._alerts_out: list[tuple[int, dict[str, Any]]] = []  # automatic alerts of a commit
         self._stop = False
         make_reserve(store.path)
+        self.file_id = file_id(store.path)  # the file opened, to notice it deleted or replaced
+        self._checked_at = time.monotonic()
+        self.rid_map: dict[int, int] = {}  # this process's rid -> rid in the store (after a rescue)
+        self.discarding: str | None = None  # why log() calls are dropped (the store is gone)
+        self.discarded = 0
         self.thread = threading.Thread(target=self._loop, name="tracker-writer", daemon=True)
         self.thread.start()
 
@@ -248,10 +254,13 @@ class Writer:
             try:
                 self._drain()
                 if self.active and time.monotonic() - self._last_commit > HEARTBEAT_INTERVAL:
-                    self._with_retry(lambda: self.store.heartbeat(tuple(self.active)))
+                    self._with_retry(lambda: self.store.heartbeat(tuple(self.rid_map.get(r, r) for r in self.active)))
                     self._last_commit = time.monotonic()
                 if self._giveup is not None:
                     self._abandon([])
+                if time.monotonic() - self._checked_at > CHECK_EVERY:
+                    self._checked_at = time.monotonic()
+                    check_store_file(self)
             except _Abandoned:
                 self._abandon([])
             except Exception as e:  # a bug must not kill the writer silently: say it and go on
@@ -289,6 +298,9 @@ class Writer:
                     updates.append((e.rid, e.fields))
                 if e.event is not None:
                     events.append(e.event)
+        if self.discarding:  # the store is gone (see ._writer_moved): count, never keep
+            self.discarded += len(entries)
+            entries, updates, events = [], [], []
         if entries or updates or events:
             self._alerts_out = []
             try:
@@ -308,8 +320,15 @@ class Writer:
     def _append(self, entries: list[Any], updates: list[Any] | None = None, events: list[Any] | None = None) -> None:
         """``store.append`` until it succeeds or the store is given up on; a value the store
         cannot take is raised (the batch's own fault, see :func:`salvage`)."""
-        self._with_retry(lambda: self.store.append(entries, updates or (), events or ()))
-        self._alerts_out += self.store.new_alerts
+        updates, events = updates or [], events or []
+        m = self.rid_map
+        if m:  # the store was recreated (see ._writer_moved): its runs have new rids
+            entries = [(m.get(e[0], e[0]), *e[1:]) for e in entries]
+            updates = [(m.get(r, r), f) for r, f in updates]
+            events = [(m.get(e[0], e[0]) if e[0] is not None else None, *e[1:]) for e in events]
+        self._with_retry(lambda: self.store.append(entries, updates, events))
+        back = {v: k for k, v in m.items()}
+        self._alerts_out += [(back.get(r, r), a) for r, a in self.store.new_alerts]
 
     def _with_retry(self, fn: Any) -> None:
         """Run a store write until it succeeds; warn once per kind of failure. Errors of the
@@ -407,7 +426,7 @@ class Writer:
         attempt = 0
         while not req.marked and time.monotonic() < deadline and not self._stop:
             try:
-                self.store.append([], final, [])
+                self.store.append([], [(self.rid_map.get(req.rid, req.rid), final[0][1])], [])
                 req.marked = True
             except StoreError as e:
                 if e.kind == "full" and release_reserve(self.store.path):
