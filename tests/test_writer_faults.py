@@ -123,7 +123,7 @@ def test_deleted_store_file_is_detected_recreated_and_said(tmp_path):
             (store / f"tracker.db{suffix}").unlink(missing_ok=True)
         wait_for(lambda: "was deleted" in errf.read_text(), 30, "the writer to notice the deleted store",
                  interval=0.05)
-        wait_for(lambda: (store / "tracker.db").exists(), 30, "the store to be recreated")
+        wait_for(lambda: "recreated" in errf.read_text(), 30, "the store to be recreated", interval=0.05)
         conn = ro_conn(store)
         wait_for(lambda: conn.execute("SELECT count(*) FROM metrics").fetchone()[0] > 200, 30,
                  "points to reach the recreated store")
