@@ -30,7 +30,8 @@ from ._values import (
 from ._values import (
     mask_secrets as _mask_config,
 )
-from ._writer import MAX_PENDING, WAKE_AT, Control, Writer
+from ._writer import Control, Writer
+from ._writer_bounds import weight as _weight
 
 _FAST_TYPES = frozenset({float, int, bool})
 #: Distinct metric keys in one run past which a one-time warning is given (RELIABILITY.md B6).
@@ -151,6 +152,7 @@ class Run:
         self._held: int | None = None
         self._max_step = start_step - 1
         self._keys: tuple[str, ...] = ()
+        self._weight, self._gate = _weight(1)  # the queue's bound, per call of this key count
         self._seen_keys: set[str] = set()
         self._final_state: str | None = None
         self._git_thread: threading.Thread | None = None
@@ -229,6 +231,7 @@ class Run:
             keys, vals = _storable(*normalize_metrics(data))
             if not keys:
                 return
+            self._weight, self._gate = _weight(len(keys))
         elif keys == cached:
             keys = cached  # share one tuple per key set: less memory per queued call
         if step is None:
@@ -245,10 +248,10 @@ class Run:
         q = self._q
         q.append((self._rid, step, _time(), keys, vals))
         n = len(q)
-        if n >= WAKE_AT:
+        if n >= self._gate:
             self._wake.ring()
-            if n > MAX_PENDING:
-                self._writer.backpressure()
+            if n * self._weight > self._writer.max_points:
+                self._writer.backpressure(self._weight)
 
     def _keys_ok(self, keys: tuple[str, ...]) -> bool:
         for k in keys:
@@ -257,6 +260,7 @@ class Run:
             if not k.isascii() and not _encodes(k):
                 return False
         self._keys = keys
+        self._weight, self._gate = _weight(len(keys))
         seen = self._seen_keys
         if len(seen) <= MAX_KEYS_WARN:
             seen.update(keys)

@@ -3,11 +3,12 @@
 
 ``Run.log`` appends a tuple to a deque (atomic under the GIL, no lock, so a signal handler can
 never deadlock on it) and returns. This thread wakes every ``flush_interval`` seconds, or sooner
-when enough calls are queued, and commits everything queued in one transaction. Store errors
-(``StoreBusy``, disk full, read-only, I/O: the store's own errors) keep the batch, warn once, back
-off (the store's ``backoff_delay``) and retry: nothing is raised into the training loop and nothing
-already queued is dropped. The queue is bounded:
-past ``max_pending`` queued calls, ``log()`` waits for the writer (backpressure).
+when enough calls are queued, and commits what is queued in transactions of bounded size. Store
+errors (``StoreBusy``, disk full, read-only, I/O: the store's own errors) keep the batch, warn per
+episode, back off (the store's ``backoff_delay``) and retry: nothing is raised into the training
+loop and nothing already queued is dropped. The queue is bounded by time and bytes
+(:mod:`._writer_bounds`); a batch the store refuses for one of its values is written in parts
+(:mod:`._writer_salvage`); a deleted store file is noticed (:mod:`._writer_moved`).
 """
 
 from __future__ import annotations
@@ -26,15 +27,14 @@ from typing import Any
 from tracker.store.errors import StoreError, backoff_delay
 
 from ._values import TrackerWarning, warn_once
+from ._writer_bounds import START_RATE, measured, pause, update_limits
 from ._writer_moved import CHECK_EVERY, check_store_file, file_id
 from ._writer_salvage import VALUE_ERRORS as _VALUE_ERRORS
 from ._writer_salvage import salvage
 
 FLUSH_INTERVAL = 0.25
 HEARTBEAT_INTERVAL = float(os.environ.get("TRACKER_HEARTBEAT_INTERVAL", "10"))  # seconds
-MAX_BATCH = 5000
-WAKE_AT = 500
-MAX_PENDING = 65536
+MAX_BATCH = 5000  # calls in one transaction at most (and _writer_bounds' points bound)
 
 
 ALERT_HOOK_TIMEOUT = float(os.environ.get("TRACKER_ALERT_TIMEOUT", "10"))
@@ -218,25 +218,17 @@ class Writer:
         self.rid_map: dict[int, int] = {}  # this process's rid -> rid in the store (after a rescue)
         self.discarding: str | None = None  # why log() calls are dropped (the store is gone)
         self.discarded = 0
+        self.rate = START_RATE  # points/s this writer commits (measured)
+        self.max_points = self.batch_points = 0
+        self.committing_since: float | None = None  # monotonic start of the write in progress
+        update_limits(self)
         self.thread = threading.Thread(target=self._loop, name="tracker-writer", daemon=True)
         self.thread.start()
 
     # ---------------------------------------------------------------- producer side
-    def backpressure(self) -> None:
-        """Called by ``log()`` when the queue is full: wait (with a warning) for room."""
-        warned = False
-        start = time.monotonic()
-        self.wake.ring()
-        while len(self.q) > MAX_PENDING // 2 and not self.dead:
-            if not warned and time.monotonic() - start > 1.0:
-                warned = True
-                why = f" ({self.last_error})" if self.last_error else ""
-                print(
-                    f"tracker: {len(self.q)} log() calls are waiting to be written to {self.store.path}{why}; "
-                    "log() is pausing until the store catches up (nothing is dropped).",
-                    file=sys.stderr,
-                )
-            time.sleep(0.005)
+    def backpressure(self, weight: int) -> None:
+        """Called by ``log()`` when the queue is past its bound (see :mod:`._writer_bounds`)."""
+        pause(self, weight)
 
     def flush(self, timeout: float | None) -> bool:
         """Block until everything queued so far is committed; False on timeout."""
@@ -252,15 +244,15 @@ class Writer:
         while not self._stop:
             self.wake.wait(self.flush_interval)
             try:
+                if self.q or time.monotonic() - self._checked_at > CHECK_EVERY:
+                    self._checked_at = time.monotonic()
+                    check_store_file(self)  # one stat(): before writing, is it still our file?
                 self._drain()
                 if self.active and time.monotonic() - self._last_commit > HEARTBEAT_INTERVAL:
                     self._with_retry(lambda: self.store.heartbeat(tuple(self.rid_map.get(r, r) for r in self.active)))
                     self._last_commit = time.monotonic()
                 if self._giveup is not None:
                     self._abandon([])
-                if time.monotonic() - self._checked_at > CHECK_EVERY:
-                    self._checked_at = time.monotonic()
-                    check_store_file(self)
             except _Abandoned:
                 self._abandon([])
             except Exception as e:  # a bug must not kill the writer silently: say it and go on
@@ -269,21 +261,26 @@ class Writer:
 
     def _drain(self) -> None:
         q = self.q
+        popleft = q.popleft
         while q:
-            batch = []
-            popleft = q.popleft
+            batch: list[Any] = []
+            add = batch.append
+            pts, limit, n = 0, self.batch_points, 0
             try:
-                for _ in range(MAX_BATCH):
-                    batch.append(popleft())
+                while pts < limit and n < MAX_BATCH:
+                    e = popleft()
+                    add(e)
+                    n += 1
+                    pts += len(e[4]) if type(e) is tuple else 1
             except IndexError:
                 pass
             try:
-                self._commit(batch)
+                self._commit(batch, pts)
             except _Abandoned:
                 self._abandon(batch)
                 return
 
-    def _commit(self, batch: list[Any]) -> None:
+    def _commit(self, batch: list[Any], points: int = 0) -> None:
         entries: list[tuple[Any, ...]] = []
         updates: list[tuple[int, dict[str, Any]]] = []
         events: list[tuple[int | None, float, str, str]] = []
@@ -303,11 +300,17 @@ class Writer:
             entries, updates, events = [], [], []
         if entries or updates or events:
             self._alerts_out = []
+            t0 = time.perf_counter()
+            healthy = self.failing_since is None
+            self.committing_since = time.monotonic()
             try:
                 self._append(entries, updates, events)
             except _VALUE_ERRORS as e:
                 salvage(self, entries, updates, events, e)
+            finally:
+                self.committing_since = None
             self._last_commit = time.monotonic()
+            measured(self, points if healthy else 0, time.perf_counter() - t0)
             alerts = [(rid, json.loads(data)) for rid, _, kind, data in events if kind == "alert"]
             alerts += self._alerts_out
             if alerts and os.environ.get("TRACKER_ALERT_CMD"):
@@ -371,6 +374,7 @@ class Writer:
         if self.failing_since is None:  # a new episode
             self.failing_since = now
             self._episode_warned = False
+            update_limits(self)  # hold calls up to the memory budget meanwhile
             self._episodes[kind] = self._episodes.get(kind, 0) + 1
         if self._episode_warned:
             return

@@ -2,11 +2,12 @@
 
 SQLite keeps writing into a deleted ``tracker.db`` through its open file descriptor: every later
 point would be lost without a word. The writer compares the file at the store's path with the
-one it opened (device and inode) about once a second. When they differ, it says so loudly and
+one it opened (device and inode) before each write and about once a second. When they differ, it says so loudly and
 moves on to whatever is at the path now: it opens (or creates) the store there and copies this
 process's unfinished runs into it, with every point they had committed (still readable through
 the old connection), then carries on writing there. Runs of other processes and finished runs
-that were in the old file are not copied (whoever deleted the file meant to delete them). If the
+that were in the old file are not copied (whoever deleted the file meant to delete them); a
+writer with no unfinished run just retires, so the next ``init()`` opens the new file. If the
 new file cannot be used (not a store, a newer version, the same run ids already in it), the
 writer says so and stops writing: ``log()`` goes on returning at once and its points are dropped
 and counted, never kept in memory.
@@ -42,6 +43,10 @@ def check_store_file(w: Writer) -> None:
     """In the writer thread: act if the store file was deleted or replaced since it was opened."""
     now = file_id(w.store.path)
     if now == w.file_id or w.discarding:
+        return
+    if not w.active and not w.q:  # nothing of this process is unfinished: nothing to rescue
+        w.dead = True  # the next init() for this directory opens the store that is there then
+        w._stop = True
         return
     path = w.store.path
     what = "deleted" if now is None else "replaced by another file"

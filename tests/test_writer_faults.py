@@ -149,3 +149,36 @@ def test_deleted_store_file_is_detected_recreated_and_said(tmp_path):
     assert steps == list(range(rep["calls"]))
     assert "recreated" in err and str(store / "tracker.db") in err
     assert ro_conn(store).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+AGAIN = """
+    import json, shutil, sys
+    import tracker
+
+    store = sys.argv[1]
+    first = tracker.init(project="again", dir=store, capture_git=False, system_interval=None)
+    first.log({"k": 1.0})
+    first.finish()
+    shutil.rmtree(store)  # the user clears the store between two runs of one process
+    second = tracker.init(project="again", dir=store, capture_git=False, system_interval=None)
+    for s in range(100):
+        second.log({"k": float(s)})
+    second.finish()
+    print(json.dumps({"id": second.id}))
+"""
+
+
+def test_a_run_started_after_the_store_was_deleted_goes_to_the_new_store(tmp_path):
+    """One process, two runs, the store directory removed in between: the second run and all its
+    points are in the store that is there now, not lost in the deleted file."""
+    s = script(tmp_path, "again.py", AGAIN)
+    store = tmp_path / "store"
+    p = subprocess.run([PY, str(s), str(store)], capture_output=True, text=True, env=child_env(), timeout=120)
+    assert p.returncode == 0, p.stderr
+    rep = json.loads(p.stdout)
+    import tracker
+
+    run = tracker.Api(store).run(rep["id"])
+    assert run.state == "finished" and run.metric_stats()["k"]["count"] == 100
+    assert [r.id for r in tracker.Api(store).runs()] == [rep["id"]]
+    assert "Traceback" not in p.stderr
