@@ -249,9 +249,12 @@ class Run:
         q.append((self._rid, step, _time(), keys, vals))
         n = len(q)
         if n >= self._gate:
-            self._wake.ring()
-            if n * self._weight > self._writer.max_points:
-                self._writer.backpressure(self._weight)
+            w = self._writer
+            if not w.rung:  # one ring per writer wake-up is enough (a syscall saved per call)
+                w.rung = True
+                self._wake.ring()
+            if n * self._weight > w.max_points:
+                w.backpressure(self._weight)
 
     def _keys_ok(self, keys: tuple[str, ...]) -> bool:
         for k in keys:

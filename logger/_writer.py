@@ -220,6 +220,7 @@ class Writer:
         self.discarded = 0
         self.rate = START_RATE  # points/s this writer commits (measured)
         self.max_points = self.batch_points = 0
+        self.rung = False  # a log() rang the doorbell since this thread last woke
         self.committing_since: float | None = None  # monotonic start of the write in progress
         update_limits(self)
         self.thread = threading.Thread(target=self._loop, name="tracker-writer", daemon=True)
@@ -243,6 +244,7 @@ class Writer:
     def _loop(self) -> None:
         while not self._stop:
             self.wake.wait(self.flush_interval)
+            self.rung = False  # before draining: a call queued after this rings again
             try:
                 if self.q or time.monotonic() - self._checked_at > CHECK_EVERY:
                     self._checked_at = time.monotonic()
