@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import select
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import warnings
 from collections import deque
 from typing import Any
 
-from tracker.store.errors import StoreError, backoff_delay
+from tracker.store.errors import StoreError, backoff_delay, take_turns
 
 from ._values import TrackerWarning, warn_once
 from ._writer_bounds import START_RATE, measured, pause, update_limits
@@ -181,6 +182,14 @@ def release_reserve(db: Any) -> bool:
         return False
 
 
+def _stat_sig(path: str) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (0, 0)
+    return st.st_size, st.st_mtime_ns
+
+
 def _take_all(q: deque[Any]) -> list[Any]:
     out = []
     try:
@@ -220,6 +229,9 @@ class Writer:
         self.discarded = 0
         self.rate = START_RATE  # points/s this writer commits (measured)
         self.max_points = self.batch_points = 0
+        self.others_writing = False  # other connections committed while this writer waited
+        self.courtesy = 0.0  # seconds to leave the lock to others before the next write
+        self.longest_write = 0.0  # seconds, the longest commit so far (lock wait included)
         self.rung = False  # a log() rang the doorbell since this thread last woke
         self.committing_since: float | None = None  # monotonic start of the write in progress
         update_limits(self)
@@ -264,6 +276,7 @@ class Writer:
     def _drain(self) -> None:
         q = self.q
         popleft = q.popleft
+        since = None
         while q:
             batch: list[Any] = []
             add = batch.append
@@ -277,12 +290,17 @@ class Writer:
             except IndexError:
                 pass
             try:
-                self._commit(batch, pts)
+                self._commit(batch, pts, since)
+                since = time.perf_counter()  # the next batch's time counts from here
             except _Abandoned:
                 self._abandon(batch)
                 return
+            if self.courtesy and q:  # other writers wait for the lock: let one of them have it
+                time.sleep(self.courtesy)
 
-    def _commit(self, batch: list[Any], points: int = 0) -> None:
+    def _commit(self, batch: list[Any], points: int = 0, since: float | None = None) -> None:
+        """Write one batch. ``points`` and ``since`` (end of the previous batch of this drain,
+        if any) measure the writer's effective speed: lock waits and turns left to others count."""
         entries: list[tuple[Any, ...]] = []
         updates: list[tuple[int, dict[str, Any]]] = []
         events: list[tuple[int | None, float, str, str]] = []
@@ -312,7 +330,10 @@ class Writer:
             finally:
                 self.committing_since = None
             self._last_commit = time.monotonic()
-            measured(self, points if healthy else 0, time.perf_counter() - t0)
+            now = time.perf_counter()
+            if now - t0 > self.longest_write:
+                self.longest_write = now - t0  # lock wait included (bench/concurrent_writers.py)
+            measured(self, points if healthy else 0, now - (t0 if since is None else since))
             alerts = [(rid, json.loads(data)) for rid, _, kind, data in events if kind == "alert"]
             alerts += self._alerts_out
             if alerts and os.environ.get("TRACKER_ALERT_CMD"):
@@ -331,9 +352,26 @@ class Writer:
             entries = [(m.get(e[0], e[0]), *e[1:]) for e in entries]
             updates = [(m.get(r, r), f) for r, f in updates]
             events = [(m.get(e[0], e[0]) if e[0] is not None else None, *e[1:]) for e in events]
-        self._with_retry(lambda: self.store.append(entries, updates, events))
+        self._with_retry(lambda: self._take_turn(lambda: self.store.append(entries, updates, events)))
         back = {v: k for k, v in m.items()}
         self._alerts_out += [(back.get(r, r), a) for r, a in self.store.new_alerts]
+
+    def _take_turn(self, fn: Any) -> None:
+        """One write, sharing the lock fairly with other processes' writers: wait for it in short
+        polls (:func:`take_turns`), and after a write that had to wait, leave the lock alone for
+        about as long as this write held it (the next write of this writer waits meanwhile)."""
+        wal = f"{self.store.path}-wal"
+        before = _stat_sig(wal)
+        self.others_writing = False
+
+        def on_wait() -> None:  # is the lock passed around (contention) or held by one (locked)?
+            if not self.others_writing and _stat_sig(wal) != before:
+                self.others_writing = True
+
+        t0 = time.monotonic()
+        _, waited = take_turns(self.store.conn, fn, on_wait=on_wait)
+        held = time.monotonic() - t0 - waited
+        self.courtesy = min(0.05, held) * random.uniform(0.5, 1.5) if waited > 0.002 else 0.0
 
     def _with_retry(self, fn: Any) -> None:
         """Run a store write until it succeeds; warn once per kind of failure. Errors of the

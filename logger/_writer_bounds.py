@@ -39,8 +39,8 @@ MAX_QUEUE_BYTES = int(float(os.environ.get("TRACKER_MAX_QUEUE_MB", "256") or 256
 BYTES_PER_POINT = 32  # a float object (24) and its slot in the values tuple (8)
 ENTRY_POINTS = 5  # a call's own tuple, step and timestamp, in points (~160 bytes)
 WAKE_POINTS = 5_000  # queued points at which log() rings the writer and checks the bound
-MIN_QUEUE_POINTS = 20_000
-MIN_BATCH_POINTS = 20_000
+MIN_QUEUE_POINTS = 5_000
+MIN_BATCH_POINTS = 5_000
 MAX_BATCH_POINTS = 250_000
 START_RATE = 300_000.0  # points/s assumed before the first measurement
 PAUSE_REPEAT = 30.0  # seconds between two "still paused" messages
@@ -64,7 +64,8 @@ def update_limits(w: Writer) -> None:
 
 
 def measured(w: Writer, points: int, seconds: float) -> None:
-    """A commit of ``points`` took ``seconds`` (lock wait included): fold it into ``w.rate``."""
+    """A commit of ``points`` took ``seconds`` (lock wait and turns left to other writers included):
+    fold it into ``w.rate``."""
     if points >= MIN_BATCH_POINTS // 2 and seconds > 0:
         w.rate = 0.7 * w.rate + 0.3 * (points / seconds)
     update_limits(w)
@@ -83,7 +84,9 @@ def pause(w: Writer, wt: int) -> None:
     while len(q) * wt > w.max_points // 2 and not w.dead and not w.discarding:
         now = time.monotonic()
         since = w.committing_since
-        stuck = since is not None and now - since > STUCK
+        # One write waiting long for a lock nobody else gets (another process holds it) or a slow
+        # disk; not a lock passed around between writers (they are throttled to their share).
+        stuck = since is not None and now - since > STUCK and not w.others_writing
         if stuck and w.max_points < MAX_QUEUE_BYTES // BYTES_PER_POINT:
             # The writer is waiting inside one write (for the lock, a slow disk): no window can be
             # kept now, so calls are held in memory, up to the budget, as on a store error.
