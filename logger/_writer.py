@@ -28,7 +28,15 @@ from typing import Any
 from tracker.store.errors import StoreError, backoff_delay, take_turns
 
 from ._values import TrackerWarning, warn_once
-from ._writer_bounds import START_RATE, measured, pause, update_limits
+from ._writer_bounds import (
+    CATCH_UP_POINTS,
+    ENTRY_POINTS,
+    MIN_BATCH_CALLS,
+    START_RATE,
+    measured,
+    pause,
+    update_limits,
+)
 from ._writer_moved import CHECK_EVERY, check_store_file, file_id
 from ._writer_salvage import VALUE_ERRORS as _VALUE_ERRORS
 from ._writer_salvage import salvage
@@ -230,10 +238,11 @@ class Writer:
         self.rate = START_RATE  # points/s this writer commits (measured)
         self.max_points = self.batch_points = 0
         self.others_writing = False  # other connections committed while this writer waited
+        self.lock_wait_since: float | None = None  # monotonic start of the current wait for the lock
+        self._avg_weight = float(ENTRY_POINTS + 1)  # points per queued call, as last seen
         self.courtesy = 0.0  # seconds to leave the lock to others before the next write
         self.longest_write = 0.0  # seconds, the longest commit so far (lock wait included)
         self.rung = False  # a log() rang the doorbell since this thread last woke
-        self.committing_since: float | None = None  # monotonic start of the write in progress
         update_limits(self)
         self.thread = threading.Thread(target=self._loop, name="tracker-writer", daemon=True)
         self.thread.start()
@@ -280,15 +289,21 @@ class Writer:
         while q:
             batch: list[Any] = []
             add = batch.append
-            pts, limit, n = 0, self.batch_points, 0
+            pts, n = 0, 0
+            # A backlog (more than the window holds, e.g. after the store was locked) is written in
+            # big transactions: the window is lost already, and wide calls (1,000 values: ~1,000
+            # index pages per transaction) are written several times faster that way.
+            limit = CATCH_UP_POINTS if len(q) * self._avg_weight > self.max_points else self.batch_points
             try:
-                while pts < limit and n < MAX_BATCH:
+                while (pts < limit or n < MIN_BATCH_CALLS) and n < MAX_BATCH:
                     e = popleft()
                     add(e)
                     n += 1
                     pts += len(e[4]) if type(e) is tuple else 1
             except IndexError:
                 pass
+            if n:
+                self._avg_weight = pts / n + ENTRY_POINTS
             try:
                 self._commit(batch, pts, since)
                 since = time.perf_counter()  # the next batch's time counts from here
@@ -322,13 +337,10 @@ class Writer:
             self._alerts_out = []
             t0 = time.perf_counter()
             healthy = self.failing_since is None
-            self.committing_since = time.monotonic()
             try:
                 self._append(entries, updates, events)
             except _VALUE_ERRORS as e:
                 salvage(self, entries, updates, events, e)
-            finally:
-                self.committing_since = None
             self._last_commit = time.monotonic()
             now = time.perf_counter()
             if now - t0 > self.longest_write:
@@ -365,11 +377,16 @@ class Writer:
         self.others_writing = False
 
         def on_wait() -> None:  # is the lock passed around (contention) or held by one (locked)?
+            if self.lock_wait_since is None:
+                self.lock_wait_since = time.monotonic()
             if not self.others_writing and _stat_sig(wal) != before:
                 self.others_writing = True
 
         t0 = time.monotonic()
-        _, waited = take_turns(self.store.conn, fn, on_wait=on_wait)
+        try:
+            _, waited = take_turns(self.store.conn, fn, on_wait=on_wait)
+        finally:
+            self.lock_wait_since = None
         held = time.monotonic() - t0 - waited
         self.courtesy = min(0.05, held) * random.uniform(0.5, 1.5) if waited > 0.002 else 0.0
 

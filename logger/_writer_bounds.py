@@ -36,15 +36,17 @@ QUEUE_SECONDS = 0.1
 BATCH_SECONDS = 0.1
 #: Memory for calls kept while the store refuses writes.
 MAX_QUEUE_BYTES = int(float(os.environ.get("TRACKER_MAX_QUEUE_MB", "256") or 256) * 2**20)
-BYTES_PER_POINT = 32  # a float object (24) and its slot in the values tuple (8)
+BYTES_PER_POINT = 40  # a float (24), its slot in the values tuple (8), allocator slack (measured)
 ENTRY_POINTS = 5  # a call's own tuple, step and timestamp, in points (~160 bytes)
 WAKE_POINTS = 5_000  # queued points at which log() rings the writer and checks the bound
 MIN_QUEUE_POINTS = 5_000
 MIN_BATCH_POINTS = 5_000
 MAX_BATCH_POINTS = 250_000
+MIN_BATCH_CALLS = 20  # a transaction of wide calls costs ~1 index page per series: not fewer calls
+CATCH_UP_POINTS = 100_000  # one transaction while writing a backlog
 START_RATE = 300_000.0  # points/s assumed before the first measurement
 PAUSE_REPEAT = 30.0  # seconds between two "still paused" messages
-STUCK = 0.3  # seconds one write may take before calls are held up to the memory budget
+STUCK = 0.3  # seconds of waiting for a lock nobody gets before calls are held up to the budget
 
 
 def weight(n_values: int) -> tuple[int, int]:
@@ -83,9 +85,9 @@ def pause(w: Writer, wt: int) -> None:
     q = w.q
     while len(q) * wt > w.max_points // 2 and not w.dead and not w.discarding:
         now = time.monotonic()
-        since = w.committing_since
-        # One write waiting long for a lock nobody else gets (another process holds it) or a slow
-        # disk; not a lock passed around between writers (they are throttled to their share).
+        since = w.lock_wait_since
+        # Waiting long for a lock nobody else gets (another process holds it); not a lock passed
+        # around between writers (they are throttled to their share), not a slow write.
         stuck = since is not None and now - since > STUCK and not w.others_writing
         if stuck and w.max_points < MAX_QUEUE_BYTES // BYTES_PER_POINT:
             # The writer is waiting inside one write (for the lock, a slow disk): no window can be
@@ -95,9 +97,9 @@ def pause(w: Writer, wt: int) -> None:
         if now - said > (PAUSE_REPEAT if told else 1.0):
             n = len(q)
             mb = n * wt * BYTES_PER_POINT / 2**20
-            why = w.last_error or (f"its current write has waited {now - since:.1f} s: another process may hold "
-                                   "the write lock" if stuck and since is not None else
-                                   "the store is slower than this loop")
+            why = w.last_error or (f"the writer has waited {now - since:.1f} s for the write lock, which "
+                                   "another process holds" if stuck and since is not None else
+                                   "the store is slower than this loop; a backlog is being written")
             if not told:
                 print(f"tracker: {n:,} log() calls (~{mb:,.0f} MB) are waiting to be written to "
                       f"{w.store.path} ({why}); log() is pausing until the store catches up (nothing "
