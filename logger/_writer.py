@@ -137,6 +137,7 @@ class Control:
 
 WARN_GAP = 5.0  # seconds: a new store-failure episode sooner than this after the last warning is counted
 BUSY_WARN_GAP = 60.0  # the same for "busy": lock contention between writers comes and goes
+CONTENTION_PATIENCE = 30.0  # seconds a writer keeps taking turns, unreported, while others commit
 
 
 class _Abandoned(Exception):
@@ -384,7 +385,18 @@ class Writer:
 
         t0 = time.monotonic()
         try:
-            _, waited = take_turns(self.store.conn, fn, on_wait=on_wait)
+            # Under the store's own transaction lock: take_turns shortens the connection's busy
+            # timeout meanwhile, which must never reach a write of init() in another thread.
+            with self.store._wlock:
+                while True:
+                    try:
+                        _, waited = take_turns(self.store.conn, fn, on_wait=on_wait)
+                        break
+                    except StoreError as e:
+                        # A lock passed around between writers is contention, not a store
+                        # problem: keep taking turns (no warning) as long as others get it.
+                        if e.kind != "busy" or not self.others_writing or time.monotonic() - t0 > CONTENTION_PATIENCE:
+                            raise
         finally:
             self.lock_wait_since = None
         held = time.monotonic() - t0 - waited

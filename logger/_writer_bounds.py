@@ -76,8 +76,9 @@ def measured(w: Writer, points: int, seconds: float) -> None:
 def pause(w: Writer, wt: int) -> None:
     """``log()`` found more than ``w.max_points`` queued: wait until half of it is left.
 
-    Short waits (the loop outruns the writer) are silent; a wait past a second is said, with
-    the reason, and said again every :data:`PAUSE_REPEAT` seconds: never a silent long block.
+    Short waits (the loop outruns the writer) are silent; a wait past a second (5 s when the
+    store is merely slower than the loop) is said, with the reason, and said again every
+    :data:`PAUSE_REPEAT` seconds: never a silent long block.
     """
     w.wake.ring()
     start = said = time.monotonic()
@@ -94,7 +95,10 @@ def pause(w: Writer, wt: int) -> None:
             # kept now, so calls are held in memory, up to the budget, as on a store error.
             w.max_points = MAX_QUEUE_BYTES // BYTES_PER_POINT
             continue
-        if now - said > (PAUSE_REPEAT if told else 1.0):
+        # A store error or a held lock is said after a second; a loop merely outrunning the store
+        # (or waiting its turn among many writers) only when a pause lasts past 5 s.
+        first = 1.0 if (w.last_error or stuck) else 5.0
+        if now - said > (PAUSE_REPEAT if told else first):
             n = len(q)
             mb = n * wt * BYTES_PER_POINT / 2**20
             why = w.last_error or (f"the writer has waited {now - since:.1f} s for the write lock, which "
