@@ -165,7 +165,7 @@ def make_reserve(db: Any) -> None:
     full disk a ``finish()`` that gives up can free it and still mark its run (never fatal)."""
     path = f"{db}{RESERVE_SUFFIX}"
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except OSError:  # exists already (another process made it), or the directory is read-only
         return
     try:
