@@ -182,3 +182,40 @@ def test_a_run_started_after_the_store_was_deleted_goes_to_the_new_store(tmp_pat
     assert run.state == "finished" and run.metric_stats()["k"]["count"] == 100
     assert [r.id for r in tracker.Api(store).runs()] == [rep["id"]]
     assert "Traceback" not in p.stderr
+
+
+def test_store_replaced_by_a_file_that_is_not_a_store_stops_writing_loudly(tmp_path):
+    """``tracker.db`` replaced by something else while a run logs: the writer says it cannot use
+    it and stops writing, log() goes on returning, finish() says how many calls were dropped, the
+    process exits 0 without a traceback, and the foreign file is left as it is."""
+    store, flags = tmp_path / "store", tmp_path / "flags"
+    flags.mkdir()
+    s = script(tmp_path, "gone.py", DELETER_LOGGER)
+    errf = tmp_path / "stderr.txt"
+    with open(errf, "w") as ef:
+        p = subprocess.Popen([PY, str(s), str(store), str(flags)], stdout=subprocess.PIPE, stderr=ef, text=True,
+                             env=child_env())
+    foreign = b"not a database, a user's own file\n" * 100
+    try:
+        wait_for(lambda: (flags / "ready").exists() or p.poll() is not None, 30, "the logger to start")
+        assert p.poll() is None, errf.read_text()
+        tmp = store / "other"
+        tmp.write_bytes(foreign)
+        for suffix in ("-wal", "-shm"):
+            (store / f"tracker.db{suffix}").unlink(missing_ok=True)
+        tmp.replace(store / "tracker.db")
+        wait_for(lambda: "STOPS WRITING" in errf.read_text(), 30, "the writer to stop, loudly", interval=0.05)
+        (flags / "stop").touch()
+        so, _ = p.communicate(timeout=60)
+    finally:
+        (flags / "stop").touch()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    err = errf.read_text()
+    assert p.returncode == 0, err
+    assert "Traceback" not in err
+    assert "replaced by another file" in err
+    m = re.search(r"([\d,]+) log\(\) calls of this process were not stored", err)
+    assert m and int(m.group(1).replace(",", "")) > 0, err
+    assert (store / "tracker.db").read_bytes() == foreign
