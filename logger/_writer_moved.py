@@ -53,7 +53,7 @@ def check_store_file(w: Writer) -> None:
     names = ", ".join(sorted(info.get("run_id", "?") for r, info in w.run_info.items() if r in w.active))
     runs = f"run(s) {names}" if names else "no unfinished run"
     _say(f"the store file {path} was {what} while this process was writing to it ({runs}). Without "
-         "action every later point would go into the deleted file and be lost.")
+         "action every later point would go into the old file and be lost.")
     try:
         from tracker.store import Store
         from tracker.store.rescue import copy_runs
