@@ -5,7 +5,8 @@ point would be lost without a word. The writer compares the file at the store's 
 one it opened (device and inode) before each write and about once a second. When they differ, it says so loudly and
 moves on to whatever is at the path now: it opens (or creates) the store there and copies this
 process's unfinished runs into it, with every point they had committed (still readable through
-the old connection), then carries on writing there. Runs of other processes and finished runs
+the old connection), then carries on writing there; a file that already holds these runs under
+the same ids (a copy of the store put in its place) is written to as it is. Runs of other processes and finished runs
 that were in the old file are not copied (whoever deleted the file meant to delete them); a
 writer with no unfinished run just retires, so the next ``init()`` opens the new file. If the
 new file cannot be used (not a store, a newer version, the same run ids already in it), the
@@ -56,11 +57,12 @@ def check_store_file(w: Writer) -> None:
          "action every later point would go into the old file and be lost.")
     try:
         from tracker.store import Store
-        from tracker.store.rescue import copy_runs
+        from tracker.store.rescue import copy_runs, holds_runs
 
         new = Store(w.store.dir, create=True)
         current = {r: w.rid_map.get(r, r) for r in w.active}
-        mapping = copy_runs(w.store, new, current.values())
+        copy = holds_runs(w.store, new, current.values())  # a copy of this store put in its place
+        mapping = {r: r for r in current.values()} if copy else copy_runs(w.store, new, current.values())
     except Exception as e:  # not a store, a newer one, our run ids already there: stop, loudly
         w.discarding = f"the store file {path} was {what} and could not be used ({e})"
         _say(f"{w.discarding}. This process STOPS WRITING: later log() calls of {runs} are dropped "
@@ -70,5 +72,9 @@ def check_store_file(w: Writer) -> None:
     w.rid_map = {r: mapping[current[r]] for r in current}
     w.file_id = file_id(new.path)
     old.close()  # safe: SQLite never removes the new file's -wal/-shm when closing the deleted one
-    _say(f"the store at {path} was recreated{' from what is there now' if now else ''}; {runs} continue "
-         "there, with every point they had stored. Other runs of the old file are not in it.")
+    if copy:
+        _say(f"the file now at {path} already holds {runs} (a copy of the store?); writing continues "
+             "there. Points this process committed to the old file after that copy was made are not in it.")
+    else:
+        _say(f"the store at {path} was recreated{' from what is there now' if now else ''}; {runs} continue "
+             "there, with every point they had stored. Other runs of the old file are not in it.")

@@ -44,6 +44,21 @@ def _copy_one(c: sqlite3.Connection, rid: int) -> int:
 
 
 @translated
+def holds_runs(src: Any, dest: Any, rids: Iterable[int]) -> bool:
+    """Does the store ``dest`` hold runs ``rids`` of ``src`` under the same ids and rids (a copy
+    of the same store, or the same file seen under a new inode)?"""
+    rids = list(rids)
+    for rid in rids:
+        row = src.conn.execute("SELECT id FROM runs WHERE rid = ?", (rid,)).fetchone()
+        if row is None:
+            return False
+        there = dest.conn.execute("SELECT rid FROM runs WHERE id = ?", (row[0],)).fetchone()
+        if there is None or there[0] != rid:
+            return False
+    return bool(rids)
+
+
+@translated
 def copy_runs(src: Any, dest: Any, rids: Iterable[int]) -> dict[int, int]:
     """Copy runs ``rids`` from the store ``src`` (whose file may be deleted: its connection is
     used) into the store ``dest``; returns old rid -> new rid. Raises :class:`StoreError` if a

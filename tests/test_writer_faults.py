@@ -219,3 +219,46 @@ def test_store_replaced_by_a_file_that_is_not_a_store_stops_writing_loudly(tmp_p
     m = re.search(r"([\d,]+) log\(\) calls of this process were not stored", err)
     assert m and int(m.group(1).replace(",", "")) > 0, err
     assert (store / "tracker.db").read_bytes() == foreign
+
+
+def test_store_replaced_by_a_copy_of_itself_is_written_to_as_it_is(tmp_path):
+    """A copy of the store (holding the run) moved over ``tracker.db`` while the run logs: the
+    writer notices, says points committed to the old file after the copy may be missing, and
+    writes on into the copy: the run finishes there with its last step."""
+    import sqlite3
+
+    store, flags = tmp_path / "store", tmp_path / "flags"
+    flags.mkdir()
+    s = script(tmp_path, "gone.py", DELETER_LOGGER)
+    errf = tmp_path / "stderr.txt"
+    with open(errf, "w") as ef:
+        p = subprocess.Popen([PY, str(s), str(store), str(flags)], stdout=subprocess.PIPE, stderr=ef, text=True,
+                             env=child_env())
+    try:
+        wait_for(lambda: (flags / "ready").exists() or p.poll() is not None, 30, "the logger to start")
+        assert p.poll() is None, errf.read_text()
+        src, dst = ro_conn(store), sqlite3.connect(tmp_path / "copy.db")
+        src.backup(dst)  # a consistent copy, the -wal's content included
+        src.close()
+        dst.close()
+        for suffix in ("-wal", "-shm"):
+            (store / f"tracker.db{suffix}").unlink(missing_ok=True)
+        (tmp_path / "copy.db").replace(store / "tracker.db")
+        wait_for(lambda: "already holds" in errf.read_text(), 30, "the writer to notice the copy", interval=0.05)
+        (flags / "stop").touch()
+        so, _ = p.communicate(timeout=60)
+    finally:
+        (flags / "stop").touch()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    err = errf.read_text()
+    assert p.returncode == 0, err
+    assert "Traceback" not in err and "STOPS WRITING" not in err
+    rep = json.loads(so)
+    import tracker
+
+    run = tracker.Api(store).run(rep["id"])
+    assert run.state == "finished" and run.config.get("lr") == 0.1
+    steps = [h["_step"] for h in run.history(["k"])]
+    assert steps[0] == 0 and steps[-1] == rep["calls"] - 1
