@@ -35,7 +35,20 @@ QUEUE_SECONDS = 0.1
 #: One transaction's work, likewise (also keeps the write lock short for other processes).
 BATCH_SECONDS = 0.1
 #: Memory for calls kept while the store refuses writes.
-MAX_QUEUE_BYTES = int(float(os.environ.get("TRACKER_MAX_QUEUE_MB", "256") or 256) * 2**20)
+def _budget_mb() -> float:
+    raw = os.environ.get("TRACKER_MAX_QUEUE_MB", "").strip()
+    try:
+        mb = float(raw) if raw else 256.0
+    except ValueError:
+        mb = -1.0
+    if not mb > 0:  # also NaN
+        print(f"tracker: TRACKER_MAX_QUEUE_MB={raw!r} is not a positive number of MB; using 256",
+              file=sys.stderr)
+        return 256.0
+    return mb
+
+
+MAX_QUEUE_BYTES = int(min(_budget_mb(), 2**40) * 2**20)
 BYTES_PER_POINT = 40  # a float (24), its slot in the values tuple (8), allocator slack (measured)
 ENTRY_POINTS = 5  # a call's own tuple, step and timestamp, in points (~160 bytes)
 WAKE_POINTS = 5_000  # queued points at which log() rings the writer and checks the bound
