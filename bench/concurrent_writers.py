@@ -11,6 +11,8 @@ connection, as the TUI does. Printed:
   time from the last ``finish()`` returning to the reader seeing the final ``max(id)`` (negative when
   the reader saw the last commit before ``finish()`` had returned in the writer)
 - reader errors and whether ``max(id)`` ever went backwards; peak ``-wal`` size; slowest ``log()``
+- ``finish()`` time per writer (end of its log() loop -> finish() returned; the drop cutoff is
+  60 s), and the longest single commit of any writer, waiting for the write lock included
 - ``PRAGMA integrity_check``
 
 Usage: python bench/concurrent_writers.py [--procs 8] [--steps 10000] [--metrics 10] [--poll 0.05]
@@ -45,7 +47,8 @@ def worker(store: str, go: str, idx: int, steps: int, nmetrics: int) -> None:
     while not os.path.exists(go):
         time.sleep(0.0005)
     t0 = time.monotonic()
-    run = tracker.init(project="bench-concurrent", name=f"writer-{idx}", dir=store, capture_git=False)
+    run = tracker.init(project="bench-concurrent", name=f"writer-{idx}", dir=store, capture_git=False,
+                       system_interval=None)  # exactly the points logged here
     t_init = time.monotonic()
     slowest = 0.0
     log = run.log
@@ -58,8 +61,9 @@ def worker(store: str, go: str, idx: int, steps: int, nmetrics: int) -> None:
     t_logged = time.monotonic()
     run.finish()
     t_done = time.monotonic()
+    longest = getattr(getattr(run, "_writer", None), "longest_write", None)  # None before issue 9
     print(json.dumps({"idx": idx, "id": run.id, "t0": t0, "t_init": t_init, "t_logged": t_logged,
-                      "t_done": t_done, "slowest_log": slowest}))
+                      "t_done": t_done, "slowest_log": slowest, "longest_write": longest}))
 
 
 class Reader(threading.Thread):
@@ -173,6 +177,12 @@ def bench(procs: int, steps: int, nmetrics: int, poll: float, store: Path) -> di
         "points_per_s": round(expected / elapsed),
         "log_phase_s": round(t_last_logged - t_go, 3),
         "slowest_log_ms": round(max(r["slowest_log"] for r in reports) * 1e3, 2),
+        # finish(): from the end of the writer's log() loop to finish() returning (drop cutoff 60 s)
+        "finish_s_max": round(max(r["t_done"] - r["t_logged"] for r in reports), 3),
+        "finish_s_median": round(sorted(r["t_done"] - r["t_logged"] for r in reports)[procs // 2], 3),
+        # the longest single commit of any writer, waiting for the write lock included
+        "longest_write_s": (round(max(r["longest_write"] for r in reports), 3)
+                            if all(r.get("longest_write") is not None for r in reports) else None),
         "reader_polls": len(reader.samples),
         "reader_poll_s": poll,
         "reader_errors": len(reader.errors),
@@ -182,6 +192,8 @@ def bench(procs: int, steps: int, nmetrics: int, poll: float, store: Path) -> di
         "final_visible_after_last_finish_s": round(seen_final - t_last_done, 3) if seen_final else None,
         "max_wal_mb": round(reader.max_wal / 1e6, 1),
         "writer_stderr_lines": sum(len(e.splitlines()) for e in writer_stderr),
+        "writer_stderr_examples": sorted({line[:200] for e in writer_stderr for line in e.splitlines()
+                                          if line.startswith("tracker:") or "Warning" in line})[:4],
         "integrity_check": integrity,
         "target_points_per_s": TARGET_PPS,
     }
@@ -233,6 +245,12 @@ def main() -> int:
           f"max(id) went backwards {r['reader_went_backwards']} times")
     print(f"  writers           slowest log() {r['slowest_log_ms']} ms; {r['writer_stderr_lines']} stderr lines; "
           f"peak WAL {r['max_wal_mb']} MB")
+    for line in r["writer_stderr_examples"]:
+        print(f"    e.g. {line}")
+    lw = r["longest_write_s"]
+    print(f"  finish()          median {r['finish_s_median']:.2f} s, slowest {r['finish_s_max']:.2f} s (queued calls "
+          f"are dropped after 60 s); longest single write incl. lock wait "
+          f"{'n/a' if lw is None else f'{lw:.2f} s'}")
     print(f"  integrity_check   {r['integrity_check']}")
     if a.keep:
         print(f"  store kept at     {r['store']}")

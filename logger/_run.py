@@ -30,7 +30,8 @@ from ._values import (
     normalize_step,
     warn_once,
 )
-from ._writer import MAX_PENDING, WAKE_AT, Control, Writer
+from ._writer import Control, Writer
+from ._writer_bounds import weight as _weight
 
 _FAST_TYPES = frozenset({float, int})  # bools take normalize_metrics: stored flagged, read back as bools
 #: Distinct metric keys in one run past which a one-time warning is given (RELIABILITY.md B6).
@@ -152,6 +153,7 @@ class Run(ArtifactRunMixin):
         self._held: int | None = None
         self._max_step = start_step - 1
         self._keys: tuple[str, ...] = ()
+        self._weight, self._gate = _weight(1)  # the queue's bound, per call of this key count
         self._seen_keys: set[str] = set()
         self._final_state: str | None = None
         self._git_thread: threading.Thread | None = None
@@ -227,9 +229,10 @@ class Run(ArtifactRunMixin):
         cached = self._keys  # read once: another thread may replace it meanwhile
         if not (types <= _FAST_TYPES and (int not in types or _ints_fit(vals))
                 and (keys == cached or self._keys_ok(keys))):
-            keys, vals = normalize_metrics(data)
+            keys, vals = _storable(*normalize_metrics(data))
             if not keys:
                 return
+            self._weight, self._gate = _weight(len(keys))
         elif keys == cached:
             keys = cached  # share one tuple per key set: less memory per queued call
         if step is None:
@@ -246,16 +249,22 @@ class Run(ArtifactRunMixin):
         q = self._q
         q.append((self._rid, step, _time(), keys, vals))
         n = len(q)
-        if n >= WAKE_AT:
-            self._wake.ring()
-            if n > MAX_PENDING:
-                self._writer.backpressure()
+        if n >= self._gate:
+            w = self._writer
+            if not w.rung:  # one ring per writer wake-up is enough (a syscall saved per call)
+                w.rung = True
+                self._wake.ring()
+            if n * self._weight > w.max_points:
+                w.backpressure(self._weight)
 
     def _keys_ok(self, keys: tuple[str, ...]) -> bool:
         for k in keys:
             if type(k) is not str or len(k) > 250 or k in ("_step", "_timestamp"):
                 return False
+            if not k.isascii() and not _encodes(k):
+                return False
         self._keys = keys
+        self._weight, self._gate = _weight(len(keys))
         seen = self._seen_keys
         if len(seen) <= MAX_KEYS_WARN:
             seen.update(keys)
@@ -373,13 +382,32 @@ class Run(ArtifactRunMixin):
                 _state.active.remove(self)
             if _state.current is self:
                 _state.current = None
-        if not ok:
-            print(
-                f"tracker: run {self.id}: the store {self._writer.store.path} did not accept the last "
-                f"writes within {timeout:.0f} s ({self._writer.last_error or 'unknown reason'}); "
-                f"{len(self._writer.q)} queued calls may be lost.",
-                file=sys.stderr,
-            )
+        if self._writer.discarding:
+            print(f"tracker: run {self.id}: {self._writer.discarded:,} log() calls of this process were not "
+                  f"stored: {self._writer.discarding}.", file=sys.stderr)
+        elif not ok:
+            self._report_unwritten(fields, timeout)
+
+    def _report_unwritten(self, fields: dict[str, Any], timeout: float) -> None:
+        """``finish()`` timed out: drop this run's queued work, mark the run in the store if it
+        still takes one small write, and say exactly what was not written."""
+        w = self._writer
+        why = w.last_error or "the writer did not catch up"
+        head = (f"tracker: run {self.id}: the store {w.store.path} did not accept the last writes within "
+                f"{timeout:.0f} s ({why})")
+        gone = w.give_up(self._rid, fields) if not w.dead else None
+        if gone is None:
+            print(f"{head}; {len(w.q):,} queued calls may be lost.", file=sys.stderr)
+            return
+        lost = (f"not written: {gone.calls:,} log() calls ({gone.points:,} points), {gone.updates:,} run "
+                f"updates (config, summary, tags...), {gone.events:,} events (alerts, console lines)")
+        if gone.marked:
+            tail = (f"The run is marked {self.state} in the store, these counts in its meta "
+                    "('unwritten').")
+        else:
+            tail = ("The run could not be marked either: readers will show it crashed once this "
+                    "process has exited.")
+        print(f"{head}; {lost}. {tail}", file=sys.stderr)
 
 
 class DisabledRun(Run):
@@ -412,6 +440,28 @@ class DisabledRun(Run):
 
     def finish(self, exit_code: int = 0, *, timeout: float | None = None, error: str | None = None) -> None:
         self._closed = True
+
+
+def _encodes(key: str) -> bool:
+    try:
+        key.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _storable(keys: tuple[str, ...], vals: tuple[Any, ...]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """Drop (with a warning naming it) a metric key that is not valid text: a lone surrogate,
+    e.g. from a file name decoded with ``surrogateescape``. SQLite cannot store it, and a batch
+    holding it would fail as a whole."""
+    if all(k.isascii() or _encodes(k) for k in keys):
+        return keys, vals
+    kept = [(k, v) for k, v in zip(keys, vals) if k.isascii() or _encodes(k)]
+    for k in keys:
+        if not (k.isascii() or _encodes(k)):
+            warn_once(f"badkey:{k!a}", f"tracker: metric key {k!a} is not valid Unicode text (it holds a lone "
+                      "surrogate) and was dropped; the other keys of the log() call were kept")
+    return tuple(k for k, _ in kept), tuple(v for _, v in kept)
 
 
 def _ints_fit(vals: tuple[Any, ...]) -> bool:

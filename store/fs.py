@@ -32,7 +32,7 @@ class StoreDirError(RuntimeError):
 
 #: Names the tracker itself creates in a store directory (the database, its WAL and shared-memory
 #: files, pre-migration backups, per-run file folders, the demo store of ``tracker-tui demo``).
-_OUR_NAMES = re.compile(re.escape(DB_NAME) + r"(-wal|-shm|-journal|\.v\d+\.bak)?|runs|objects|demo")
+_OUR_NAMES = re.compile(re.escape(DB_NAME) + r"(-wal|-shm|-journal|-reserve|\.v\d+\.bak)?|runs|objects|demo")
 
 
 def default_dir() -> Path:

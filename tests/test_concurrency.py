@@ -169,10 +169,14 @@ def test_c1_eight_writers_one_reader_exact_count(tmp_path):
             assert s["count"] == steps and s["last_step"] == steps - 1
             assert s["last"] == pytest.approx((steps - 1) * 10.0 + j + idx / 100)
             assert s["min"] == pytest.approx(j + idx / 100)
+    # Writers take turns for the lock (issue 9): each finish() stays far from the 60 s drop cutoff.
+    finish_s = max(r["t_done"] - r["t_logged"] for r in reports)
+    assert finish_s < 15, f"a finish() took {finish_s:.1f} s with 8 writers"
     elapsed = t_end - t_go
     slowest = max(r["slowest_log"] for r in reports)
     print(f"\nC1: {expected} points in {elapsed:.2f} s = {expected / elapsed:,.0f} points/s "
           f"(incl. process start-up after the barrier); slowest log() {slowest * 1e3:.1f} ms; "
+          f"slowest finish() {finish_s:.2f} s; "
           f"reader polls {len(ids)}")
 
 

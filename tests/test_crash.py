@@ -173,11 +173,10 @@ def test_k1_kill_9_mid_run(tmp_path):
                 assert lag <= FLUSH + margin, (
                     f"trial {trial}: a log() acknowledged {lag:.2f} s before kill -9 was lost "
                     f"(stored {m} of {last_acked + 1} steps)")
-            else:  # flat out, the queue may run ahead of the writer, but it is bounded
-                from tracker._writer import MAX_BATCH, MAX_PENDING
-
-                assert len(lost) <= MAX_PENDING + MAX_BATCH + 1
+            else:  # flat out: the queue is bounded by time too, so the same window holds
                 tight_lags.append(lag)
+                assert lag <= FLUSH + margin, (
+                    f"trial {trial}: flat out, a log() acknowledged {lag:.2f} s before kill -9 was lost")
             r = api_run(store, run_id)
             assert r.state == "crashed", f"trial {trial}: a killed run reads {r.state!r}"
             assert r.exit_code is None and r.finished_at is None

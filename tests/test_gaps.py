@@ -191,8 +191,8 @@ def test_past_the_queue_bound_log_waits_for_the_writer_and_nothing_is_dropped(tm
     store = tmp_path / "s"
     child = textwrap.dedent("""
         import sys, time, tracker
-        from tracker import _writer
-        _writer.MAX_PENDING = 2000
+        from tracker import _writer_bounds
+        _writer_bounds.MAX_QUEUE_BYTES = 2000 * 6 * 40  # 2,000 one-value calls
         run = tracker.init(project="bp", dir=sys.argv[1], capture_git=False)
         print(run.id, flush=True)
         sys.stdin.readline()  # the test holds the write lock now
