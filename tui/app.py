@@ -91,6 +91,24 @@ class TrackerApp(App[None]):
         self.brush_expr = ""
         self.parcoords_state: Any = None
 
+    @property
+    def _background_screens(self) -> list[Screen[Any]]:
+        """Screens below the top one that show through it: none when the top screen is opaque.
+
+        Textual's list always holds the screen below the top one (down to the first opaque
+        one), whatever the top screen is. A screen in that list repaints the top screen wherever
+        it changes itself, and after one such repaint it asks for another after every message it
+        handles: the runs screen under the charts (or Textual's blank default screen under the
+        runs screen) turned each live refresh into a full-screen repaint, ~200 KB/s over SSH
+        (bench/ssh_bandwidth.py). A covered screen now waits, as Textual lets every deeper
+        screen wait, and is repainted when it is shown again; a translucent top screen (help,
+        pickers) still shows the screen below it live.
+        """
+        stack = self._screen_stack
+        if stack and stack[-1].styles.background.a == 1:
+            return []
+        return super()._background_screens
+
     def on_mount(self) -> None:
         if self._keymap:
             self.set_keymap(self._keymap)
