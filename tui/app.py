@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
@@ -90,6 +91,14 @@ class TrackerApp(App[None]):
         self._keymap_error = keymap_error
         self.brush_expr = ""
         self.parcoords_state: Any = None
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this terminal, writing through :func:`tracker.tui.wire.compact_sgr`
+        (a row of same-styled cells costs one SGR sequence, not one per cell)."""
+        from tracker.tui.wire import compacting
+
+        driver: type[Driver] = compacting(super().get_driver_class())
+        return driver
 
     @property
     def _background_screens(self) -> list[Screen[Any]]:

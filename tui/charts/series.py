@@ -27,6 +27,7 @@ from tracker.tui.charts.numeric import (
     _ok_mask,
     _sort_by_x,
 )
+from tracker.tui.charts.ticks import nice_step
 
 __all__ = ["X_MODES", "ChartData", "ChartSpec", "Series", "Trace", "chart_data", "x_extent"]
 
@@ -96,6 +97,7 @@ class ChartSpec:
         x_range: Zoom window on the x axis in ``x_mode`` units, or None for everything.
         smoothing: TensorBoard EMA weight, 0 (off) to 0.999.
         show_raw: With smoothing, also draw the raw values, faint.
+        grow: Live data: the axes grow in steps (see ``chart_data``), not with every point.
     """
 
     series: Sequence[Series]
@@ -105,6 +107,7 @@ class ChartSpec:
     x_range: tuple[float, float] | None = None
     smoothing: float = 0.0
     show_raw: bool = True
+    grow: bool = False
 
 
 @dataclass(frozen=True)
@@ -301,6 +304,22 @@ def _pad(lo: float, hi: float, unit: float, rel: float) -> tuple[float, float]:
     return mid - d, mid + d
 
 
+def _grown(lo: float, hi: float) -> float:
+    """The x axis end for live data: past ``hi`` by up to half the span, on a round step (the
+    axis moves less and less often as a run goes on)."""
+    span = hi - lo
+    if not span > 0:
+        return hi
+    q = nice_step(span, 2)
+    return lo + (math.floor(span / q) + 1) * q
+
+
+def _snapped(lo: float, hi: float) -> tuple[float, float]:
+    """``[lo, hi]`` widened outward to round steps of about a quarter of its span."""
+    q = nice_step(hi - lo, 4)
+    return math.floor(lo / q) * q, math.ceil(hi / q) * q
+
+
 def chart_data(
     series: Sequence[Series],
     *,
@@ -310,6 +329,7 @@ def chart_data(
     x_range: tuple[float, float] | None = None,
     smoothing: float = 0.0,
     show_raw: bool = True,
+    grow: bool = False,
 ) -> ChartData:
     """Compute what a chart draws: cleaned, smoothed, windowed and downsampled traces.
 
@@ -322,6 +342,10 @@ def chart_data(
         x_range: Zoom window in ``x_mode`` units, or None for the full extent.
         smoothing: EMA weight (0 = off), computed over the whole series before zooming.
         show_raw: With smoothing, include the raw traces too.
+        grow: For a chart following live data: unless zoomed, the x axis ends at the next round
+            step past the data and the y axis at round steps outside it, so a new point changes
+            a few cells of the drawing instead of rescaling all of it (over SSH a rescale
+            resends the whole chart); the axes move only when the data passes those ends.
 
     Returns:
         The ``ChartData``.
@@ -343,6 +367,8 @@ def chart_data(
     if window is None:
         return ChartData([], [], None, None, nonfinite, nonpositive, no_x, 0)
     lo, hi = window
+    if grow and not zoomed:
+        hi = _grown(lo, hi)
     raw: list[Trace] = []
     smooth: list[Trace] = []
     points = 0
@@ -375,6 +401,8 @@ def chart_data(
     if ys_in:
         y_lo, y_hi = min(ys_in), max(ys_in)
         y_lim = _pad(y_lo, y_hi, 0.5, 0.0) if log_y else _pad(y_lo, y_hi, 0.0, 0.05)
+        if grow:
+            y_lim = _snapped(*y_lim)
     if y_lim is None and not marks:
         return ChartData([], [], None, None, nonfinite, nonpositive, no_x, points)
     y_lim = y_lim or (0.0, 1.0)  # only skip markers in the window: any scale will do
