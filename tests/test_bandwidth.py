@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from helpers import child_env, script, wait_for
 
 COLS, ROWS = 100, 30

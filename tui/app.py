@@ -64,19 +64,26 @@ class TrackerApp(App[None]):
     def __init__(self, reader: StoreReader, *, poll_interval: float | None = None,
                  refresh_hz: float | None = None, clock: Callable[[], float] = time.time,
                  ascii_only: bool | None = None, keymap: dict[str, str] | None = None,
-                 keymap_error: str | None = None, live_mode: str | None = None) -> None:
+                 keymap_error: str | None = None, live_mode: str | None = None,
+                 low_bandwidth: bool | None = None) -> None:
         """Args:
             reader: the store to show.
             poll_interval: ``None`` watches file events (polling if they are unavailable);
                 seconds: poll that often; ``0``: no live updates (tests, screenshots).
             refresh_hz: most screen refreshes per second from live data (default 4 over SSH,
-                i.e. when ``SSH_CONNECTION`` is set, else 10).
+                i.e. when ``SSH_CONNECTION`` is set, or with ``low_bandwidth``; else 10).
+            low_bandwidth: coalesce background redraws (values of runs off the cursor every
+                2 s, sparklines every 5 s) while keys are answered at once; ``None``: on over
+                SSH (``SSH_CONNECTION`` or ``SSH_TTY`` set).
         """
         super().__init__()
         self.reader = reader
         self.poll_interval = poll_interval
+        if low_bandwidth is None:
+            low_bandwidth = bool(os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY"))
+        self.low_bandwidth = low_bandwidth
         if refresh_hz is None:
-            refresh_hz = 4.0 if os.environ.get("SSH_CONNECTION") else 10.0
+            refresh_hz = 4.0 if os.environ.get("SSH_CONNECTION") or low_bandwidth else 10.0
         self.refresh_hz = max(0.2, float(refresh_hz))
         self.watcher: Any = None
         self._watching = False

@@ -305,18 +305,18 @@ def _pad(lo: float, hi: float, unit: float, rel: float) -> tuple[float, float]:
 
 
 def _grown(lo: float, hi: float) -> float:
-    """The x axis end for live data: past ``hi`` by up to half the span, on a round step (the
-    axis moves less and less often as a run goes on)."""
+    """The x axis end for live data: the first round span (1, 2, 2.5, 5 x 10^k) at least 1.25
+    times the data's, so the axis moves at spans 200, 250, 500, 1000, ... (less and less often
+    as a run goes on) and the data always fills at least half of it."""
     span = hi - lo
     if not span > 0:
         return hi
-    q = nice_step(span, 2)
-    return lo + (math.floor(span / q) + 1) * q
+    return lo + nice_step(span * 1.25, 1)
 
 
 def _snapped(lo: float, hi: float) -> tuple[float, float]:
-    """``[lo, hi]`` widened outward to round steps of about a quarter of its span."""
-    q = nice_step(hi - lo, 4)
+    """``[lo, hi]`` widened outward to round steps of about half its span."""
+    q = nice_step(hi - lo, 2)
     return math.floor(lo / q) * q, math.ceil(hi / q) * q
 
 
