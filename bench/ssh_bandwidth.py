@@ -57,17 +57,20 @@ PROJECT = "gpt-tiny"  # the demo project the app opens on (the most recent)
 # --------------------------------------------------------------------------------------------
 
 
-def writer(store: str, index: int, hz: float, ready: str) -> None:
-    """Log ``hz`` steps/s until SIGTERM (tracker flushes and marks the run on SIGTERM)."""
+def writer(store: str, index: int, hz: float, ready: str, history: int = 0) -> None:
+    """Log ``history`` steps at once (a run that has been training a while), then ``hz``
+    steps/s until SIGTERM (tracker flushes and marks the run on SIGTERM)."""
     import math
 
     import tracker
 
     run = tracker.init(project=PROJECT, name=f"live-{index}", dir=store, capture_git=False,
                        config={"lr": 3e-4, "batch_size": 128, "dropout": 0.1, "optimizer": "adamw", "seed": index})
-    Path(ready).write_text(run.id)
     period, due, s = 1.0 / hz, time.monotonic(), 0
     while True:
+        if s == history:
+            Path(ready).write_text(run.id)
+            due = time.monotonic()
         loss = 0.3 + 2.3 * math.exp(-s / 400) + 0.02 * math.sin(s * 0.7 + index)
         m = {"train/loss": loss, "train/acc": max(0.0, 1 - loss / 2.6), "train/lr": 3e-4}
         if s % 20 == 19:
@@ -75,6 +78,8 @@ def writer(store: str, index: int, hz: float, ready: str) -> None:
             m["val/acc"] = max(0.0, 1 - (loss + 0.06) / 2.4)
         run.log(m)
         s += 1
+        if s <= history:
+            continue
         due += period
         pause = due - time.monotonic()
         if pause > 0:
@@ -84,8 +89,8 @@ def writer(store: str, index: int, hz: float, ready: str) -> None:
 class Writers:
     """Live writer processes; ``start(n)`` returns once each has created its run."""
 
-    def __init__(self, store: Path, hz: float) -> None:
-        self.store, self.hz = store, hz
+    def __init__(self, store: Path, hz: float, history: int = 0) -> None:
+        self.store, self.hz, self.history = store, hz, history
         self.procs: list[subprocess.Popen[bytes]] = []
         self.ids: list[str] = []
 
@@ -94,7 +99,8 @@ class Writers:
         for _ in range(n):
             i = len(self.procs)
             ready = self.store / f"ready-{i}"
-            p = subprocess.Popen([sys.executable, __file__, "--writer", str(self.store), str(i), str(self.hz), str(ready)],
+            p = subprocess.Popen([sys.executable, __file__, "--writer", str(self.store), str(i), str(self.hz), str(ready),
+                 str(self.history)],
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             self.procs.append(p)
             new.append(ready)
@@ -345,10 +351,10 @@ def live_row_shown(name: str) -> Callable[[Term], bool]:
 
 
 def bandwidth(base: Path, cols: int, rows: int, seconds: float, color: str = "truecolor",
-              extra: list[str] | None = None) -> dict[str, float]:
+              extra: list[str] | None = None, history: int = 0) -> dict[str, float]:
     """First paint, idle, runs/charts following one live run, runs with 8 live runs."""
     store = seed_store(base / f"bw-{cols}x{rows}-{color}")
-    writers = Writers(store, 10.0)
+    writers = Writers(store, 10.0, history)
     app = PtyApp(store, cols, rows, color=color, extra_args=extra)
     out: dict[str, float] = {}
     try:
@@ -432,7 +438,7 @@ def latency(base: Path, cols: int, rows: int, presses: int, rate: float, extra: 
                 app.wait(lambda term: term.find("zq") is None, timeout, "filter cleared")
             except TimeoutError:
                 break
-            time.sleep(0.5)
+            time.sleep(2.0)  # the whole table comes back (~30 KB): let it through before typing again
         for _ in range(max(2, presses // 4)):
             if not timed("screen", "v", lambda term: term.find("smoothing") is not None):
                 break
@@ -453,7 +459,10 @@ def p95(xs: list[float]) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--writer", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--writer", nargs=5, help=argparse.SUPPRESS)
+    ap.add_argument("--history", type=int, default=0,
+                    help="steps each live run has logged before it is followed (default 0: a new run)")
+    ap.add_argument("--no-bandwidth", action="store_true", help="only the slow-link latency")
     ap.add_argument("--seconds", type=float, default=6.0, help="seconds per bandwidth window")
     ap.add_argument("--sizes", default="120x40,80x24")
     ap.add_argument("--colors", action="store_true", help="also measure truecolor vs 256 colours vs NO_COLOR")
@@ -464,20 +473,20 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     if a.writer:
-        store, index, hz, ready = a.writer
-        writer(store, int(index), float(hz), ready)
+        store, index, hz, ready, history = a.writer
+        writer(store, int(index), float(hz), ready, int(history))
         return 0
     extra = a.app_args.split()
     base = Path(tempfile.mkdtemp(prefix="ssh-bw-"))
     print(f"(each window {a.seconds:g} s; this takes a few minutes)", file=sys.stderr)
     results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "sizes": {}}
     try:
-        for size in a.sizes.split(","):
+        for size in [] if a.no_bandwidth else a.sizes.split(","):
             cols, rows = (int(v) for v in size.split("x"))
-            results["sizes"][size] = bandwidth(base, cols, rows, a.seconds, extra=extra)
+            results["sizes"][size] = bandwidth(base, cols, rows, a.seconds, extra=extra, history=a.history)
         if a.colors:
             cols, rows = (int(v) for v in a.sizes.split(",")[0].split("x"))
-            results["colors"] = {c: bandwidth(base, cols, rows, a.seconds, color=c, extra=extra)
+            results["colors"] = {c: bandwidth(base, cols, rows, a.seconds, color=c, extra=extra, history=a.history)
                                  for c in ("truecolor", "256", "none")}
         if not a.no_latency:
             cols, rows = (int(v) for v in a.sizes.split(",")[0].split("x"))
@@ -498,16 +507,22 @@ LABELS = {"first_paint_bytes": "first paint (bytes)", "idle_Bps": "idle (B/s)",
           "charts_1live_Bps": "charts screen, 1 live run (B/s)", "runs_8live_Bps": "runs screen, 8 live runs (B/s)"}
 
 
-def report(results: dict[str, Any], a: argparse.Namespace) -> None:
-    print(f"tracker-tui over SSH ({results['date']}; SSH_CONNECTION set, TERM=xterm-256color, "
-          f"COLORTERM=truecolor, {a.seconds:g} s windows{', app args: ' + a.app_args if a.app_args else ''})")
-    sizes = list(results["sizes"])
+def size_table(results: dict[str, Any], sizes: list[str]) -> None:
     print(f"{'':46}" + "".join(f"{s:>12}" for s in sizes) + "   target")
     for k, label in LABELS.items():
         vals = "".join(f"{results['sizes'][s][k]:>12,.0f}" for s in sizes)
         t = TARGETS[k]
         target = t if isinstance(t, int) else t.get(sizes[0], 0)
         print(f"{label:46}{vals}   <= {target:,}" + ("" if isinstance(t, int) else f" / {t.get('80x24', 0):,} (80x24)"))
+
+
+def report(results: dict[str, Any], a: argparse.Namespace) -> None:
+    print(f"tracker-tui over SSH ({results['date']}; SSH_CONNECTION set, TERM=xterm-256color, "
+          f"COLORTERM=truecolor, {a.seconds:g} s windows, live runs with {a.history} steps of history"
+          f"{', app args: ' + a.app_args if a.app_args else ''})")
+    sizes = list(results["sizes"])
+    if sizes:
+        size_table(results, sizes)
     if "colors" in results:
         print("\ncolour depth (first size):")
         print(f"{'':16}{'first paint':>14}{'runs 1 live':>14}{'charts 1 live':>15}{'runs 8 live':>14}")

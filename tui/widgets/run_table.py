@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -311,13 +312,23 @@ class RunTable(ScrollView, can_focus=True):
         self._cache.clear()
         super().notify_style_update()
 
-    def on_focus(self) -> None:
+    # Textual's Widget._on_focus/_on_blur also repaint the whole widget: here only the cursor
+    # line's colours change, and _repaint sends just that line.
+    def _on_focus(self, event: events.Focus) -> None:
+        event.prevent_default()  # not Widget._on_focus
+        self.has_focus = True
         self._cache.pop(self.cursor, None)
         self._repaint()
+        if self.parent is not None:
+            self.parent.post_message(events.DescendantFocus(self))
 
-    def on_blur(self) -> None:
+    def _on_blur(self, event: events.Blur) -> None:
+        event.prevent_default()  # not Widget._on_blur
+        self.has_focus = False
         self._cache.pop(self.cursor, None)
         self._repaint()
+        if self.parent is not None:
+            self.parent.post_message(events.DescendantBlur(self))
 
     # ------------------------------------------------------------------ drawing
     def _cell(self, text: str, width: int, align: str) -> str:
