@@ -24,6 +24,7 @@ import termios
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,8 +42,8 @@ WRITER = """\
     import sys, time
     import tracker
 
-    store, ready, stop = sys.argv[1], sys.argv[2], sys.argv[3]
-    run = tracker.init(project="gpt-tiny", name="live-one", dir=store, capture_git=False,
+    store, ready, stop, name = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+    run = tracker.init(project="gpt-tiny", name=name, dir=store, capture_git=False,
                        config={"lr": 3e-4}, flush_interval=0.05)
     open(ready, "w").write(run.id)
     step = 0
@@ -57,10 +58,10 @@ WRITER = """\
 class PtyApp:
     """The app on a pty; a thread keeps everything it writes (and answers the sync query)."""
 
-    def __init__(self, store: Path, env: dict[str, str]) -> None:
+    def __init__(self, store: Path, env: dict[str, str], args: list[str]) -> None:
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
-        self.proc = subprocess.Popen([sys.executable, "-m", "tracker.tui.cli", "--store", str(store)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "tracker.tui.cli", "--store", str(store), *args],
                                      stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
         os.close(slave)
         self.out: list[str] = []
@@ -140,40 +141,47 @@ def wait_quiet(app: PtyApp, seconds: float) -> None:
     wait_for(quiet, 30, "the app to go quiet")
 
 
-@pytest.fixture(scope="module")
-def live_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PtyApp, str, str]]:
-    """The app following one live run: (app, stream before the live run, stream while it is live)."""
+@contextmanager
+def following(tmp: Path, names: list[str], args: list[str]) -> Iterator[tuple[PtyApp, str, str]]:
+    """The app (``args``) with the cursor on the newest of live runs ``names``: (app, stream
+    before the live runs, stream from the cursor move on, 15 frames or more)."""
     from tracker.tui.demo import seed
 
-    tmp = tmp_path_factory.mktemp("bandwidth")
     store = tmp / "store"
     seed(store, runs=46, steps=40, now=time.time() - 8 * 86400)  # 10 runs of gpt-tiny, opened first
     env = child_env(TERM="xterm-256color", LANG="C.UTF-8", TZ="UTC", XDG_CONFIG_HOME=str(tmp / "xdg"))
     for k in ("COLORTERM", "NO_COLOR", "FORCE_COLOR", "SSH_CONNECTION", "SSH_TTY", "TEXTUAL_COLOR_SYSTEM"):
         env.pop(k, None)
-    app = PtyApp(store, env)
-    writer = None
+    app = PtyApp(store, env, args)
+    writers = []
     stop = tmp / "stop"
     try:
         wait_for(lambda: "tokens_per_s" in app.text(), 60, "the runs table")
         wait_quiet(app, 0.5)  # the first paint and its sparklines are out
         before = app.text()
-        ready = tmp / "ready"
-        writer = subprocess.Popen([sys.executable, str(script(tmp, "writer.py", WRITER)), str(store), str(ready),
-                                   str(stop)], env=child_env())
-        wait_for(lambda: ready.exists() and ready.read_text(), 60, "the live run")
-        wait_for(lambda: "live-one" in app.text()[len(before):], 60, "the live run's row")
-        app.press("g")  # the cursor onto the newest run: the live one
+        path = script(tmp, "writer.py", WRITER)
+        for name in names:
+            ready = tmp / f"ready-{name}"
+            writers.append(subprocess.Popen([sys.executable, str(path), str(store), str(ready), str(stop), name],
+                                            env=child_env()))
+            wait_for(lambda r=ready: r.exists() and r.read_text(), 60, f"the live run {name}")
+        wait_for(lambda: all(n in app.text()[len(before):] for n in names), 60, "the live runs' rows")
+        app.press("g")  # the cursor onto the newest run
         mark = len(app.text())
-        # wait for 15 frames after the cursor moved, then take the stream from the 5th on
         wait_for(lambda: len(frames(app.text()[mark:])) >= 15, 60, "15 frames of live updates")
-        live = app.text()[mark:]
-        yield app, before, live
+        yield app, before, app.text()[mark:]
     finally:
         stop.touch()
-        if writer is not None:
-            writer.wait(30)
+        for w in writers:
+            w.wait(30)
         app.close()
+
+
+@pytest.fixture(scope="module")
+def live_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PtyApp, str, str]]:
+    """The app (local, no low-bandwidth mode) following one live run."""
+    with following(tmp_path_factory.mktemp("bandwidth"), ["live-one"], []) as session:
+        yield session
 
 
 def test_a_live_step_rewrites_only_the_live_row(live_session: tuple[PtyApp, str, str]) -> None:
@@ -194,3 +202,49 @@ def test_no_colours_the_terminal_did_not_ask_for(live_session: tuple[PtyApp, str
     stream = before + live
     assert "\x1b[38;5;" in stream or "\x1b[48;5;" in stream  # it does draw in colour
     assert not re.search(r"\x1b\[[0-9;]*[34]8;2;", stream)
+
+
+def test_low_bandwidth_mode_redraws_rows_off_the_cursor_less_often(tmp_path: Path) -> None:
+    """``--low-bandwidth``: the run under the cursor follows every refresh, another live run's
+    row at most every 2 s (and with the sparklines, every 5 s); the status line says so."""
+    with following(tmp_path, ["live-a", "live-b"], ["--low-bandwidth"]) as (app, _before, _live):
+        start = len(app.text())
+        wait_for(lambda: len(frames(app.text()[start:])) >= 20, 60, "20 more frames")
+        fs = frames(app.text()[start:])
+        shown = CSI_RE.sub("", app.text())
+    assert "low bandwidth" in shown
+    # newest first: live-b (under the cursor) on line 4, live-a on line 5
+    on_cursor = sum(4 in lines_touched(f) for f in fs)
+    off_cursor = sum(5 in lines_touched(f) for f in fs)
+    assert on_cursor >= len(fs) // 2, (on_cursor, len(fs))
+    assert off_cursor <= on_cursor // 3, (off_cursor, on_cursor, len(fs))
+
+
+def test_low_bandwidth_is_on_over_ssh_or_by_flag(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tracker.tui.app import make_app
+    from tracker.tui.cli import build_parser
+
+    for k in ("SSH_CONNECTION", "SSH_TTY"):
+        monkeypatch.delenv(k, raising=False)
+    assert make_app(tmp_path, keymap={}).low_bandwidth is False
+    monkeypatch.setenv("SSH_TTY", "/dev/pts/3")
+    assert make_app(tmp_path, keymap={}).low_bandwidth is True
+    assert make_app(tmp_path, keymap={}, low_bandwidth=False).low_bandwidth is False
+    parser = build_parser()
+    assert parser.parse_args([]).low_bandwidth is None  # automatic
+    assert parser.parse_args(["--low-bandwidth"]).low_bandwidth is True
+    assert parser.parse_args(["--no-low-bandwidth"]).low_bandwidth is False
+
+
+def test_sgr_compaction_keeps_what_the_terminal_shows() -> None:
+    from tracker.tui.wire import compact_sgr
+
+    # a run of segments in one style costs one SGR sequence
+    assert (compact_sgr("\x1b[0m\x1b[1mA\x1b[0m\x1b[1mB\x1b[0m\x1b[2mC\x1b[0m")
+            == "\x1b[0m\x1b[1mAB\x1b[0m\x1b[2mC\x1b[0m")
+    # segments apart (a cursor move between them) are left as they are
+    assert compact_sgr("\x1b[0m\x1b[7mA\x1b[0m\x1b[3;9H\x1b[7mB\x1b[0m") == "\x1b[0m\x1b[7mA\x1b[0m\x1b[3;9H\x1b[7mB\x1b[0m"
+    # stacked styles: the reset stays (B must not be bold)
+    stacked = "\x1b[0m\x1b[1m\x1b[31mA\x1b[0m\x1b[31mB\x1b[0m"
+    assert compact_sgr(stacked) == stacked
+    assert compact_sgr("no escapes") == "no escapes"

@@ -320,6 +320,17 @@ def _snapped(lo: float, hi: float) -> tuple[float, float]:
     return math.floor(lo / q) * q, math.ceil(hi / q) * q
 
 
+def _y_limits(traces: list[Trace], lo: float, hi: float, log_y: bool, grow: bool) -> tuple[float, float] | None:
+    """y limits from the points inside ``[lo, hi]`` (neighbours may be far off and get clipped)."""
+    ys_in = [y for t in traces for x, y in zip(t.xs, t.ys) if lo <= x <= hi]
+    ys_in = ys_in or [y for t in traces for y in t.ys]
+    if not ys_in:
+        return None
+    y_lo, y_hi = min(ys_in), max(ys_in)
+    y_lim = _pad(y_lo, y_hi, 0.5, 0.0) if log_y else _pad(y_lo, y_hi, 0.0, 0.05)
+    return _snapped(*y_lim) if grow else y_lim
+
+
 def chart_data(
     series: Sequence[Series],
     *,
@@ -392,17 +403,9 @@ def chart_data(
             Trace(t.series_index, t.color_index, t.xs, list(map(math.log10, t.ys)), t.smoothed)
             for t in traces
         ]
-    # y limits from the points inside the window (neighbours may be far off and get clipped).
-    ys_in = [y for t in traces for x, y in zip(t.xs, t.ys) if lo <= x <= hi]
-    ys_in = ys_in or [y for t in traces for y in t.ys]
     marks = [(i, x, k) for i, p in enumerate(prepared) for x, k in p.marks if lo <= x <= hi]
     x_lim = _pad(lo, hi, 0.5, 1e-9)
-    y_lim = None
-    if ys_in:
-        y_lo, y_hi = min(ys_in), max(ys_in)
-        y_lim = _pad(y_lo, y_hi, 0.5, 0.0) if log_y else _pad(y_lo, y_hi, 0.0, 0.05)
-        if grow:
-            y_lim = _snapped(*y_lim)
+    y_lim = _y_limits(traces, lo, hi, log_y, grow)
     if y_lim is None and not marks:
         return ChartData([], [], None, None, nonfinite, nonpositive, no_x, points)
     y_lim = y_lim or (0.0, 1.0)  # only skip markers in the window: any scale will do
