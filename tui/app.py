@@ -101,9 +101,11 @@ class TrackerApp(App[None]):
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's driver for this terminal, writing through :func:`tracker.tui.wire.compact_sgr`
-        (a row of same-styled cells costs one SGR sequence, not one per cell)."""
-        from tracker.tui.wire import compacting
+        (a row of same-styled cells costs one SGR sequence, not one per cell); partial updates
+        of a line start where the change is (:func:`tracker.tui.wire.crop_partial_updates`)."""
+        from tracker.tui.wire import compacting, crop_partial_updates
 
+        crop_partial_updates()
         driver: type[Driver] = compacting(super().get_driver_class())
         return driver
 

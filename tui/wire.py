@@ -8,6 +8,12 @@ same state: nothing else in the stream is touched.
 
 :func:`compacting` wraps a Textual driver class so that everything the app writes goes through
 it (tests that use ``App.run_test`` use Textual's headless driver and are not affected).
+
+:func:`crop_partial_updates`: Textual 8.2.8 writes a partial update of a line from the left edge
+of the widget to the end of the dirty region (``ChopsUpdate.render_segments`` crops only the
+right end; its unused ``__rich_console__`` twin crops both). A changed value in the middle of a
+table row then resent the row's first half, once per changed span. The replacement starts at
+the first segment that reaches the dirty region, as ``__rich_console__`` does.
 """
 
 from __future__ import annotations
@@ -52,6 +58,43 @@ def compact_sgr(data: str) -> str:
         out.append(_RESET)
     out.append(data[pos:])
     return "".join(out)
+
+
+def _render_segments(self: Any, console: Any) -> str:
+    """``ChopsUpdate.render_segments`` that skips the segments left of each dirty span."""
+    from rich.cells import cell_len
+    from rich.control import Control
+
+    sequences: list[str] = []
+    append = sequences.append
+    move_to = Control.move_to
+    last_y = self.spans[-1][0]
+    for y, x1, x2 in self.spans:
+        for end, (x, strip) in zip(self.chop_ends[y], self.chops[y].items()):
+            if strip is None or x > x2 or end <= x1:
+                continue
+            if x < x1:  # skip whole segments before the span (never splits a character)
+                skipped = 0
+                for text, _style, _control in strip:
+                    width = cell_len(text)
+                    if x + skipped + width > x1:
+                        break
+                    skipped += width
+                strip = strip.crop(skipped)
+                x += skipped
+            strip = strip.crop(0, min(end, x2) - x)
+            append(move_to(x, y).segment.text)
+            append(strip.render(console))
+        if y != last_y:
+            append("\n")
+    return "".join(sequences)
+
+
+def crop_partial_updates() -> None:
+    """Make Textual's partial updates start at the dirty region (see the module docstring)."""
+    from textual._compositor import ChopsUpdate
+
+    ChopsUpdate.render_segments = _render_segments  # type: ignore[method-assign]
 
 
 def compacting(driver_class: type[Any]) -> type[Any]:
