@@ -100,7 +100,7 @@ def crop_partial_updates() -> None:
 def compacting(driver_class: type[Any]) -> type[Any]:
     """A subclass of the Textual driver class ``driver_class`` that writes through :func:`compact_sgr`."""
 
-    class CompactingDriver(driver_class):  # type: ignore[misc, valid-type]
+    class CompactingDriver(driver_class):
         def write(self, data: str) -> None:
             super().write(compact_sgr(data))
 
