@@ -22,7 +22,8 @@ follows the stream): cursor down/up (the cursor colour moves to the next row), a
 
 ``--colors`` adds the runs-screen rate under truecolor, 256 colours and ``NO_COLOR``.
 
-wandb's LEET is measured beside ours only when ``wandb`` is importable here (optional).
+wandb's LEET is not driven by this bench: it says whether ``wandb`` is importable here, and if it
+is, how to compare by hand under the same setup.
 
 Usage: python bench/ssh_bandwidth.py [--seconds 6] [--sizes 120x40,80x24] [--colors] [--no-latency]
                                      [--presses 20] [--json]
