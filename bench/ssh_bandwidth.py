@@ -397,7 +397,7 @@ def latency(base: Path, cols: int, rows: int, presses: int, rate: float, extra: 
     writers = Writers(store, 10.0)
     writers.start(1)
     app = PtyApp(store, cols, rows, rate=rate, extra_args=extra)
-    res: dict[str, list[float]] = {"cursor": [], "filter": [], "screen": []}
+    res: dict[str, list[float]] = {"cursor": [], "filter": [], "screen": [], "chart": []}
 
     def timed(kind: str, keys: str, cond: Callable[[Term], object]) -> bool:
         t = app.press(keys)
@@ -440,11 +440,19 @@ def latency(base: Path, cols: int, rows: int, presses: int, rate: float, extra: 
             except TimeoutError:
                 break
             time.sleep(2.0)  # the whole table comes back (~30 KB): let it through before typing again
+        charts_keys = lambda term: "X axis" in term.line(term.rows - 1)  # noqa: E731 - the charts key bar
         for _ in range(max(2, presses // 4)):
-            if not timed("screen", "v", lambda term: term.find("smoothing") is not None):
+            t0 = app.press("v")
+            kind = "screen"
+            try:  # the charts screen is shown, then its chart drawn
+                res[kind].append(app.wait(charts_keys, timeout, "charts") - t0)
+                kind = "chart"
+                res[kind].append(app.wait(lambda term: term.find("smoothing") is not None, timeout, "chart") - t0)
+            except TimeoutError:
+                res[kind].append(float("inf"))
                 break
             time.sleep(1.0)
-            if not timed("screen", ESC, lambda term: term.find("smoothing") is None and header_line(term) is not None):
+            if not timed("screen", ESC, lambda term: not charts_keys(term) and header_line(term) is not None):
                 break
             time.sleep(1.0)
     finally:
@@ -464,6 +472,8 @@ def main() -> int:
     ap.add_argument("--history", type=int, default=0,
                     help="steps each live run has logged before it is followed (default 0: a new run)")
     ap.add_argument("--no-bandwidth", action="store_true", help="only the slow-link latency")
+    # latency kinds: cursor (down/up), filter (a keystroke in the filter box), screen (runs <->
+    # charts: the new screen shown), chart (after v: the chart drawn; not in "all")
     ap.add_argument("--seconds", type=float, default=6.0, help="seconds per bandwidth window")
     ap.add_argument("--sizes", default="120x40,80x24")
     ap.add_argument("--colors", action="store_true", help="also measure truecolor vs 256 colours vs NO_COLOR")
@@ -533,7 +543,7 @@ def report(results: dict[str, Any], a: argparse.Namespace) -> None:
     if "latency" in results:
         lat = results["latency"]
         print(f"\nkeypress -> effect over a {a.link / 1024:g} KB/s link, one live run (ms; target p95 <= 200):")
-        alls = [x for v in lat.values() for x in v]
+        alls = [x for k, v in lat.items() if k != "chart" for x in v]
         for k, v in [*lat.items(), ("all", alls)]:
             if v:
                 late = sum(1 for x in v if x == float("inf"))
