@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
@@ -63,19 +64,26 @@ class TrackerApp(App[None]):
     def __init__(self, reader: StoreReader, *, poll_interval: float | None = None,
                  refresh_hz: float | None = None, clock: Callable[[], float] = time.time,
                  ascii_only: bool | None = None, keymap: dict[str, str] | None = None,
-                 keymap_error: str | None = None, live_mode: str | None = None) -> None:
+                 keymap_error: str | None = None, live_mode: str | None = None,
+                 low_bandwidth: bool | None = None) -> None:
         """Args:
             reader: the store to show.
             poll_interval: ``None`` watches file events (polling if they are unavailable);
                 seconds: poll that often; ``0``: no live updates (tests, screenshots).
             refresh_hz: most screen refreshes per second from live data (default 4 over SSH,
-                i.e. when ``SSH_CONNECTION`` is set, else 10).
+                i.e. when ``SSH_CONNECTION`` is set, or with ``low_bandwidth``; else 10).
+            low_bandwidth: coalesce background redraws (values of runs off the cursor every
+                2 s, sparklines every 5 s) while keys are answered at once; ``None``: on over
+                SSH (``SSH_CONNECTION`` or ``SSH_TTY`` set).
         """
         super().__init__()
         self.reader = reader
         self.poll_interval = poll_interval
+        if low_bandwidth is None:
+            low_bandwidth = bool(os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY"))
+        self.low_bandwidth = low_bandwidth
         if refresh_hz is None:
-            refresh_hz = 4.0 if os.environ.get("SSH_CONNECTION") else 10.0
+            refresh_hz = 4.0 if os.environ.get("SSH_CONNECTION") or low_bandwidth else 10.0
         self.refresh_hz = max(0.2, float(refresh_hz))
         self.watcher: Any = None
         self._watching = False
@@ -90,6 +98,34 @@ class TrackerApp(App[None]):
         self._keymap_error = keymap_error
         self.brush_expr = ""
         self.parcoords_state: Any = None
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this terminal, writing through :func:`tracker.tui.wire.compact_sgr`
+        (a row of same-styled cells costs one SGR sequence, not one per cell); partial updates
+        of a line start where the change is (:func:`tracker.tui.wire.crop_partial_updates`)."""
+        from tracker.tui.wire import compacting, crop_partial_updates
+
+        crop_partial_updates()
+        driver: type[Driver] = compacting(super().get_driver_class())
+        return driver
+
+    @property
+    def _background_screens(self) -> list[Screen[Any]]:
+        """Screens below the top one that show through it: none when the top screen is opaque.
+
+        Textual's list always holds the screen below the top one (down to the first opaque
+        one), whatever the top screen is. A screen in that list repaints the top screen wherever
+        it changes itself, and after one such repaint it asks for another after every message it
+        handles: the runs screen under the charts (or Textual's blank default screen under the
+        runs screen) turned each live refresh into a full-screen repaint, ~200 KB/s over SSH
+        (bench/ssh_bandwidth.py). A covered screen now waits, as Textual lets every deeper
+        screen wait, and is repainted when it is shown again; a translucent top screen (help,
+        pickers) still shows the screen below it live.
+        """
+        stack = self._screen_stack
+        if stack and stack[-1].styles.background.a == 1:
+            return []
+        return super()._background_screens
 
     def on_mount(self) -> None:
         if self._keymap:

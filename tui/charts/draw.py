@@ -445,6 +445,7 @@ def render_chart(
     show_raw: bool = True,
     color: bool | None = None,
     background: tuple[int, int, int] | None = None,
+    grow: bool = False,
 ) -> Text:
     """Draw one metric's runs as a line chart with a title line, legend and notes.
 
@@ -467,6 +468,7 @@ def render_chart(
             gets its own marker glyph.
         background: Background RGB used to make faint lines and the frame's grey (default: mid
             grey).
+        grow: Live data: axes that grow in steps (see ``chart_data``).
 
     Returns:
         A ``Text`` of ``height`` lines, each at most ``width`` cells.
@@ -476,7 +478,7 @@ def render_chart(
     use_color = _color_enabled(color)
     window = _finite_range(x_range)
     data = chart_data(series, buckets=width, log_y=log_y, x_mode=x_mode, x_range=window,
-                      smoothing=smoothing, show_raw=show_raw)
+                      smoothing=smoothing, show_raw=show_raw, grow=grow)
     options = _options_text(x_mode, log_y, smoothing if smoothing == smoothing else 0.0, window)
     note = _note_text(data)
     header = 1 if height >= 6 else 0

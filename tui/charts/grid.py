@@ -104,7 +104,7 @@ def render_grid(
         p = panels[0] if panels else ChartSpec([])
         return render_chart(p.series, width, height, title=p.title, log_y=p.log_y, x_mode=p.x_mode,
                             x_range=p.x_range, smoothing=p.smoothing, show_raw=p.show_raw,
-                            color=color, background=background)
+                            color=color, background=background, grow=p.grow)
     layout = grid_layout(len(panels), width, height, columns)
     page = min(max(0, page), layout.pages - 1)
     shown = panels[page * layout.per_page : (page + 1) * layout.per_page]
@@ -138,5 +138,5 @@ def _panel_lines(
 ) -> list[Text]:
     t = render_chart(p.series, width, height, title=p.title, log_y=p.log_y, x_mode=p.x_mode,
                      x_range=p.x_range, smoothing=p.smoothing, show_raw=p.show_raw,
-                     color=color, background=background)
+                     color=color, background=background, grow=p.grow)
     return [_fit(line, width) for line in t.split("\n", allow_blank=True)]

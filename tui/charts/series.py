@@ -27,6 +27,7 @@ from tracker.tui.charts.numeric import (
     _ok_mask,
     _sort_by_x,
 )
+from tracker.tui.charts.ticks import nice_step
 
 __all__ = ["X_MODES", "ChartData", "ChartSpec", "Series", "Trace", "chart_data", "x_extent"]
 
@@ -96,6 +97,7 @@ class ChartSpec:
         x_range: Zoom window on the x axis in ``x_mode`` units, or None for everything.
         smoothing: TensorBoard EMA weight, 0 (off) to 0.999.
         show_raw: With smoothing, also draw the raw values, faint.
+        grow: Live data: the axes grow in steps (see ``chart_data``), not with every point.
     """
 
     series: Sequence[Series]
@@ -105,6 +107,7 @@ class ChartSpec:
     x_range: tuple[float, float] | None = None
     smoothing: float = 0.0
     show_raw: bool = True
+    grow: bool = False
 
 
 @dataclass(frozen=True)
@@ -301,6 +304,33 @@ def _pad(lo: float, hi: float, unit: float, rel: float) -> tuple[float, float]:
     return mid - d, mid + d
 
 
+def _grown(lo: float, hi: float) -> float:
+    """The x axis end for live data: the first round span (1, 2, 2.5, 5 x 10^k) at least 1.25
+    times the data's, so the axis moves at spans 200, 250, 500, 1000, ... (less and less often
+    as a run goes on) and the data always fills at least half of it."""
+    span = hi - lo
+    if not span > 0:
+        return hi
+    return lo + nice_step(span * 1.25, 1)
+
+
+def _snapped(lo: float, hi: float) -> tuple[float, float]:
+    """``[lo, hi]`` widened outward to round steps of about half its span."""
+    q = nice_step(hi - lo, 2)
+    return math.floor(lo / q) * q, math.ceil(hi / q) * q
+
+
+def _y_limits(traces: list[Trace], lo: float, hi: float, log_y: bool, grow: bool) -> tuple[float, float] | None:
+    """y limits from the points inside ``[lo, hi]`` (neighbours may be far off and get clipped)."""
+    ys_in = [y for t in traces for x, y in zip(t.xs, t.ys) if lo <= x <= hi]
+    ys_in = ys_in or [y for t in traces for y in t.ys]
+    if not ys_in:
+        return None
+    y_lo, y_hi = min(ys_in), max(ys_in)
+    y_lim = _pad(y_lo, y_hi, 0.5, 0.0) if log_y else _pad(y_lo, y_hi, 0.0, 0.05)
+    return _snapped(*y_lim) if grow else y_lim
+
+
 def chart_data(
     series: Sequence[Series],
     *,
@@ -310,6 +340,7 @@ def chart_data(
     x_range: tuple[float, float] | None = None,
     smoothing: float = 0.0,
     show_raw: bool = True,
+    grow: bool = False,
 ) -> ChartData:
     """Compute what a chart draws: cleaned, smoothed, windowed and downsampled traces.
 
@@ -322,6 +353,10 @@ def chart_data(
         x_range: Zoom window in ``x_mode`` units, or None for the full extent.
         smoothing: EMA weight (0 = off), computed over the whole series before zooming.
         show_raw: With smoothing, include the raw traces too.
+        grow: For a chart following live data: unless zoomed, the x axis ends at the next round
+            step past the data and the y axis at round steps outside it, so a new point changes
+            a few cells of the drawing instead of rescaling all of it (over SSH a rescale
+            resends the whole chart); the axes move only when the data passes those ends.
 
     Returns:
         The ``ChartData``.
@@ -343,6 +378,8 @@ def chart_data(
     if window is None:
         return ChartData([], [], None, None, nonfinite, nonpositive, no_x, 0)
     lo, hi = window
+    if grow and not zoomed:
+        hi = _grown(lo, hi)
     raw: list[Trace] = []
     smooth: list[Trace] = []
     points = 0
@@ -366,15 +403,9 @@ def chart_data(
             Trace(t.series_index, t.color_index, t.xs, list(map(math.log10, t.ys)), t.smoothed)
             for t in traces
         ]
-    # y limits from the points inside the window (neighbours may be far off and get clipped).
-    ys_in = [y for t in traces for x, y in zip(t.xs, t.ys) if lo <= x <= hi]
-    ys_in = ys_in or [y for t in traces for y in t.ys]
     marks = [(i, x, k) for i, p in enumerate(prepared) for x, k in p.marks if lo <= x <= hi]
     x_lim = _pad(lo, hi, 0.5, 1e-9)
-    y_lim = None
-    if ys_in:
-        y_lo, y_hi = min(ys_in), max(ys_in)
-        y_lim = _pad(y_lo, y_hi, 0.5, 0.0) if log_y else _pad(y_lo, y_hi, 0.0, 0.05)
+    y_lim = _y_limits(traces, lo, hi, log_y, grow)
     if y_lim is None and not marks:
         return ChartData([], [], None, None, nonfinite, nonpositive, no_x, points)
     y_lim = y_lim or (0.0, 1.0)  # only skip markers in the window: any scale will do

@@ -1,6 +1,6 @@
 """The ``tracker-tui`` command: argument parsing and dispatch; each command is its own module.
 
-    tracker-tui [--store DIR]                 the full-screen app (a plain listing when piped)   app.py
+    tracker-tui [--store DIR] [--low-bandwidth]  the full-screen app (a plain listing when piped) app.py
     tracker-tui demo                          the app on a demo store with two live trainings    demo.py
     tracker-tui ls [--project P] [--json]                                                        ls.py
     tracker-tui diff RUN RUN [RUN...] [--all]                                                    diff.py
@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(automatic when events are unavailable, e.g. on network filesystems)")
     p.add_argument("--refresh-hz", type=float, default=None, metavar="HZ",
                    help="most live screen updates per second (default 4 over SSH, else 10)")
+    p.add_argument("--low-bandwidth", action=argparse.BooleanOptionalAction, default=None,
+                   help="for slow links: redraw runs off the cursor and sparklines less often (keys are "
+                        "still answered at once); on by default over SSH, --no-low-bandwidth turns it off")
     sub = p.add_subparsers(dest="cmd")
     subs = [demo.configure(sub), diff.configure(sub), ls.configure(sub), export.configure(sub), doctor.configure(sub),
             import_.configure(sub), artifact.configure(sub)]

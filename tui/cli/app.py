@@ -18,5 +18,6 @@ def cmd_app(args: argparse.Namespace) -> int:
         return cmd_ls(args)
     from tracker.tui.app import make_app
 
-    make_app(args.store, poll_interval=args.poll, refresh_hz=args.refresh_hz).run()
+    make_app(args.store, poll_interval=args.poll, refresh_hz=args.refresh_hz,
+             low_bandwidth=getattr(args, "low_bandwidth", None)).run()
     return 0

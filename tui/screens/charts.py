@@ -1,10 +1,14 @@
 """Charts of the chosen runs: one or several metrics, runs overlaid in distinct colours, EMA
 smoothing, step / wall-time / relative-time x axis, log-y, zoom and pan. Long series come from
 the store already reduced to block extremes; zooming in re-reads the visible range at full
-resolution."""
+resolution.
+
+In low-bandwidth mode (over SSH, or ``--low-bandwidth``) live points are read and drawn at most
+once every ``LIVE_INTERVAL`` seconds; keys are answered at once (issue 18)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -21,6 +25,9 @@ from tracker.tui.text import sanitize
 from tracker.tui.widgets.chart_view import ChartView
 from tracker.tui.widgets.key_bar import KeyBar
 from tracker.tui.widgets.pickers import Picker
+
+LIVE_INTERVAL = 1.0
+"""Low-bandwidth mode: seconds between live updates of the charts."""
 
 
 def series_label(run_name: str) -> str:
@@ -60,6 +67,8 @@ class ChartsScreen(TrackerScreen):
         self.all_keys: list[str] = []
         self.cursor = 0  # points with a larger id are not in the chart yet
         self.last_step: dict[tuple[str, str], int] = {}
+        self._last_live = 0.0  # when live points were last read (monotonic)
+        self._live_timer: Any = None
 
     def compose(self) -> ComposeResult:
         yield TitleBar(id="charts-title")
@@ -101,9 +110,20 @@ class ChartsScreen(TrackerScreen):
         self.set_title(title)
 
     @on(StoreChanged)
-    def _changed(self, _: StoreChanged) -> None:
-        if any(r.state == "running" for r in self.records):
-            self._fetch_new(self.cursor, [r.rid for r in self.records])
+    def _changed(self, _: StoreChanged | None = None) -> None:
+        if not any(r.state == "running" for r in self.records):
+            return
+        wait = self._last_live + LIVE_INTERVAL - time.monotonic() if self.tapp.low_bandwidth else 0.0
+        if wait > 0:  # coalesce: one read and one redraw per LIVE_INTERVAL
+            if self._live_timer is None:
+                self._live_timer = self.set_timer(wait, self._live_due)
+            return
+        self._last_live = time.monotonic()
+        self._fetch_new(self.cursor, [r.rid for r in self.records])
+
+    def _live_due(self) -> None:
+        self._live_timer = None
+        self._changed()
 
     @work(thread=True, exclusive=True, group="charts-live", exit_on_error=False)
     def _fetch_new(self, cursor: int, rids: list[int]) -> None:

@@ -1,7 +1,14 @@
-"""The home screen: a project's runs as a sortable, filterable, selectable table."""
+"""The home screen: a project's runs as a sortable, filterable, selectable table.
+
+In low-bandwidth mode (over SSH, or ``--low-bandwidth``) live data is drawn in two speeds: the
+run under the cursor at the app's refresh rate, the other rows at most every
+``BACKGROUND_INTERVAL`` seconds and sparklines every ``SPARKS_INTERVAL``; anything a key does is
+drawn at once (issue 18).
+"""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -33,6 +40,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from tracker.tui.filter import Filter
+
+
+BACKGROUND_INTERVAL = 2.0
+"""Low-bandwidth mode: seconds a row off the cursor keeps its drawn values while live data comes."""
+
+SPARKS_INTERVAL = 5.0
+"""Low-bandwidth mode: seconds between re-reads of the sparklines of live runs."""
 
 
 class RunsScreen(TrackerScreen):
@@ -83,7 +97,12 @@ class RunsScreen(TrackerScreen):
         self._loaded = False
         # Rows are rebuilt only when their run, the columns or the sparkline change: a filter
         # keystroke then only filters and sorts (1,000 runs: ~50 ms -> a few ms).
-        self._row_cache: dict[str, tuple[tuple[Any, ...], Row]] = {}
+        self._row_cache: dict[str, tuple[tuple[Any, ...], Row, float]] = {}  # sig, row, when built
+        self._background = False  # the refresh under way only applies live data
+        self._held_back = False  # rows off the cursor kept their drawn values (low-bandwidth mode)
+        self._catch_up: Any = None
+        self._sparks_due: set[str] = set()  # live runs whose sparklines wait (low-bandwidth mode)
+        self._sparks_throttle: Any = None
         self._cols_cache: tuple[Any, ...] | None = None
         self._cols_version = 0
         self._data_version = 0
@@ -164,8 +183,8 @@ class RunsScreen(TrackerScreen):
             self._data_version += 1
         self.point_id = snap.point_id
         self._loaded = True
-        self.refresh_table()
-        self._request_sparks(list(snap.runs))
+        self.refresh_table(background=not snap.full)
+        self._request_sparks(list(snap.runs), background=not snap.full)
         if snap.full:  # the rows go on screen first (a frame is due within ~1/60 s)
             self.set_timer(0.1, self._after_full_load)
 
@@ -179,10 +198,21 @@ class RunsScreen(TrackerScreen):
         gc.freeze()
         self.app.start_watching()
 
-    def _request_sparks(self, runs: list[RunRecord]) -> None:
+    def _request_sparks(self, runs: list[RunRecord], *, background: bool = False) -> None:
+        if background and self.tapp.low_bandwidth:  # live runs' sparklines: every SPARKS_INTERVAL
+            self._sparks_due.update(r.id for r in runs)
+            if self._sparks_throttle is None:
+                self._sparks_throttle = self.set_timer(SPARKS_INTERVAL, self._due_sparks)
+            return
         key = self._primary()
         if key and runs:
             self._load_sparks(runs, key)
+
+    def _due_sparks(self) -> None:
+        self._sparks_throttle = None
+        runs = [self.runs[i] for i in self._sparks_due if i in self.runs]
+        self._sparks_due.clear()
+        self._request_sparks(runs)
 
     @work(thread=True, group="sparks", exit_on_error=False, description="sparklines")
     def _load_sparks(self, runs: list[RunRecord], key: str) -> None:
@@ -206,7 +236,7 @@ class RunsScreen(TrackerScreen):
 
     def _apply_sparks(self) -> None:
         self._sparks_timer = None
-        self.refresh_table()
+        self.refresh_table()  # not held back: live runs' sparklines already come every SPARKS_INTERVAL
 
     @on(StoreChanged)
     def _store_changed(self, msg: StoreChanged) -> None:
@@ -246,11 +276,11 @@ class RunsScreen(TrackerScreen):
         sig = (r.rev, r.state, self._cols_version, len(self.sparks.get(r.id, ())),
                int(self.tapp.clock()) if r.state == "running" else 0)
         hit = self._row_cache.get(r.id)
-        if hit is not None and hit[0] == sig:
+        if hit is not None and (hit[0] == sig or self._hold_back(r, hit)):
             row = hit[1]
         else:
             row = self._lazy_row(r, metrics, configs)
-            self._row_cache[r.id] = (sig, row)
+            self._row_cache[r.id] = (sig, row, time.monotonic())
         marks = [f"m:{m}" for m in metrics if best.get(m) == r.id]
         if marks:  # the best-in-column highlight depends on which runs are shown: not cached
             def marked(base: Row = row) -> tuple[dict[str, str], dict[str, str]]:
@@ -258,6 +288,16 @@ class RunsScreen(TrackerScreen):
 
             row = Row(row.key, kind=row.kind, depth=row.depth, build=marked)
         return row
+
+    def _hold_back(self, r: RunRecord, hit: tuple[tuple[Any, ...], Row, float]) -> bool:
+        """Low-bandwidth mode, live data: a row off the cursor drawn less than
+        BACKGROUND_INTERVAL ago keeps its values (a catch-up refresh follows)."""
+        if not (self._background and self.tapp.low_bandwidth) or hit[0][2] != self._cols_version:
+            return False
+        if r.id == self.query_one(RunTable).cursor_key or time.monotonic() - hit[2] >= BACKGROUND_INTERVAL:
+            return False
+        self._held_back = True
+        return True
 
     def _lazy_row(self, r: RunRecord, metrics: list[str], configs: list[str]) -> Row:
         """The run's row, its cells made when the table first draws it (or someone reads them)."""
@@ -270,8 +310,23 @@ class RunsScreen(TrackerScreen):
 
         return Row(r.id, build=build)
 
-    def refresh_table(self) -> None:
-        """Filter, sort and (re)draw the table from the runs in memory."""
+    def refresh_table(self, *, background: bool = False) -> None:
+        """Filter, sort and (re)draw the table from the runs in memory. ``background``: only
+        live data changed (low-bandwidth mode may then hold back rows off the cursor)."""
+        self._background, self._held_back = background, False
+        try:
+            self._refresh_table()
+        finally:
+            self._background = False
+        if self._held_back and self._catch_up is None:
+            self._catch_up = self.set_timer(BACKGROUND_INTERVAL, self._catch_up_rows)
+
+    def _catch_up_rows(self) -> None:
+        """Draw the values rows off the cursor were holding back."""
+        self._catch_up = None
+        self.refresh_table(background=True)
+
+    def _refresh_table(self) -> None:
         table = self.query_one(RunTable)
         cols, metrics, configs = self._columns()
         runs = list(self.runs.values()) if self.flt is None else [r for r in self.runs.values() if self._matches(r)]
@@ -317,7 +372,8 @@ class RunsScreen(TrackerScreen):
         label = sk[2:] if sk[:2] in ("m:", "c:") else sk
         arrow = ("v" if self.sort_reverse else "^") if self.tapp.ascii_only else ("▼" if self.sort_reverse else "▲")
         t.append(f"  sort: {sanitize(label)} {arrow}", style="dim")
-        t.append(f"  [{self.tapp.live_mode}]", style="dim")
+        low = self.tapp.low_bandwidth and self.tapp.live_mode != "off"
+        t.append(f"  [{self.tapp.live_mode}{' · low bandwidth' if low else ''}]", style="dim")
         status.update(t)
 
     # ------------------------------------------------------------------ filter
@@ -388,6 +444,13 @@ class RunsScreen(TrackerScreen):
             table.selected = {r.id for r in self.shown}
             table.set_data(table.columns, table.rows)
         self._show_status()
+
+    @on(RunTable.CursorMoved)
+    def _cursor_moved(self, _: RunTable.CursorMoved) -> None:
+        if self._catch_up is not None:  # the row now under the cursor may be holding values back
+            self._catch_up.stop()
+            self._catch_up = None
+            self.refresh_table()
 
     @on(RunTable.RowActivated)
     def _activated(self, msg: RunTable.RowActivated) -> None:

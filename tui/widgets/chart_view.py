@@ -11,6 +11,11 @@ Drawing is ``charts.render_grid`` at the content size, from ``render()``. The re
 by (size, data version, options), so the repaints Textual does for unrelated reasons cost a
 dictionary lookup; the heavy per-series work (cleaning, sorting, EMA) is cached on each
 ``Series`` by ``charts``, so zooming, panning and resizing redo only the downsample and plot.
+
+Live points change few cells (issue 18): once a chart has had points appended its axes grow in
+round steps (``ChartSpec.grow``) instead of rescaling with every point, and a data change
+refreshes only the cells that differ from the drawing on screen (``line_diff``), so over SSH a
+live step costs a few hundred bytes rather than the whole chart.
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import RenderResult
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
 from tracker.tui.charts import X_MODES, ChartSpec, Series, grid_layout, render_grid, x_extent
+from tracker.tui.widgets.line_diff import cells, changed_spans
 
 __all__ = ["ChartView"]
 
@@ -139,6 +146,8 @@ class ChartView(Widget):
         self._rendered_key: tuple[Any, ...] | None = None
         self._rendered: Text = Text()
         self._pages = 1
+        self._live = False  # points were appended: axes grow in steps
+        self._diff_due = False
         if series is not None:
             self.set_series(series)
 
@@ -205,6 +214,7 @@ class ChartView(Widget):
             if color_index is None:
                 color_index = self._color_for(label)
             runs.append(_extended(Series(label, [], [], color_index), points))
+        self._live = True
         if self.follow and self.x_range is not None:
             extent = self._extent()
             if extent is not None and extent[1] > self.x_range[1]:
@@ -220,7 +230,33 @@ class ChartView(Widget):
 
     def _changed(self) -> None:
         self._version += 1
-        self.refresh()
+        if self._rendered_key is None or not self.is_mounted:
+            self.refresh()
+        elif not self._diff_due:  # once for a batch of appends
+            self._diff_due = True
+            self.call_later(self._refresh_changed_cells)
+
+    def _refresh_changed_cells(self) -> None:
+        """Refresh only the cells where the new drawing differs from the one on screen."""
+        self._diff_due = False
+        width, height = self.content_size
+        old = self._rendered
+        if width <= 0 or height <= 0 or self._rendered_key is None or self._rendered_key[:2] != (width, height):
+            self.refresh()
+            return
+        new = self._render_text(width, height)
+        if new is old:
+            return
+        console = self.app.console
+        old_lines = old.split("\n", allow_blank=True)
+        new_lines = new.split("\n", allow_blank=True)
+        for y in range(height):
+            o = old_lines[y] if y < len(old_lines) else Text()
+            n = new_lines[y] if y < len(new_lines) else Text()
+            if o.plain == n.plain and o.spans == n.spans and o.style == n.style:
+                continue
+            for a, b in changed_spans(cells(o.render(console)), cells(n.render(console))):
+                self.refresh(Region(a, y, b - a, 1))
 
     def _all_series(self) -> list[Series]:
         return [s for runs in self._panels.values() for s in runs]
@@ -421,6 +457,9 @@ class ChartView(Widget):
         width, height = self.content_size
         if width <= 0 or height <= 0:
             return Text()
+        return self._render_text(width, height)
+
+    def _render_text(self, width: int, height: int) -> Text:
         color = not self.app.no_color
         background = self.background_colors[1].rgb
         key = (
@@ -436,6 +475,7 @@ class ChartView(Widget):
             self.page,
             color,
             background,
+            self._live,
         )
         if key != self._rendered_key:
             self._update_pages(width, height)
@@ -448,6 +488,7 @@ class ChartView(Widget):
                     x_range=self.x_range,
                     smoothing=self.smoothing,
                     show_raw=self.show_raw,
+                    grow=self._live,
                 )
                 for metric, runs in self._panels.items()
             ]

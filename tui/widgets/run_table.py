@@ -6,6 +6,11 @@ filtering, sorting and live updates just replace a list and repaint (a few ms at
 
 Every cell is a string that has already been through ``sanitize`` (or is produced by us), and is
 drawn as plain segments: no markup is ever parsed from run data.
+
+What reaches the terminal follows what changed: the widget remembers each line it drew and, on
+new data, a cursor move or a selection, refreshes only the cells that differ (``line_diff``). A
+live step of one run rewrites that run's step and value cells, not the table (issue 18: over SSH
+the table used to cost ~33 KB a refresh).
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ from typing import Any, ClassVar
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from tracker.tui.widgets.line_diff import cells, changed_spans
 
 
 @dataclass
@@ -146,6 +154,7 @@ class RunTable(ScrollView, can_focus=True):
         self.frozen = 4  # leading columns (mark, state, name, step) that stay put when scrolling sideways
         self._index: dict[str, int] = {}
         self._cache: dict[int, Strip] = {}
+        self._drawn: dict[int, Strip] = {}  # line y of the widget -> what was last drawn there
         self._ascii = False
 
     # ------------------------------------------------------------------ data
@@ -158,8 +167,9 @@ class RunTable(ScrollView, can_focus=True):
         self.columns = list(columns)
         self.rows = new_rows
         self._index = {r.key: i for i, r in enumerate(self.rows)}
-        # Keep the drawn lines of rows that did not change (the same Row object at the same
-        # place): a live update of one running run then redraws one line, not the screen.
+        # Keep the built lines of rows that did not change (the same Row object at the same
+        # place): a live update of one running run rebuilds one line; _repaint then sends
+        # only the cells of it that differ.
         self._cache = {}
         if same_cols:
             for i, strip in old_cache.items():
@@ -172,16 +182,7 @@ class RunTable(ScrollView, can_focus=True):
         self._cache.pop(old_cursor, None)
         self._cache.pop(self.cursor, None)
         self._update_virtual_size()
-        if same_cols and len(new_rows) == len(old_rows) and self.size.height:
-            # Same shape: repaint only the lines whose row changed (live updates of running
-            # runs), not the whole table — a full repaint costs ~8 ms a frame at 120x40.
-            changed = {i for i in range(len(new_rows)) if new_rows[i] is not old_rows[i]}
-            changed |= {old_cursor, self.cursor}
-            for i in changed:
-                self.refresh_line(i)
-            self.refresh(Region(0, 0, self.size.width, 1))  # the header (sort marker)
-        else:
-            self.refresh()
+        self._repaint()
         if self.cursor_key != current:
             self.post_message(self.CursorMoved(self, self.cursor_key))
 
@@ -216,12 +217,12 @@ class RunTable(ScrollView, can_focus=True):
         else:
             self.selected.add(key)
         self._cache.pop(self._index[key], None)
-        self.refresh()
+        self._repaint()
 
     def clear_selection(self) -> None:
         self.selected.clear()
         self._cache.clear()
-        self.refresh()
+        self._repaint()
 
     def set_ascii(self, ascii_only: bool) -> None:
         self._ascii = ascii_only
@@ -238,10 +239,22 @@ class RunTable(ScrollView, can_focus=True):
         if size != self.virtual_size:  # setting it re-lays out the screen
             self.virtual_size = size
 
-    def refresh_line(self, index: int) -> None:
-        y = index + 1 - int(self.scroll_y)
-        if 0 < y < self.size.height:
-            self.refresh(Region(0, y, self.size.width, 1))
+    def _repaint(self) -> None:
+        """Refresh only the cells whose content differs from what was last drawn (everything
+        before the first paint). Textual then writes just those cells to the terminal."""
+        width, height = self.size
+        if not height or not self._drawn:
+            self.refresh()
+            return
+        for y in range(height):
+            new = self._line_strip(y)
+            old = self._drawn.get(y)
+            if old is None:
+                self.refresh(Region(0, y, width, 1))
+            elif old is not new and old != new:
+                for a, b in changed_spans(cells(old), cells(new)):
+                    self.refresh(Region(a, y, b - a, 1))
+            self._drawn[y] = new
 
     def _set_cursor(self, i: int) -> None:
         if not self.rows:
@@ -258,7 +271,7 @@ class RunTable(ScrollView, can_focus=True):
             self.scroll_to(y=i, animate=False)
         elif i >= top + height:
             self.scroll_to(y=i - height + 1, animate=False)
-        self.refresh()
+        self._repaint()
         if old != i:
             self.post_message(self.CursorMoved(self, self.cursor_key))
 
@@ -299,13 +312,23 @@ class RunTable(ScrollView, can_focus=True):
         self._cache.clear()
         super().notify_style_update()
 
-    def on_focus(self) -> None:
+    # Textual's Widget._on_focus/_on_blur also repaint the whole widget: here only the cursor
+    # line's colours change, and _repaint sends just that line.
+    def _on_focus(self, event: events.Focus) -> None:
+        event.prevent_default()  # not Widget._on_focus
+        self.has_focus = True
         self._cache.pop(self.cursor, None)
-        self.refresh()
+        self._repaint()
+        if self.parent is not None:
+            self.parent.post_message(events.DescendantFocus(self))
 
-    def on_blur(self) -> None:
+    def _on_blur(self, event: events.Blur) -> None:
+        event.prevent_default()  # not Widget._on_blur
+        self.has_focus = False
         self._cache.pop(self.cursor, None)
-        self.refresh()
+        self._repaint()
+        if self.parent is not None:
+            self.parent.post_message(events.DescendantBlur(self))
 
     # ------------------------------------------------------------------ drawing
     def _cell(self, text: str, width: int, align: str) -> str:
@@ -372,6 +395,12 @@ class RunTable(ScrollView, can_focus=True):
         return w
 
     def render_line(self, y: int) -> Strip:
+        strip = self._line_strip(y)
+        self._drawn[y] = strip
+        return strip
+
+    def _line_strip(self, y: int) -> Strip:
+        """Line ``y`` of the widget: the header, a row or blank, scrolled sideways."""
         width = self.size.width
         scroll_x = int(self.scroll_x)
         if y == 0:
