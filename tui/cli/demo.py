@@ -29,7 +29,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if interactive():
             from tracker.tui.app import make_app
 
-            make_app(d, poll_interval=args.poll, refresh_hz=args.refresh_hz).run()
+            make_app(d, poll_interval=args.poll, refresh_hz=args.refresh_hz,
+                     low_bandwidth=getattr(args, "low_bandwidth", None)).run()
         else:
             time.sleep(1.5)  # let the live runs register
             args.store, args.project, args.json = str(d), None, False
