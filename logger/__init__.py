@@ -19,14 +19,16 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:  # pragma: no cover
     from ._init import finish, init, log
     from ._run import Config, Run, RunFinishedError, Summary
+    from ._sweep import SweepStopped, agent, sweep
     from .api import Api
 
 __all__ = ["Api", "Config", "Run", "RunFinishedError", "Summary", "TrackerWarning", "finish", "init", "log",
-           "run", "config", "summary", "__version__"]
+           "sweep", "agent", "SweepStopped", "run", "config", "summary", "__version__"]
 
 #: Public name -> the module (relative to this package) that defines it, imported on first use.
 _LAZY = {"init": "._init", "log": "._init", "finish": "._init", "Run": "._run", "Config": "._run",
-         "Summary": "._run", "RunFinishedError": "._run", "Api": ".api", "TrackerWarning": "._values"}
+         "Summary": "._run", "RunFinishedError": "._run", "Api": ".api", "TrackerWarning": "._values",
+         "sweep": "._sweep", "agent": "._sweep", "SweepStopped": "._sweep"}
 
 
 def __getattr__(name: str) -> Any:
