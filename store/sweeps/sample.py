@@ -51,6 +51,9 @@ def sample_param(p: Param, rng: random.Random) -> Any:
         return rng.choice(a["values"])
     if d == "int_uniform":
         return rng.randint(a["min"], a["max"])
+    if d in ("beta", "q_beta"):
+        x = rng.betavariate(a["a"], a["b"])
+        return _q(x, a["q"]) if d == "q_beta" else x
     return from_unit(p, rng.random())
 
 
