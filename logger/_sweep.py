@@ -89,6 +89,7 @@ def attach(run: Any) -> None:
     run.sweep_id = os.environ.get(ENV_SWEEP)
     run._sweep_params = params
     coord.attach_run(run._writer.store, tid, run.id)
+    run._enqueue_update({"meta_merge": {"sweep_id": run.sweep_id, "sweep_trial": tid}})
     _attached[tid] = run
 
 
