@@ -189,6 +189,7 @@ def _bayes(cfg: SweepConfig, trials: Sequence[Trial], rng: random.Random) -> dic
         best_u, best_score = rng.random(), -math.inf
         for _ in range(N_CANDIDATES):
             u = rng.gauss(rng.choice(gu), bw_g) if gu and rng.random() > 1 / (len(gu) + 1) else rng.random()
+            u = -u if u < 0 else 2.0 - u if u > 1 else u  # reflected: clipping piles draws on the bounds
             u = min(max(u, 0.0), 1.0)
             score = math.log(_pdf(u, gu, bw_g)) - math.log(_pdf(u, bu, bw_b))
             if score > best_score:
