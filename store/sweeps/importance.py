@@ -82,7 +82,7 @@ def _bins(xs: Sequence[Any]) -> tuple[list[int], list[float] | None]:
     """Group ids for η², and the numeric values for Spearman (None for a categorical parameter)."""
     numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs)
     if not numeric:
-        keys = {repr(x): i for i, x in enumerate(dict.fromkeys(repr(x) for x in xs))}
+        keys = {k: i for i, k in enumerate(dict.fromkeys(repr(x) for x in xs))}
         return [keys[repr(x)] for x in xs], None
     vals = [float(x) for x in xs]
     distinct = sorted(set(vals))
