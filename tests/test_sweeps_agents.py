@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import child_env, ro_conn, script, wait_for
 
 import tracker
+from helpers import child_env, ro_conn, script, wait_for
 from tracker.store import Store
 from tracker.store.sweeps import coord
 

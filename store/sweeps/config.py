@@ -267,7 +267,7 @@ def _early(cfg: dict[str, Any]) -> EarlyTerminate | None:
         band = float(_int(et["min_iter"], "early_terminate.min_iter"))
         if band < 1:
             raise SweepConfigError("early_terminate.min_iter: must be at least 1")
-        bands = []
+        bands: list[int] = []
         while band <= 1e9 and len(bands) < 100:
             bands.append(int(band))
             band *= eta
