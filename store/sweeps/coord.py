@@ -250,7 +250,8 @@ def claim(store: Store, sweep_id: str, agent_id: str, now: float | None = None) 
                 tries[t.grid_index] = tries.get(t.grid_index, 0) + 1
         retry = {i for i in retry if i is not None and tries.get(i, 0) < GRID_ATTEMPTS}
         seq = len(rows)
-        rng = random.Random(f"{sweep_id}:{seq}:{cfg.seed}")
+        # seed: in the config, the same draws for every sweep made from it (else per sweep)
+        rng = random.Random(f"seed:{cfg.seed}:{seq}" if cfg.seed is not None else f"{sweep_id}:{seq}")
         known = [Trial(_flat(t.params), t.value, t.state == "running", t.grid_index) for t in rows]
         got = propose(cfg, known, rng, retry={i for i in retry if i is not None})
         if got is None:

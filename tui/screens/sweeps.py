@@ -120,7 +120,7 @@ class SweepsScreen(TrackerScreen):
 
     HELP_TITLE = "Sweeps"
     DEFAULT_CSS = """
-    SweepsScreen #sweeps { height: 7; }
+    SweepsScreen #sweeps { height: 5; }
     SweepsScreen #curve { height: 2; }
     SweepsScreen #trials, SweepsScreen #importance { height: 1fr; }
     SweepsScreen .hidden { display: none; }
