@@ -179,3 +179,59 @@ def test_hyperband_sigterms_a_program_trial_that_falls_outside_the_top(tmp_path,
     run = tracker.Api(store_dir).run(got[2][2])
     assert run.state != "running" and run.meta["sweep_stop"]["band"] == stop["band"]
     assert run.meta.get("signal") == "SIGTERM"
+
+
+GPU_PROGRAM = """
+import os, sys, time, tracker
+run = tracker.init(config={"x": 0})
+ready = os.path.join(os.environ["READY_DIR"], f"ready-{run.id}")
+open(ready, "w").close()
+deadline = time.monotonic() + 60
+while len([f for f in os.listdir(os.environ["READY_DIR"]) if f.startswith("ready-")]) < 2:
+    assert time.monotonic() < deadline, "the other agent's trial never started"
+    time.sleep(0.01)
+run.log({"loss": float(run.config["x"])})
+"""
+
+
+def test_gpus_runs_one_agent_per_gpu_with_cuda_visible_devices(tmp_path, store_dir):
+    prog = script(tmp_path, "train.py", GPU_PROGRAM)
+    sid = tracker.sweep({"program": str(prog), "method": "grid", "parameters": {"x": {"values": [1, 2]}}},
+                        project="gpu", dir=store_dir)
+    r = subprocess.run([sys.executable, "-m", "tracker.tui.cli", "--store", str(store_dir), "agent", sid,
+                        "--gpus", "0,1"], capture_output=True, text=True, timeout=120,
+                       env=child_env(READY_DIR=str(tmp_path), **FAST))
+    assert r.returncode == 0, r.stderr
+    runs = tracker.Api(store_dir).sweep(sid).runs
+    assert sorted(run.meta["cuda_visible_devices"] for run in runs) == ["0", "1"]  # both trials ran at once
+    assert sorted(run.config["x"] for run in runs) == [1, 2] and {run.sweep_id for run in runs} == {sid}
+
+
+def test_command_macros_expand_as_wandb_documents(tmp_path):
+    from tracker._sweep_program import build_command
+
+    params = {"lr": 0.1, "optim": {"name": "adam", "betas": [0.9, 0.99]}}
+    cmd = ("${env}", "${interpreter}", "${program}", "--fixed", "${args}", "${args_no_hyphens}", "${args_json}",
+           "${args_json_file}")
+    argv = build_command(cmd, "train.py", params, str(tmp_path / "p.json"))
+    assert argv[:4] == ["/usr/bin/env", sys.executable, "train.py", "--fixed"]
+    assert argv[4:7] == ["--lr=0.1", "--optim.name=adam", "--optim.betas=[0.9, 0.99]"]
+    assert argv[7:10] == ["lr=0.1", "optim.name=adam", "optim.betas=[0.9, 0.99]"]
+    assert json.loads(argv[10]) == params and argv[11] == str(tmp_path / "p.json")
+
+
+def test_changing_a_swept_key_later_warns_and_the_agent_refuses_an_unknown_sweep(store_dir):
+    sid = tracker.sweep(grid(1), project="w", dir=store_dir)
+    seen = []
+
+    def fn():
+        run = tracker.init(config={"x": 5, "other": 1}, dir=store_dir)
+        with pytest.warns(tracker.TrackerWarning, match="set to 0 by sweep"):
+            run.config.update({"x": 7})
+        run.config.update({"other": 2})  # not swept: no warning
+        seen.append(dict(run.config))
+
+    assert tracker.agent(sid, function=fn, dir=store_dir) == 1
+    assert seen == [{"x": 7, "other": 2}]
+    with pytest.raises(ValueError, match="no sweep 'nope'"):
+        tracker.agent("nope", function=fn, dir=store_dir)
