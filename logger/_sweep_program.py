@@ -29,7 +29,8 @@ KILL_AFTER = float(os.environ.get("TRACKER_SWEEP_KILL_AFTER", "30"))
 
 
 def _fmt(v: Any) -> str:
-    return json.dumps(v) if isinstance(v, (dict, list, bool)) or v is None else str(v)
+    """As W&B writes a value into ``--name=value``: Python's str(), JSON for lists and dicts."""
+    return json.dumps(v) if isinstance(v, (dict, list)) else str(v)
 
 
 def build_command(command: tuple[str, ...] | None, program: str | None, params: dict[str, Any],

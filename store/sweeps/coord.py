@@ -139,6 +139,8 @@ def set_state(store: Store, sweep_id: str, state: str) -> str:
         row = c.execute("SELECT state FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
         if row is None:
             raise KeyError(sweep_id)
+        if row[0] in ("finished", "cancelled") and state != row[0]:
+            raise ValueError(f"sweep {sweep_id} is {row[0]}; its state no longer changes")
         c.execute("UPDATE sweeps SET state = ?, updated_at = ? WHERE id = ?", (state, time.time(), sweep_id))
         return str(row[0])
 

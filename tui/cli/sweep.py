@@ -50,6 +50,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         except KeyError:
             print(f"tracker-tui sweep: no sweep {sanitize(args.sweep)!s} in {sanitize(store.path)}", file=sys.stderr)
             return 1
+        except ValueError as e:
+            print(f"tracker-tui sweep {args.target}: {sanitize(e)}", file=sys.stderr)
+            return 1
         finally:
             store.close()
         print(f"sweep {sanitize(args.sweep)}: {before} -> {ACTIONS[args.target]}")
