@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
-from helpers import child_env
 
 import tracker
+from helpers import child_env
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 
