@@ -74,3 +74,28 @@ def test_importance_tells_a_real_effect_from_noise_with_its_floor():
     assert got["u"].real and not got["junk"].real and got["junk"].n == 60
     assert importance(rows[:2], ["lr"])[0].rho is None  # too few runs: nothing claimed
     assert best_so_far([3.0, None, 5.0, 1.0], "minimize") == [3.0, 3.0, 3.0, 1.0]
+
+
+async def test_a_run_stopped_by_the_sweep_says_so_with_band_and_reason_in_its_detail(store_dir):
+    sid = tracker.sweep({"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"values": [1]}}},
+                        project="hb", dir=store_dir)
+    from tracker.store import Store
+    from tracker.store.sweeps import coord
+
+    def fn():
+        run = tracker.init(dir=store_dir, system_interval=0, console=False)
+        run.log({"loss": 1.0})
+        store = Store(store_dir)  # what an agent's monitor records when hyperband stops the trial
+        tid = coord.trials(store, sid)[0].tid
+        coord.end_trial(store, tid, "stopped", {"band": 9, "reason": "hyperband: worse than the band's threshold"})
+        store.close()
+
+    tracker.agent(sid, function=fn, dir=store_dir)
+    run = tracker.Api(store_dir).sweep(sid).runs[0]
+    app = app_for(store_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        app.open_detail(run.id)
+        await settle(pilot, app, rounds=5)
+        text = str(app.screen.query_one("#overview-text").render())
+        assert f"{sid}: stopped by the sweep at band 9: hyperband: worse than the band's threshold" in text
