@@ -104,11 +104,14 @@ def warn_override(run: Any, data: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------------- the agent side
-def sweep(config: Any, project: str | None = None, *, dir: str | os.PathLike[str] | None = None) -> str:
+def sweep(sweep: Any, project: str | None = None, entity: str | None = None, *,
+          dir: str | os.PathLike[str] | None = None) -> str:
     """Check a sweep config (dict, or path to a YAML/JSON file) and store it; returns the sweep id.
 
-    Raises ``SweepConfigError`` (a ``ValueError``) naming the field and what is allowed there.
+    wandb's signature (``sweep=``, ``project=``; ``entity`` is accepted and unused: there is no
+    server). Raises ``SweepConfigError`` (a ``ValueError``) naming the field and what is allowed.
     """
+    config = sweep
     from tracker.store import Store
     from tracker.store.sweeps import coord, parse
 
@@ -212,13 +215,14 @@ def trial_env(store: Any, sw: Any, trial: Any) -> dict[str, str]:
             "TRACKER_DIR": str(store.dir), "TRACKER_PROJECT": sw.project}
 
 
-def agent(sweep_id: str, function: Callable[[], Any], count: int | None = None, *,
-          dir: str | os.PathLike[str] | None = None) -> int:
+def agent(sweep_id: str, function: Callable[[], Any], entity: str | None = None, project: str | None = None,
+          count: int | None = None, *, dir: str | os.PathLike[str] | None = None) -> int:
     """Run ``function()`` for trials of the sweep until it is done (or ``count`` trials ran).
 
     Each call should ``tracker.init()`` (which receives the trial's parameters in ``config``) and
     log the sweep's metric. An exception in ``function`` fails that trial (printed, the agent goes
-    on); :class:`SweepStopped` stops it. Returns the number of trials run.
+    on); :class:`SweepStopped` stops it. Returns the number of trials run. ``entity`` and
+    ``project`` are wandb's and unused (the sweep id names the sweep).
     """
     from tracker.store.sweeps import coord
 

@@ -235,3 +235,17 @@ def test_changing_a_swept_key_later_warns_and_the_agent_refuses_an_unknown_sweep
     assert seen == [{"x": 7, "other": 2}]
     with pytest.raises(ValueError, match="no sweep 'nope'"):
         tracker.agent("nope", function=fn, dir=store_dir)
+
+
+def test_wandb_call_shapes_work(store_dir):
+    cfg = {"method": "random", "run_cap": 2, "metric": {"name": "loss", "goal": "maximize"},
+           "parameters": {"x": {"values": [1, 2, 3]}}}
+    sid = tracker.sweep(sweep=cfg, project="w", entity="me", dir=store_dir)
+
+    def train():
+        with tracker.init(dir=store_dir) as run:
+            run.log({"loss": run.config["x"]})
+
+    assert tracker.agent(sid, train, "me", "w", 5, dir=store_dir) == 2  # run_cap ends it first
+    s = tracker.Api(store_dir).sweep(sid)
+    assert s.best_run().summary["loss"] == max(r.summary["loss"] for r in s.runs)
