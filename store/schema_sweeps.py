@@ -8,7 +8,8 @@
   agent and run it belongs to, and for a stopped trial the band and reason (``stop``, JSON).
 - ``sweep_agents``: one row per agent process (host, pid and its start marker for liveness).
 
-Adds tables only: no stored row changes, so no backup is taken for it.
+Adds tables only (IF NOT EXISTS: a store that has them is left as it is): no stored row
+changes, so no backup is taken for it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sqlite3
 
 def migrate_sweeps(conn: sqlite3.Connection) -> None:
     for stmt in (
-        """CREATE TABLE sweeps (
+        """CREATE TABLE IF NOT EXISTS sweeps (
             id          TEXT PRIMARY KEY,
             project     TEXT NOT NULL,
             name        TEXT NOT NULL,
@@ -31,7 +32,7 @@ def migrate_sweeps(conn: sqlite3.Connection) -> None:
             created_at  REAL NOT NULL,
             updated_at  REAL NOT NULL
         )""",
-        """CREATE TABLE sweep_trials (
+        """CREATE TABLE IF NOT EXISTS sweep_trials (
             tid         INTEGER PRIMARY KEY,
             sweep_id    TEXT NOT NULL,
             seq         INTEGER NOT NULL,
@@ -47,8 +48,8 @@ def migrate_sweeps(conn: sqlite3.Connection) -> None:
             UNIQUE (sweep_id, seq),
             UNIQUE (sweep_id, grid_index, attempt)
         )""",
-        "CREATE INDEX sweep_trials_state ON sweep_trials(sweep_id, state)",
-        """CREATE TABLE sweep_agents (
+        "CREATE INDEX IF NOT EXISTS sweep_trials_state ON sweep_trials(sweep_id, state)",
+        """CREATE TABLE IF NOT EXISTS sweep_agents (
             id           TEXT PRIMARY KEY,
             sweep_id     TEXT NOT NULL,
             host         TEXT,

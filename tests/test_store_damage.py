@@ -18,7 +18,7 @@ import pytest
 
 import tracker
 from helpers import child_env
-from tracker.store import Store, StoreDamaged, StoreVersionError
+from tracker.store import SCHEMA_VERSION, Store, StoreDamaged, StoreVersionError
 
 CLI = [sys.executable, "-m", "tracker.tui.cli"]
 MARK = b"RUN-CONFIG-MARK"
@@ -178,7 +178,7 @@ def test_doctor_reports_an_intact_store_as_ok(good):
     d, _ = good
     p = cli("doctor", store=d)
     assert p.returncode == 0, p.stderr
-    assert "integrity_check: ok" in p.stdout and "schema version 3" in p.stdout
+    assert "integrity_check: ok" in p.stdout and f"schema version {SCHEMA_VERSION}" in p.stdout
 
 
 def test_doctor_reports_damage_and_points_to_recover(damaged_store):
@@ -202,7 +202,7 @@ def test_doctor_recovers_what_is_readable_into_a_new_file(damaged_store, tmp_pat
     assert "integrity_check of the copy: ok" in p.stdout
     assert fingerprint(d) == before
     c = sqlite3.connect(out)
-    assert c.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert c.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     n_metrics = c.execute("SELECT count(*) FROM metrics").fetchone()[0]
     c.close()
     assert n_metrics > 0 and f"metrics: {n_metrics:,} rows" in p.stdout
