@@ -79,6 +79,36 @@ def bayes() -> None:
         print(f"bayes proposal, 4 params, {n} trials (8 running): {(time.perf_counter() - t) / reps * 1e3:.1f} ms")
 
 
+def monitor(runs: int = 10, points: int = 20_000) -> None:
+    """One hyperband check by an agent's monitor: every point read vs the indexed curves."""
+    import tracker
+    from tracker.store import Store
+    from tracker.store.sweeps import coord
+    from tracker.store.sweeps.hyperband import curve
+
+    d = tempfile.mkdtemp(prefix="sweep-bench-mon-")
+    sid = tracker.sweep({"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"values": list(range(runs))}}},
+                        dir=d)
+
+    def fn() -> None:
+        run = tracker.init(dir=d, system_interval=0, console=False, capture_git=False)
+        for i in range(points):
+            run.log({"loss": 1.0 / (i + 1)})
+
+    tracker.agent(sid, function=fn, dir=d)
+    store = Store(d)
+    bands = (3, 9, 27, 81, 243, 729, 2187, 6561, 19683)
+    t = time.perf_counter()
+    full = {k: curve(h, bands, "minimize") for k, h in coord.histories(store, sid, "loss").items()}
+    t_full = time.perf_counter() - t
+    t = time.perf_counter()
+    fast = coord.curves(store, sid, "loss", bands, "minimize")
+    t_fast = time.perf_counter() - t
+    assert fast == full
+    print(f"hyperband check, {runs} runs x {points:,} points: reading every point {t_full * 1e3:.0f} ms, "
+          f"indexed curves {t_fast * 1e3:.1f} ms ({t_full / t_fast:.0f}x)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--agents", type=int, default=8)
@@ -87,6 +117,7 @@ def main() -> None:
     print(f"host: {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
     claims(a.agents, a.claims)
     bayes()
+    monitor()
 
 
 if __name__ == "__main__":

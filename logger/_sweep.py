@@ -170,8 +170,8 @@ class Monitor(threading.Thread):
         et = cfg.early_terminate
         if et is None or cfg.metric is None:
             return
-        hs = coord.histories(store, self.sweep_id, cfg.metric)
-        stops = hyperband.to_stop({str(k): v for k, v in hs.items()}, [str(tid)], et.bands, et.eta, cfg.goal)
+        cs = coord.curves(store, self.sweep_id, cfg.metric, et.bands, cfg.goal)
+        stops = hyperband.to_stop_curves({str(k): v for k, v in cs.items()}, [str(tid)], et.bands, et.eta, cfg.goal)
         s = stops.get(str(tid))
         if s is not None:
             self._stop(tid, {"band": s.band, "threshold": s.threshold, "value": s.best,

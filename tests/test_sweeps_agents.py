@@ -249,3 +249,24 @@ def test_wandb_call_shapes_work(store_dir):
     assert tracker.agent(sid, train, "me", "w", 5, dir=store_dir) == 2  # run_cap ends it first
     s = tracker.Api(store_dir).sweep(sid)
     assert s.best_run().summary["loss"] == max(r.summary["loss"] for r in s.runs)
+
+
+def test_the_monitors_indexed_curves_agree_with_full_histories(store_dir):
+    from tracker.store.sweeps.hyperband import curve
+
+    sid = tracker.sweep(grid(3), project="c", dir=store_dir)
+
+    def fn():
+        run = tracker.init(dir=store_dir)
+        x = run.config["x"]
+        for i in range(40 + 10 * x):
+            run.log({"loss": (x + 1) * 10.0 / (i + 1) + (0.5 if i % 7 == 0 else 0.0), "other": 1.0})
+
+    tracker.agent(sid, function=fn, dir=store_dir)
+    store = Store(store_dir)
+    bands = (3, 9, 27, 81)
+    for goal in ("minimize", "maximize"):
+        got = coord.curves(store, sid, "loss", bands, goal)
+        want = {tid: curve(h, bands, goal) for tid, h in coord.histories(store, sid, "loss").items()}
+        assert got == want and len(got) == 3
+    store.close()

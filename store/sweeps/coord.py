@@ -17,6 +17,7 @@ import math
 import random
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -300,6 +301,36 @@ def end_trial(store: Store, tid: int, state: str, stop: dict[str, Any] | None = 
                          WHERE id = (SELECT run_id FROM sweep_trials WHERE tid = ?)""", (json.dumps(stop), tid))
 
     store._write(store.conn, do)
+
+
+def curves(store: Store, sweep_id: str, metric: str, bands: Sequence[int], goal: str) -> dict[int, Any]:
+    """Each trial's :class:`~.hyperband.Curve` of ``metric``, read without scanning its points: the
+    count and best value from ``metric_summary``, the value at each band it passed by one indexed
+    lookup (``ORDER BY step, id ... OFFSET band``). A few rows per run and band, however long."""
+    from .hyperband import Curve
+
+    c = store.conn
+    try:
+        rows = c.execute(
+            """SELECT t.tid, r.rid, ms.kid, ms.count, ms.min, ms.max FROM sweep_trials t
+               JOIN runs r ON r.id = t.run_id JOIN keys k ON k.name = ?
+               JOIN metric_summary ms ON ms.rid = r.rid AND ms.kid = k.kid
+               WHERE t.sweep_id = ?""", (metric, sweep_id)).fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    out: dict[int, Any] = {}
+    for tid, rid, kid, n, lo, hi in rows:
+        at: dict[int, float] = {}
+        for b in bands:
+            if b >= n:
+                break
+            v = c.execute("SELECT value FROM metrics WHERE rid = ? AND kid = ? ORDER BY step, id LIMIT 1 OFFSET ?",
+                          (rid, kid, b)).fetchone()
+            if v is not None and isinstance(v[0], (int, float)) and math.isfinite(v[0]):
+                at[b] = float(v[0])
+        best = hi if goal == "maximize" else lo
+        out[tid] = Curve(int(n), at, float(best) if isinstance(best, (int, float)) and math.isfinite(best) else None)
+    return out
 
 
 def histories(store: Store, sweep_id: str, metric: str) -> dict[int, list[float]]:

@@ -28,35 +28,48 @@ class Stop:
                 f"threshold {self.threshold:.6g} (outside the top fraction)")
 
 
-def thresholds(histories: Sequence[Sequence[float]], bands: Sequence[int], eta: float, goal: str) -> list[float]:
-    """Per band, the (minimizing-sign) threshold a run must beat; ``inf`` where no run got there."""
+@dataclass(frozen=True)
+class Curve:
+    """What the rule needs of one run: how many values it logged, its value at each band it
+    passed (``at[band]`` is the value at 0-based position ``band``) and its best value so far."""
+
+    n: int
+    at: Mapping[int, float]
+    best: float | None
+
+
+def curve(history: Sequence[float], bands: Sequence[int], goal: str) -> Curve:
+    """A full history reduced to a :class:`Curve`."""
+    best = (min if goal != "maximize" else max)(history) if history else None
+    return Curve(len(history), {b: history[b] for b in bands if b < len(history)}, best)
+
+
+def to_stop_curves(curves: Mapping[str, Curve], running: Sequence[str], bands: Sequence[int], eta: float,
+                   goal: str) -> dict[str, Stop]:
+    """Which of the ``running`` runs to stop (W&B's rule, on each run's :class:`Curve`)."""
     sign = -1.0 if goal == "maximize" else 1.0
     r = 1.0 / eta
-    out = []
+    th = []
     for band in bands:
-        vals = sorted(sign * h[band] for h in histories if len(h) > band)
-        out.append(vals[int(r * len(vals))] if vals else math.inf)
+        vals = sorted(sign * c.at[band] for c in curves.values() if band in c.at)
+        th.append(vals[int(r * len(vals))] if vals else math.inf)
+    out: dict[str, Stop] = {}
+    for key in running:
+        c = curves.get(key)
+        if c is None or c.best is None:
+            continue
+        closest = None
+        for band, t in zip(bands, th):
+            if band < c.n:
+                closest = (band, t)
+            else:
+                break
+        if closest is not None and sign * c.best > closest[1]:
+            out[key] = Stop(band=closest[0], threshold=sign * closest[1], best=c.best)
     return out
 
 
 def to_stop(histories: Mapping[str, Sequence[float]], running: Sequence[str], bands: Sequence[int], eta: float,
             goal: str) -> dict[str, Stop]:
     """Which of the ``running`` runs to stop, given every run's metric history (finite values)."""
-    sign = -1.0 if goal == "maximize" else 1.0
-    hs = [h for h in histories.values() if h]
-    th = thresholds(hs, bands, eta, goal)
-    out: dict[str, Stop] = {}
-    for key in running:
-        h = histories.get(key) or []
-        closest = None
-        for band, t in zip(bands, th):
-            if band < len(h):
-                closest = (band, t)
-            else:
-                break
-        if closest is None:
-            continue
-        best = min(sign * v for v in h)
-        if best > closest[1]:
-            out[key] = Stop(band=closest[0], threshold=sign * closest[1], best=sign * best)
-    return out
+    return to_stop_curves({k: curve(h, bands, goal) for k, h in histories.items() if h}, running, bands, eta, goal)
