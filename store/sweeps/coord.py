@@ -334,12 +334,12 @@ def curves(store: Store, sweep_id: str, metric: str, bands: Sequence[int], goal:
 
 
 def histories(store: Store, sweep_id: str, metric: str) -> dict[int, list[float]]:
-    """Each trial's logged values of ``metric`` in logging order (finite values only)."""
+    """Each trial's logged values of ``metric`` in step order (finite values only)."""
     try:
         rows = store.conn.execute(
             """SELECT t.tid, m.value FROM sweep_trials t JOIN runs r ON r.id = t.run_id
                JOIN metrics m ON m.rid = r.rid AND m.kid = (SELECT kid FROM keys WHERE name = ?)
-               WHERE t.sweep_id = ? ORDER BY t.tid, m.id""", (metric, sweep_id)).fetchall()
+               WHERE t.sweep_id = ? ORDER BY t.tid, m.step, m.id""", (metric, sweep_id)).fetchall()
     except sqlite3.OperationalError:
         return {}
     out: dict[int, list[float]] = {}
