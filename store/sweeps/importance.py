@@ -112,13 +112,13 @@ def importance(rows: Sequence[tuple[dict[str, Any], float]], params: Sequence[st
         rho = _pearson(rx, ry) if rx is not None else None
         eta = _eta2(groups, ys) if len(set(groups)) > 1 else None
         null_rho, null_eta = [], []
-        perm = list(ys)
+        order = list(range(n))
         for _ in range(PERMUTATIONS):
-            rng.shuffle(perm)
+            rng.shuffle(order)  # one shuffle for both: the ranks of shuffled values are the shuffled ranks
             if rx is not None:
-                null_rho.append(abs(_pearson(rx, ranks(perm)) or 0.0))
+                null_rho.append(abs(_pearson(rx, [ry[i] for i in order]) or 0.0))
             if eta is not None:
-                null_eta.append(_eta2(groups, perm) or 0.0)
+                null_eta.append(_eta2(groups, [ys[i] for i in order]) or 0.0)
         out.append(Importance(p, n, rho, _q95(null_rho), eta, _q95(null_eta)))
     out.sort(key=lambda i: -max(abs(i.rho or 0.0), i.eta2 or 0.0))
     return out

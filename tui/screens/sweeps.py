@@ -73,7 +73,9 @@ def load_sweeps(store: Any, project: str | None) -> list[SweepInfo]:
     return out
 
 
-def load_detail(store: Any, sw: Any) -> Detail:
+def load_detail(store: Any, sw: Any, cache: dict[Any, Any] | None = None) -> Detail:
+    """The sweep's trials and curve; importance (seconds for thousands of trials) is recomputed only
+    when a trial's value changed (``cache``: kept by the screen)."""
     from tracker.store.sweeps import coord, parse
     from tracker.store.sweeps.config import flatten
     from tracker.store.sweeps.importance import best_so_far, importance
@@ -84,6 +86,11 @@ def load_detail(store: Any, sw: Any) -> Detail:
     except ValueError:
         params = sorted({k for t in trials for k in flatten(t.params)})
     rows = [(flatten(t.params), t.value) for t in trials if t.value is not None]
+    key = (sw.id, tuple(params), tuple((t.tid, t.value) for t in trials if t.value is not None))
+    cache = {} if cache is None else cache
+    if key not in cache:
+        cache.clear()
+        cache[key] = importance(rows, params)
     names = {}
     for t in trials:
         if t.run_id:
@@ -91,8 +98,7 @@ def load_detail(store: Any, sw: Any) -> Detail:
                 names[t.run_id] = store.run(t.run_id).name
             except LookupError:
                 pass
-    return Detail(sw, trials, params, importance(rows, params), best_so_far([t.value for t in trials], sw.goal),
-                  names)
+    return Detail(sw, trials, params, cache[key], best_so_far([t.value for t in trials], sw.goal), names)
 
 
 def sparkline(values: list[float], width: int, ascii_only: bool = False) -> str:
@@ -138,6 +144,7 @@ class SweepsScreen(TrackerScreen):
         self.sweeps: list[SweepInfo] = []
         self.detail: Detail | None = None
         self.show_importance = False
+        self._importance_cache: dict[Any, Any] = {}
 
     def compose(self) -> ComposeResult:
         yield TitleBar(id="sw-title")
@@ -197,7 +204,7 @@ class SweepsScreen(TrackerScreen):
     def load_detail(self, sw: Any) -> None:
         store = self.tapp.reader.store
         if store is not None:
-            d = load_detail(store, sw)
+            d = load_detail(store, sw, self._importance_cache)
             self.app.call_from_thread(self._show_detail, d)
 
     def _show_detail(self, d: Detail) -> None:
