@@ -5,6 +5,7 @@ stopped at) and which parameters matter (``i``); ``P`` opens parallel coordinate
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -145,6 +146,27 @@ class SweepsScreen(TrackerScreen):
         self.detail: Detail | None = None
         self.show_importance = False
         self._importance_cache: dict[Any, Any] = {}
+        # The screen's own read connection, used by one worker at a time (the reader's is shared
+        # with the other screens' workers under its lock).
+        self._store: Any = None
+        self._lock = threading.Lock()
+
+    def _read(self, fn: Any) -> Any:
+        from tracker.store import Store, StoreMissing
+
+        with self._lock:
+            if self._store is None:
+                try:
+                    self._store = Store(self.tapp.reader.dir, create=False)
+                except StoreMissing:
+                    return None
+            return fn(self._store)
+
+    def on_unmount(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     def compose(self) -> ComposeResult:
         yield TitleBar(id="sw-title")
@@ -172,8 +194,7 @@ class SweepsScreen(TrackerScreen):
 
     @work(thread=True, exclusive=True, group="sweeps")
     def load(self) -> None:
-        store = self.tapp.reader.store
-        infos = [] if store is None else load_sweeps(store, self.project)
+        infos = self._read(lambda store: load_sweeps(store, self.project)) or []
         self.app.call_from_thread(self._show_sweeps, infos)
 
     def _show_sweeps(self, infos: list[SweepInfo]) -> None:
@@ -202,9 +223,8 @@ class SweepsScreen(TrackerScreen):
 
     @work(thread=True, exclusive=True, group="sweep-detail")
     def load_detail(self, sw: Any) -> None:
-        store = self.tapp.reader.store
-        if store is not None:
-            d = load_detail(store, sw, self._importance_cache)
+        d = self._read(lambda store: load_detail(store, sw, self._importance_cache))
+        if d is not None:
             self.app.call_from_thread(self._show_detail, d)
 
     def _show_detail(self, d: Detail) -> None:
