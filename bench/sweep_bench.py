@@ -109,6 +109,18 @@ def monitor(runs: int = 10, points: int = 20_000) -> None:
           f"indexed curves {t_fast * 1e3:.1f} ms ({t_full / t_fast:.0f}x)")
 
 
+def importance_cost() -> None:
+    from tracker.store.sweeps.importance import importance
+
+    rng = random.Random(0)
+    for n in (100, 500, 2000):
+        rows = [({"a": rng.random(), "b": rng.random(), "c": rng.choice("xyz"), "d": rng.randint(1, 8),
+                  "e": rng.random()}, rng.random()) for _ in range(n)]
+        t = time.perf_counter()
+        importance(rows, list("abcde"))
+        print(f"importance, 5 params, {n} trials, 200 permutations: {(time.perf_counter() - t) * 1e3:.0f} ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--agents", type=int, default=8)
@@ -117,6 +129,7 @@ def main() -> None:
     print(f"host: {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
     claims(a.agents, a.claims)
     bayes()
+    importance_cost()
     monitor()
 
 
