@@ -125,7 +125,15 @@ def _run_trial(store: Any, sw: Any, cfg: Any, trial: Any, current: dict[str, Any
         proc = subprocess.Popen(argv, env=env, start_new_session=True)
         current.update(proc=proc, tid=trial.tid)
         mon.current = trial.tid
-        code = proc.wait()
+        try:
+            code = proc.wait()
+        except BaseException:  # Ctrl-C or SIGTERM of the agent: the trial's own group goes with it
+            _kill_group(proc, signal.SIGTERM)
+            try:
+                proc.wait(KILL_AFTER)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc, signal.SIGKILL)
+            raise
         mon.current = None
         current.clear()
         return "finished" if code == 0 else "failed"

@@ -270,3 +270,30 @@ def test_the_monitors_indexed_curves_agree_with_full_histories(store_dir):
         want = {tid: curve(h, bands, goal) for tid, h in coord.histories(store, sid, "loss").items()}
         assert got == want and len(got) == 3
     store.close()
+
+
+LOOP_PROGRAM = """
+import os, time, tracker
+run = tracker.init(config={"x": 0})
+open(os.path.join(os.environ["READY_DIR"], f"ready-{run.id}"), "w").close()
+while True:
+    run.log({"loss": 1.0})
+    time.sleep(0.01)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_stopping_a_program_agent_stops_its_trial_process_too(tmp_path, store_dir, sig):
+    prog = script(tmp_path, "train.py", LOOP_PROGRAM)
+    sid = tracker.sweep({"program": str(prog), "method": "grid", "parameters": {"x": {"values": [1, 2]}}},
+                        project="sig", dir=store_dir)
+    agent = subprocess.Popen([sys.executable, "-m", "tracker.tui.cli", "--store", str(store_dir), "agent", sid],
+                             env=child_env(READY_DIR=str(tmp_path), **FAST), stderr=subprocess.PIPE, text=True)
+    ready = wait_for(lambda: [f for f in tmp_path.iterdir() if f.name.startswith("ready-")], 60, "the trial")
+    run_id = ready[0].name.split("-", 1)[1]
+    agent.send_signal(sig)
+    agent.communicate(timeout=60)
+    # the trial ran in its own process group (SIGTERM from hyperband must not hit the agent): it
+    # would go on logging forever if the agent did not take it along
+    wait_for(lambda: tracker.Api(store_dir).run(run_id).state != "running", 30, "the trial's run to end")
+    assert len(rows(store_dir, sid)) == 1
