@@ -21,16 +21,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._artifacts_run import log_artifact, use_artifact
     from ._init import finish, init, log
     from ._run import Config, Run, RunFinishedError, Summary
+    from ._sweep import SweepStopped, agent, sweep
     from .api import Api
 
 __all__ = ["Api", "Artifact", "Config", "Run", "RunFinishedError", "Summary", "TrackerWarning", "finish", "init", "log",
-           "log_artifact", "use_artifact",
+           "log_artifact", "use_artifact", "sweep", "agent", "SweepStopped",
            "run", "config", "summary", "__version__"]
 
 #: Public name -> the module (relative to this package) that defines it, imported on first use.
 _LAZY = {"init": "._init", "log": "._init", "finish": "._init", "Run": "._run", "Config": "._run",
          "Summary": "._run", "RunFinishedError": "._run", "Api": ".api", "TrackerWarning": "._values",
-         "Artifact": "._artifacts", "log_artifact": "._artifacts_run", "use_artifact": "._artifacts_run"}
+         "Artifact": "._artifacts", "log_artifact": "._artifacts_run", "use_artifact": "._artifacts_run",
+         "sweep": "._sweep", "agent": "._sweep", "SweepStopped": "._sweep"}
 
 
 def __getattr__(name: str) -> Any:

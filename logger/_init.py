@@ -92,6 +92,11 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         if rank not in ("", "0"):
             return DisabledRun(project=_project(project), rank=int(rank) if rank.isdigit() else None)
     spec = _spec(project, name, config, tags, group, job_type, notes, mask_secrets, strict)
+    sweep_trial = "TRACKER_SWEEP_TRIAL" in os.environ  # started by a sweep agent: its params win
+    if sweep_trial:
+        from . import _sweep
+
+        spec = _sweep.apply_to_spec(spec)
     cur = _state.current
     if cur is not None and not reinit:
         warn_once(f"reinit:{cur.id}", f"tracker: init() called while run {cur.id} is active; finishing it first "
@@ -106,6 +111,8 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         writer.run_info[run._rid] = {"run_id": run.id, "run_name": run.name, "project": run.project}
         _state.active.append(run)
         _state.current = run
+    if sweep_trial:
+        _sweep.attach(run)
     _hooks.install()
     _start_helpers(run, system_interval, console)
     if capture_git:

@@ -80,6 +80,10 @@ class Config(Mapping[str, Any]):
         """Merge keys into the config and store it."""
         data = load_config_source(other) if other is not None else {}
         data.update(kw)
+        if self._run is not None and self._run.sweep_id is not None:
+            from ._sweep import warn_override
+
+            warn_override(self._run, data)
         self._data.update(data)
         if self._run is not None:
             self._run._store_config()
@@ -130,6 +134,11 @@ class Summary(Mapping[str, Any]):
 
 class Run(ArtifactRunMixin):
     """A run being logged by this process. Create it with :func:`tracker.init`."""
+
+    #: The sweep whose agent started this run (``None`` outside sweeps).
+    sweep_id: str | None = None
+    _sweep_params: dict[str, Any] | None = None
+    _sweep_stop: dict[str, Any] | None = None  # set by the sweep agent: the next log() raises SweepStopped
 
     def __init__(self, *, writer: Writer, rid: int, id: str, name: str, project: str, group: str | None,
                  job_type: str | None, tags: list[str], notes: str | None, config: dict[str, Any],
@@ -189,7 +198,7 @@ class Run(ArtifactRunMixin):
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
+        if exc_type is None or getattr(exc_type, "_clean_stop", False):  # SweepStopped: a clean end
             self.finish(exit_code=0)
         else:
             code = 130 if issubclass(exc_type, KeyboardInterrupt) else 1
@@ -212,6 +221,10 @@ class Run(ArtifactRunMixin):
         if self._closed:
             self._log_closed()
             return
+        if self._sweep_stop is not None:
+            from ._sweep import SweepStopped
+
+            raise SweepStopped(self._sweep_stop)
         if type(data) is not dict:
             if isinstance(data, Mapping):
                 data = dict(data)

@@ -64,6 +64,17 @@ class Api(ArtifactApiMixin):
             runs = present + missing
         return runs
 
+    def sweep(self, sweep_id: str) -> Any:
+        """The sweep with this id (``.runs``, ``.best_run(order=)``, ``.config``, ``.state``, ``.name``)."""
+        from tracker.store.sweeps import coord
+
+        from ._sweep_api import ApiSweep
+
+        row = None if self._store is None else coord.get_sweep(self._store, sweep_id)
+        if row is None:
+            raise LookupError(f"tracker: no sweep {sweep_id!r} in {self.dir}")
+        return ApiSweep(self._store, row)
+
     def run(self, run_id: str) -> ApiRun:
         """The run with this id (or a unique prefix of its id or name)."""
         from tracker.store import RunNotFound
@@ -104,6 +115,7 @@ class ApiRun(ApiRunArtifactsMixin):
         self.summary: dict[str, Any] = {k: v for k, v in rec.summary.items()
                                         if not is_system_metric(k) or k in rec.summary_overrides}
         self.meta: dict[str, Any] = rec.meta
+        self.sweep_id: str | None = rec.meta.get("sweep_id")  # set when a sweep agent started the run
         self.last_step: int | None = rec.last_step
 
     @property

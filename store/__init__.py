@@ -174,8 +174,7 @@ class Store(StoreReads):
         says it (``user_version`` is bytes 60-63) and no file is created; with it, a read-only
         connection reads the newest page 1 from the WAL."""
         try:
-            with open(self.path, "rb") as f:
-                head = f.read(100)
+            head = _read_header(self.path)
         except OSError as e:
             raise StoreError(f"tracker: cannot open {self.path}: {e.strerror or e}") from e
         if not head:
@@ -444,6 +443,33 @@ class Store(StoreReads):
             c.executemany("UPDATE runs SET heartbeat_at = ? WHERE rid = ?", [(now, r) for r in rids])
 
         self._write(self.conn, do, retry=False)
+
+
+#: Files whose header :meth:`Store._probe` read, kept open: closing any descriptor of a database
+#: file drops every POSIX lock this process holds on it, SQLite's included, so a second Store
+#: opened in a process (an agent's monitor, init() inside a sweep agent, Api() in a training
+#: script) would let another process take the file as unused, checkpoint and reset the WAL under
+#: this process's connections, whose later commits were then lost ("How To Corrupt An SQLite
+#: Database File" §2.2). One descriptor per file, reused while it is the same file.
+_HEADER_FDS: dict[str, int] = {}
+_HEADER_LOCK = threading.Lock()
+
+
+def _read_header(path: Path) -> bytes:
+    key = os.path.realpath(path)
+    with _HEADER_LOCK:
+        fd = _HEADER_FDS.get(key)
+        if fd is not None:
+            try:
+                st, cur = os.fstat(fd), os.stat(key)
+                if (st.st_dev, st.st_ino) != (cur.st_dev, cur.st_ino):
+                    fd = None  # replaced (a recovery): the old descriptor stays open, never closed
+            except OSError:
+                fd = None
+        if fd is None:
+            fd = os.open(key, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            _HEADER_FDS[key] = fd
+        return os.pread(fd, 100, 0)
 
 
 #: Connections forgotten by :meth:`Store.abandon` in a forked child: kept referenced so they are

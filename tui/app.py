@@ -252,6 +252,11 @@ class TrackerApp(App[None]):
 
         self.push_screen(ParCoordsScreen(runs, config_keys, metric))
 
+    def open_sweeps(self, project: str | None) -> None:
+        from tracker.tui.screens.sweeps import SweepsScreen
+
+        self.push_screen(SweepsScreen(project))
+
     def apply_brush_expr(self, expr: str) -> None:
         """Put the parallel-coordinates brushes into the runs filter (replacing the previous ones)."""
         rs = self.runs_screen()

@@ -150,6 +150,12 @@ class DetailScreen(TrackerScreen):
         _kv(t, "state", r.state + (f" (exit {r.exit_code})" if r.exit_code not in (None, 0) else ""))
         if r.meta.get("error"):
             _kv(t, "error", r.meta.get("error"), "red")
+        if r.meta.get("sweep_id"):  # started by a sweep agent; sweep_stop: the sweep ended it
+            stop = r.meta.get("sweep_stop")
+            stop = stop if isinstance(stop, dict) else {}
+            band = f" at band {stop['band']}" if stop.get("band") is not None else ""
+            _kv(t, "sweep", f"{r.meta['sweep_id']}" + (f": stopped by the sweep{band}: {stop.get('reason', '')}"
+                                                      if stop else ""), "yellow" if stop else "")
         _kv(t, "created", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at)))
         end = r.finished_at or (now if r.state == "running" else max(r.heartbeat_at or 0, r.updated_at))
         _kv(t, "duration", fmt.duration(end - r.created_at))

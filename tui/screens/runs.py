@@ -69,6 +69,7 @@ class RunsScreen(TrackerScreen):
         Binding("a", "select_all", "Select all/none", show=False, id="runs.select_all"),
         Binding("R", "reload", "Reload", show=False, id="runs.reload"),
         Binding("A", "artifacts", "Artifacts", show=False, id="runs.artifacts"),
+        Binding("S", "sweeps", "Sweeps", show=False, id="runs.sweeps"),
         Binding("escape", "clear_filter", "Clear filter (in the filter box)", show=False, id="runs.clear_filter"),
     ]
 
@@ -497,6 +498,9 @@ class RunsScreen(TrackerScreen):
             return
         cols, metrics, configs = self._columns()
         self.tapp.open_parcoords(list(self.runs.values()), configs, self._primary())
+
+    def action_sweeps(self) -> None:
+        self.tapp.open_sweeps(self.project)
 
     def _pick(self, chosen: Callable[[Any], None], title: str, items: list[tuple[str, str]], **kw: Any) -> None:
         """Open a picker (imported here: it is not needed for the first paint)."""
