@@ -17,16 +17,24 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._init import finish, init, log
+    from ._compat import init
+    from ._compat_files import alert, define_metric, login, mark_preempting, restore, save
+    from ._init import finish, log
     from ._run import Config, Run, RunFinishedError, Summary
+    from ._settings import AlertLevel, Settings
     from .api import Api
 
 __all__ = ["Api", "Config", "Run", "RunFinishedError", "Summary", "TrackerWarning", "finish", "init", "log",
-           "run", "config", "summary", "__version__"]
+           "run", "config", "summary", "__version__", "AlertLevel", "Settings", "alert", "define_metric", "login",
+           "mark_preempting", "restore", "save"]
 
 #: Public name -> the module (relative to this package) that defines it, imported on first use.
-_LAZY = {"init": "._init", "log": "._init", "finish": "._init", "Run": "._run", "Config": "._run",
+_LAZY = {"init": "._compat", "log": "._init", "finish": "._init", "Run": "._run", "Config": "._run",
          "Summary": "._run", "RunFinishedError": "._run", "Api": ".api", "TrackerWarning": "._values"}
+# wandb's module-level names (issue 10): see README "Coming from wandb".
+_LAZY.update({"Settings": "._settings", "AlertLevel": "._settings", "alert": "._compat_files",
+              "login": "._compat_files", "save": "._compat_files", "restore": "._compat_files",
+              "define_metric": "._compat_files", "mark_preempting": "._compat_files"})
 
 
 def __getattr__(name: str) -> Any:
