@@ -326,6 +326,29 @@ class ApiRunCompatMixin:
         """Same as :meth:`update` (wandb has both)."""
         self.update()
 
+    def delete(self, delete_artifacts: bool = False) -> None:
+        """Delete the run for good: its row, points, summaries, events and its files directory
+        (a hard delete: there is no trash). A run still ``running`` is refused.
+
+        Raises:
+            StoreError: the run is still running.
+        """
+        import shutil
+        from pathlib import Path
+
+        from tracker.store import StoreError
+
+        if self.state == "running":  # type: ignore[attr-defined]
+            raise StoreError(f"tracker: run {self.id} is still running; finish it before deleting it")
+        rid = self._rec.rid
+
+        def do(c: Any) -> None:
+            for table in ("metrics", "metric_summary", "metric_blocks", "events", "runs"):
+                c.execute(f"DELETE FROM {table} WHERE rid = ?", (rid,))
+
+        self._store._write(self._store.conn, do)
+        shutil.rmtree(Path(self._store.dir, "runs", self.id), ignore_errors=True)
+
 
 def _with_texts(rows: list[dict[str, Any]], texts: list[tuple[int, str, str]],
                 keys: list[str] | None) -> list[dict[str, Any]]:

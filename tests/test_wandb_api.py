@@ -157,3 +157,24 @@ def test_update_persists_edits(store):
     again.display_name = "third"
     again.save()
     assert tracker.Api(store).run(r.id).name == "third"
+
+
+def test_delete_removes_the_run_and_its_files_and_refuses_a_running_run(store):
+    api = tracker.Api(store)
+    a = api.runs("cv", filters={"display_name": "a"})[0]
+    from pathlib import Path
+
+    files = Path(store, "runs", a.id)
+    files.mkdir(parents=True)
+    (files / "x.txt").write_text("x")
+    a.delete()
+    api = tracker.Api(store)
+    assert sorted(names(api.runs("cv"))) == ["b", "c"] and not files.exists()
+    with pytest.raises(tracker.store.RunNotFound):
+        api.run(a.id)
+    assert api.store.conn.execute("SELECT count(*) FROM metrics m WHERE m.rid NOT IN (SELECT rid FROM runs)"
+                                  ).fetchone() == (0,)
+    live = tracker.init(project="cv", dir=store, capture_git=False)
+    with pytest.raises(tracker.store.StoreError, match="still running"):
+        tracker.Api(store).run(live.id).delete()
+    live.finish()
