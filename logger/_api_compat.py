@@ -252,10 +252,13 @@ class ApiRunCompatMixin:
 
     def texts(self) -> list[tuple[int, str, str]]:
         """Strings logged with ``log()``: ``(step, key, text)`` in logging order."""
-        out: list[tuple[int, str, str]] = []
-        for _id, _rid, _ts, kind, data in self._store.events(self._rec.rid):
+        return [(step, k, v) for step, _ts, k, v in self._text_events()]
+
+    def _text_events(self) -> list[tuple[int, float, str, str]]:
+        out: list[tuple[int, float, str, str]] = []
+        for _id, _rid, ts, kind, data in self._store.events(self._rec.rid):
             if kind == "text":
-                out.extend((int(data.get("step", 0)), str(k), str(v)) for k, v in data.get("values", {}).items())
+                out.extend((int(data.get("step", 0)), ts, str(k), str(v)) for k, v in data.get("values", {}).items())
         return out
 
     def history(self, samples: Any = None, keys: Iterable[str] | None = None, x_axis: str = "_step",
@@ -288,7 +291,7 @@ class ApiRunCompatMixin:
             keys = [k for k in self._rec.metrics if is_system_metric(k)]
         rows = self._history_rows(keys)
         if not system:
-            rows = _with_texts(rows, self.texts(), keys)
+            rows = _with_texts(rows, self._text_events(), keys)
         if samples is not None and 0 < samples < len(rows):
             rows = _even(rows, samples)
         if pandas:
@@ -350,16 +353,16 @@ class ApiRunCompatMixin:
         shutil.rmtree(Path(self._store.dir, "runs", self.id), ignore_errors=True)
 
 
-def _with_texts(rows: list[dict[str, Any]], texts: list[tuple[int, str, str]],
+def _with_texts(rows: list[dict[str, Any]], texts: list[tuple[int, float, str, str]],
                 keys: list[str] | None) -> list[dict[str, Any]]:
-    wanted = [(s, k, v) for s, k, v in texts if keys is None or k in keys]
+    wanted = [t for t in texts if keys is None or t[2] in keys]
     if not wanted:
         return rows
     by_step = {r["_step"]: r for r in rows}
-    for step, k, v in wanted:
+    for step, ts, k, v in wanted:
         row = by_step.get(step)
         if row is None:
-            row = by_step[step] = {"_step": step}
+            row = by_step[step] = {"_step": step, "_timestamp": ts}
         row[k] = v
     return [by_step[s] for s in sorted(by_step)]
 

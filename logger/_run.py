@@ -75,8 +75,9 @@ class Config(Mapping[str, Any]):
     def __setitem__(self, key: str, value: Any) -> None:
         self.update({key: value})
 
-    def update(self, other: Any = None, **kw: Any) -> None:
-        """Merge keys into the config and store it."""
+    def update(self, other: Any = None, allow_val_change: bool | None = None, **kw: Any) -> None:
+        """Merge keys into the config and store it (``allow_val_change`` is wandb's: values may
+        always change here)."""
         data = load_config_source(other) if other is not None else {}
         data.update(kw)
         self._data.update(data)

@@ -36,7 +36,10 @@ def test_strings_are_kept_as_text_at_their_step(tmp_path):
     store = tracker.Api(tmp_path).store
     text = [d for _, _, _, kind, d in store.events(None) if kind == "text"]
     assert text == [{"step": 0, "values": {"phase": "warmup"}}, {"step": 1, "values": {"sample": "the cat sat"}}]
-    assert [(h["_step"], h["loss"]) for h in tracker.Api(tmp_path).run(run.id).history()] == [(0, 1.0), (2, 0.5)]
+    rows = tracker.Api(tmp_path).run(run.id).history()
+    assert [(h["_step"], h.get("loss"), h.get("phase"), h.get("sample")) for h in rows] == [
+        (0, 1.0, "warmup", None), (1, None, None, "the cat sat"), (2, 0.5, None, None)]
+    assert all("_timestamp" in h for h in rows)
 
 
 def test_name_tags_notes_group_set_after_init_are_saved(tmp_path):
