@@ -22,11 +22,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._init import finish, log
     from ._run import Config, Run, RunFinishedError, Summary
     from ._settings import AlertLevel, Settings
+    from ._watch import unwatch, watch
     from .api import Api
 
 __all__ = ["Api", "Config", "Run", "RunFinishedError", "Summary", "TrackerWarning", "finish", "init", "log",
            "run", "config", "summary", "__version__", "AlertLevel", "Settings", "alert", "define_metric", "login",
-           "mark_preempting", "restore", "save"]
+           "mark_preempting", "restore", "save", "unwatch", "watch"]
 
 #: Public name -> the module (relative to this package) that defines it, imported on first use.
 _LAZY = {"init": "._compat", "log": "._init", "finish": "._init", "Run": "._run", "Config": "._run",
@@ -34,7 +35,10 @@ _LAZY = {"init": "._compat", "log": "._init", "finish": "._init", "Run": "._run"
 # wandb's module-level names (issue 10): see README "Coming from wandb".
 _LAZY.update({"Settings": "._settings", "AlertLevel": "._settings", "alert": "._compat_files",
               "login": "._compat_files", "save": "._compat_files", "restore": "._compat_files",
-              "define_metric": "._compat_files", "mark_preempting": "._compat_files"})
+              "define_metric": "._compat_files", "mark_preempting": "._compat_files", "watch": "._watch",
+              "unwatch": "._watch"})
+#: Subpackages reached as attributes (``tracker.integration.transformers``), imported on first use.
+_SUBMODULES = ("integration", "tensorboard", "keras")
 
 
 def __getattr__(name: str) -> Any:
@@ -43,6 +47,10 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return getattr(importlib.import_module(where, __name__), name)
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module("." + name, __name__)
     if name in ("run", "config", "summary"):
         from . import _state  # holds no heavy import: reading tracker.run never loads the logger
 

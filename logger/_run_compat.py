@@ -229,6 +229,19 @@ class WandbRunMixin:
             self._enqueue_event("define_metric", spec)  # type: ignore[attr-defined]
         return spec
 
+    def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000,
+              idx: int | None = None, log_graph: bool = False) -> None:
+        """See :func:`tracker.watch` (statistics are logged into the current run)."""
+        if not self.disabled:
+            from ._watch import watch
+
+            watch(models, criterion=criterion, log=log, log_freq=log_freq, idx=idx, log_graph=log_graph)
+
+    def unwatch(self, models: Any = None) -> None:
+        from ._watch import unwatch
+
+        unwatch(models)
+
     def mark_preempting(self) -> None:
         """Record that the job is about to be preempted (kept in the run's meta as ``preempting``)."""
         if not self.disabled:
