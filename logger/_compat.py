@@ -60,7 +60,7 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
     for k in list(kwargs):
         if k not in IGNORED:
             warn_once(f"init-kw:{k}", f"tracker: init() keyword {k!r} is not known; it was ignored")
-        elif k in ("sync_tensorboard", "tensorboard", "fork_from", "resume_from") and kwargs[k]:
+        elif k in ("fork_from", "resume_from") and kwargs[k]:
             warn_once(f"init-kw:{k}", f"tracker: init({k}=...) is not supported yet; the run starts without it")
     mode = mode or s.mode or _env("TRACKER_MODE", "WANDB_MODE")
     if _truthy(_env("WANDB_DISABLED")):
@@ -101,6 +101,10 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
     meta = {k: v for k, v in (("entity", entity), ("mode", mode)) if v}
     if meta:
         run._enqueue_update({"meta_merge": meta})
+    if kwargs.get("sync_tensorboard") or kwargs.get("tensorboard") or s.sync_tensorboard:
+        from .tensorboard import patch
+
+        patch(root_logdir=s.root_logdir)
     if save_code if save_code is not None else (s.save_code or s.code_dir):
         _save_code(run, s.code_dir)
     return run
