@@ -242,6 +242,16 @@ class WandbRunMixin:
 
         unwatch(models)
 
+    def log_code(self, root: str | os.PathLike[str] = ".", name: str | None = None, include_fn: Any = None,
+                 exclude_fn: Any = None) -> None:
+        """Copy the ``.py`` files under ``root`` into ``<run dir>/code`` (as ``save_code`` with
+        ``code_dir``; at most 200 files of 1 MB). ``name``, ``include_fn``, ``exclude_fn`` are
+        accepted for wandb code."""
+        if not self.disabled:
+            from ._compat import _save_code
+
+            _save_code(self, os.fspath(root))  # type: ignore[arg-type]
+
     def mark_preempting(self) -> None:
         """Record that the job is about to be preempted (kept in the run's meta as ``preempting``)."""
         if not self.disabled:

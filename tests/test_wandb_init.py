@@ -203,6 +203,10 @@ def test_code_dir_setting_keeps_the_python_files(tmp_path):
     from pathlib import Path
 
     assert (Path(run.dir) / "code" / "model.py").read_text() == "W = 1\n"
+    run = tracker.init(project="p", dir=tmp_path / "store", capture_git=False)
+    run.log_code(str(tmp_path / "pkg"))
+    run.finish()
+    assert (Path(run.dir) / "code" / "model.py").read_text() == "W = 1\n"
 
 
 def test_resume_must_of_a_missing_run_still_fails_clearly(tmp_path):

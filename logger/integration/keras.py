@@ -3,7 +3,8 @@
 Epoch metrics go in as ``epoch/<name>`` (with ``epoch/epoch`` and ``epoch/learning_rate``) at
 the epoch; with ``log_freq="batch"`` or a number N, batch metrics as ``batch/<name>`` every N
 batches (with ``batch/batch_step``), like wandb's ``WandbMetricsLogger``. Uses the active run
-(``tracker.init()`` first). ``WandbMetricsLogger`` and ``WandbCallback`` are aliases.
+(``tracker.init()`` first: creating the callback without one is an error, before training).
+``WandbMetricsLogger`` and ``WandbCallback`` are aliases.
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ class TrackerMetricsLogger(keras.callbacks.Callback):  # type: ignore[misc]
             log_freq = 1
         if log_freq != "epoch" and not (isinstance(log_freq, int) and log_freq > 0):
             raise ValueError(f"tracker: TrackerMetricsLogger(log_freq={log_freq!r}): use 'epoch', 'batch' or an int > 0")
+        if tracker.run is None:  # said before training starts, never from inside fit()
+            raise RuntimeError("tracker: TrackerMetricsLogger needs an active run; call tracker.init() first")
         self.log_freq = log_freq
         self.global_step = initial_global_step
 
-    def _run(self) -> Any:
+    def _log(self, data: dict[str, Any]) -> None:
         run = tracker.run
-        if run is None:
-            raise RuntimeError("tracker: TrackerMetricsLogger needs an active run; call tracker.init() first")
-        return run
+        if run is not None:  # finished meanwhile: training goes on, nothing is logged
+            run.log(data)
 
     def _lr(self) -> float | None:
         opt = getattr(self.model, "optimizer", None)
@@ -47,7 +49,7 @@ class TrackerMetricsLogger(keras.callbacks.Callback):  # type: ignore[misc]
         lr = self._lr()
         if lr is not None:
             data["epoch/learning_rate"] = lr
-        self._run().log(data)
+        self._log(data)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self.global_step += 1
@@ -55,7 +57,7 @@ class TrackerMetricsLogger(keras.callbacks.Callback):  # type: ignore[misc]
             return
         data = {f"batch/{k}": float(v) for k, v in (logs or {}).items() if _number(v)}
         data["batch/batch_step"] = self.global_step
-        self._run().log(data)
+        self._log(data)
 
 
 def _number(v: Any) -> bool:
