@@ -18,7 +18,21 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._compat import init
-    from ._compat_files import alert, define_metric, login, mark_preempting, restore, save
+    from ._compat_files import (
+        Error,
+        alert,
+        define_metric,
+        login,
+        mark_preempting,
+        require,
+        restore,
+        save,
+        setup,
+        teardown,
+        termerror,
+        termlog,
+        termwarn,
+    )
     from ._init import finish, log
     from ._run import Config, Run, RunFinishedError, Summary
     from ._settings import AlertLevel, Settings
@@ -27,7 +41,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Api", "Config", "Run", "RunFinishedError", "Summary", "TrackerWarning", "finish", "init", "log",
            "run", "config", "summary", "__version__", "AlertLevel", "Settings", "alert", "define_metric", "login",
-           "mark_preempting", "restore", "save", "unwatch", "watch"]
+           "mark_preempting", "restore", "save", "unwatch", "watch", "Error", "require", "setup", "teardown",
+           "termlog", "termwarn", "termerror"]
 
 #: Public name -> the module (relative to this package) that defines it, imported on first use.
 _LAZY = {"init": "._compat", "log": "._init", "finish": "._init", "Run": "._run", "Config": "._run",
@@ -36,9 +51,11 @@ _LAZY = {"init": "._compat", "log": "._init", "finish": "._init", "Run": "._run"
 _LAZY.update({"Settings": "._settings", "AlertLevel": "._settings", "alert": "._compat_files",
               "login": "._compat_files", "save": "._compat_files", "restore": "._compat_files",
               "define_metric": "._compat_files", "mark_preempting": "._compat_files", "watch": "._watch",
-              "unwatch": "._watch"})
+              "unwatch": "._watch", "Error": "._compat_files", "require": "._compat_files",
+              "setup": "._compat_files", "teardown": "._compat_files", "termlog": "._compat_files",
+              "termwarn": "._compat_files", "termerror": "._compat_files"})
 #: Subpackages reached as attributes (``tracker.integration.transformers``), imported on first use.
-_SUBMODULES = ("integration", "tensorboard", "keras")
+_SUBMODULES = ("integration", "tensorboard", "keras", "util")
 
 
 def __getattr__(name: str) -> Any:

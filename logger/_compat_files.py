@@ -138,3 +138,37 @@ def metric_summaries(run: Any, defs: dict[str, dict[str, Any]]) -> dict[str, Any
     finally:
         store.close()
     return out
+
+
+class Error(Exception):
+    """wandb's base error, for ``except wandb.Error:`` in ported code (tracker raises its own
+    errors: ``ValueError``, ``RuntimeError``, ``tracker.store.StoreError``)."""
+
+
+def require(*args: Any, **kwargs: Any) -> None:
+    """wandb's ``require("service")`` / ``require("core")``: nothing to enable here."""
+
+
+def setup(*args: Any, **kwargs: Any) -> None:
+    """wandb's ``setup()``: nothing to start here (the writer starts with the first run)."""
+
+
+def teardown(exit_code: int | None = None) -> None:
+    """wandb's ``teardown()``: finishes the current run, if any."""
+    if _state.current is not None:
+        _state.current.finish(exit_code or 0)
+
+
+def termlog(string: str = "", newline: bool = True, repeat: bool = True, prefix: bool = True) -> None:
+    """Print a ``tracker:`` line on stderr (wandb's ``termlog``)."""
+    import sys
+
+    print(("tracker: " if prefix else "") + str(string), end="\n" if newline else "", file=sys.stderr)
+
+
+def termwarn(string: str, **kwargs: Any) -> None:
+    termlog("WARNING " + str(string))
+
+
+def termerror(string: str, **kwargs: Any) -> None:
+    termlog("ERROR " + str(string))

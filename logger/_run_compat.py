@@ -131,6 +131,10 @@ class WandbRunMixin:
             return ""
         return Path(self._writer.store.dir, "runs", self.id).absolute().as_uri()  # type: ignore[attr-defined]
 
+    def get_url(self) -> str:
+        """``run.url`` (wandb's older spelling)."""
+        return self.url
+
     @property
     def start_time(self) -> float:
         """When ``init()`` was called (seconds since the epoch)."""

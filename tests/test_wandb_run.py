@@ -170,3 +170,21 @@ def test_define_metric_rejects_a_summary_it_cannot_compute(tmp_path):
     with pytest.raises(ValueError, match="summary='median'"):
         run.define_metric("loss", summary="median")
     run.finish()
+
+
+def test_small_module_names_wandb_scripts_call(tmp_path, capsys):
+    tracker.require("service")
+    tracker.setup()
+    rid = tracker.util.generate_id()
+    assert len(rid) == 8 and rid.isalnum() and rid != tracker.util.generate_id()
+    run = tracker.init(project="p", dir=tmp_path, capture_git=False, id=rid, resume="allow")
+    assert run.id == rid and run.get_url() == run.url
+    tracker.termlog("hello")
+    tracker.termwarn("careful")
+    assert "tracker: hello" in capsys.readouterr().err
+    try:
+        raise tracker.Error("x")
+    except tracker.Error:
+        pass
+    tracker.teardown()
+    assert tracker.run is None and run.state == "finished"
