@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 _SUMMARIES = ("min", "max", "mean", "last", "best", "none", "first", "copy")
+_MAX_DEPTH = 32  # nested dicts deeper than this (or a dict that contains itself) are not flattened further
+_MAX_TEXT = 65_536  # characters of one logged string that are stored
 _SENTINEL = object()
 
 
@@ -30,18 +32,19 @@ def split_log(data: dict[Any, Any]) -> tuple[dict[Any, Any], dict[str, str] | No
     if not any(isinstance(v, (dict, str)) for v in data.values()):
         return data, None
     flat: dict[Any, Any] = {}
-    _flatten(data, "", flat)
-    text = {str(k): v for k, v in flat.items() if isinstance(v, str)}
+    _flatten(data, "", flat, 0)
+    text = {str(k): v if len(v) <= _MAX_TEXT else v[:_MAX_TEXT] + f"… [{len(v) - _MAX_TEXT} more characters not stored]"
+            for k, v in flat.items() if isinstance(v, str)}
     if text:
         flat = {k: v for k, v in flat.items() if not isinstance(v, str)}
     return flat, text or None
 
 
-def _flatten(d: dict[Any, Any], prefix: str, out: dict[Any, Any]) -> None:
+def _flatten(d: dict[Any, Any], prefix: str, out: dict[Any, Any], depth: int) -> None:
     for k, v in d.items():
         key = f"{prefix}{k}" if prefix else k
-        if isinstance(v, dict) and v:
-            _flatten(v, f"{key}.", out)
+        if isinstance(v, dict) and v and depth < _MAX_DEPTH:
+            _flatten(v, f"{key}.", out, depth + 1)
         else:
             out[key] = v
 

@@ -188,3 +188,17 @@ def test_small_module_names_wandb_scripts_call(tmp_path, capsys):
         pass
     tracker.teardown()
     assert tracker.run is None and run.state == "finished"
+
+
+def test_hostile_nested_and_text_values_never_raise(tmp_path):
+    run = _run(tmp_path)
+    loop: dict = {}
+    loop["self"] = loop
+    with pytest.warns(tracker.TrackerWarning, match="dict"):
+        run.log({"x": 1.0, "loop": loop})  # a dict that contains itself: flattened 32 deep, then skipped
+    run.log({"big": "y" * 100_000})
+    run.finish()
+    r = tracker.Api(tmp_path).run(run.id)
+    assert r.history()[0]["x"] == 1.0
+    (big,) = [t for _, k, t in r.texts() if k == "big"]
+    assert big.startswith("y" * 65_536) and big.endswith("[34464 more characters not stored]")
