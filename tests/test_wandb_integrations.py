@@ -117,3 +117,30 @@ def test_import_tracker_imports_no_framework(tmp_path):
                           "print(sorted(m for m in ('torch', 'transformers', 'lightning', 'keras', 'tensorboardX', "
                           "'pandas') if m in sys.modules))"], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+@needs("pytorch_lightning", "lightning", "torch")
+def test_lightning_logger_with_the_pytorch_lightning_package(tmp_path):
+    run_child(tmp_path, """
+        import torch
+        import pytorch_lightning as pl
+        from tracker.integration.lightning import TrackerLogger
+
+        class Tiny(pl.LightningModule):
+            def __init__(self):
+                super().__init__()
+                self.layer = torch.nn.Linear(2, 1)
+            def training_step(self, batch, i):
+                loss = self.layer(batch[0]).sum()
+                self.log("loss", loss)
+                return loss
+            def configure_optimizers(self):
+                return torch.optim.SGD(self.parameters(), lr=0.1)
+
+        ds = torch.utils.data.TensorDataset(torch.randn(8, 2))
+        trainer = pl.Trainer(max_epochs=1, logger=TrackerLogger(project="plx"), log_every_n_steps=1,
+                             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+        trainer.fit(Tiny(), torch.utils.data.DataLoader(ds, batch_size=2))
+    """)
+    (r,) = tracker.Api(tmp_path / "store").runs("plx")
+    assert r.state == "finished" and len([h for h in r.history() if "loss" in h]) == 4
