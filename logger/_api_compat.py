@@ -205,6 +205,37 @@ class Project(str):
 
 
 # ------------------------------------------------------------------------------ runs
+class RunFile:
+    """A file saved with a run: ``name`` (its path in the run's files), ``size``, ``path``
+    (where it lies in the store) and ``download()``."""
+
+    def __init__(self, path: Any, name: str) -> None:
+        self.path = str(path)
+        self.name = name
+        self.size = path.stat().st_size
+
+    def download(self, root: str = ".", replace: bool = False, exist_ok: bool = False) -> Any:
+        """Copy the file to ``root/<name>`` and open it for reading (wandb's ``File.download``).
+
+        Raises:
+            ValueError: the target exists and neither ``replace`` nor ``exist_ok`` is set.
+        """
+        import shutil
+        from pathlib import Path
+
+        dest = Path(root) / self.name
+        if dest.exists() and not replace:
+            if not exist_ok:
+                raise ValueError(f"tracker: {dest} exists; pass replace=True to overwrite it")
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.path, dest)
+        return open(dest)  # noqa: SIM115 - the caller reads and closes it, like wandb's
+
+    def __repr__(self) -> str:
+        return f"<RunFile {self.name!r} {self.size} bytes>"
+
+
 class ApiRunCompatMixin:
     """wandb's ``Run`` (read API) attributes and methods; :class:`tracker.api.ApiRun` inherits them."""
 
@@ -249,6 +280,22 @@ class ApiRunCompatMixin:
     @property
     def summary_metrics(self) -> dict[str, Any]:
         return self.summary
+
+    def files(self) -> list[RunFile]:
+        """Files kept with the run by ``save()`` (``<run dir>/files``), by name."""
+        from pathlib import Path
+
+        root = Path(self._store.dir, "runs", self.id, "files")
+        if not root.is_dir():
+            return []
+        return [RunFile(p, p.relative_to(root).as_posix()) for p in sorted(root.rglob("*")) if p.is_file()]
+
+    def file(self, name: str) -> RunFile:
+        """One file of :meth:`files`; ``ValueError`` when the run has no file of that name."""
+        for f in self.files():
+            if f.name == name:
+                return f
+        raise ValueError(f"tracker: run {self.id} has no file {name!r}")
 
     def texts(self) -> list[tuple[int, str, str]]:
         """Strings logged with ``log()``: ``(step, key, text)`` in logging order."""

@@ -178,3 +178,19 @@ def test_delete_removes_the_run_and_its_files_and_refuses_a_running_run(store):
     with pytest.raises(tracker.store.StoreError, match="still running"):
         tracker.Api(store).run(live.id).delete()
     live.finish()
+
+
+def test_files_saved_with_a_run_are_listed_and_downloaded(tmp_path):
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "model.yaml").write_text("layers: 2\n")
+    run = tracker.init(project="p", dir=tmp_path / "store", capture_git=False)
+    tracker.save(str(tmp_path / "cfg" / "*.yaml"))
+    run.finish()
+    r = tracker.Api(tmp_path / "store").run(run.id)
+    assert [(f.name, f.size) for f in r.files()] == [("model.yaml", 10)]
+    with r.file("model.yaml").download(root=str(tmp_path / "dl")) as f:
+        assert f.read() == "layers: 2\n"
+    with pytest.raises(ValueError, match="exists"):
+        r.file("model.yaml").download(root=str(tmp_path / "dl"))
+    with pytest.raises(ValueError, match="no file 'x.txt'"):
+        r.file("x.txt")
