@@ -98,6 +98,8 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
     run._entity = entity
     run._settings = s
     run._mode = mode or "online"
+    if run.disabled:  # a rank that does not log (rank_zero_only=True): nothing to store
+        return run
     meta = {k: v for k, v in (("entity", entity), ("mode", mode)) if v}
     if meta:
         run._enqueue_update({"meta_merge": meta})

@@ -212,3 +212,13 @@ def test_code_dir_setting_keeps_the_python_files(tmp_path):
 def test_resume_must_of_a_missing_run_still_fails_clearly(tmp_path):
     with pytest.raises(StoreError, match="cannot resume"):
         tracker.init(project="p", dir=tmp_path, id="nope", resume="must")
+
+
+def test_wandb_keywords_on_a_rank_that_does_not_log(tmp_path, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    run = tracker.init(project="p", dir=tmp_path / "store", rank_zero_only=True, entity="lab", mode="offline",
+                       save_code=True, sync_tensorboard=False)
+    assert run.disabled and run.entity == "lab"
+    run.log({"x": 1.0})
+    run.finish()
+    assert not (tmp_path / "store").exists()
