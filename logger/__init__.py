@@ -19,20 +19,48 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:  # pragma: no cover
     from ._artifacts import Artifact
     from ._artifacts_run import log_artifact, use_artifact
-    from ._init import finish, init, log
+    from ._compat import init
+    from ._compat_files import (
+        Error,
+        alert,
+        define_metric,
+        login,
+        mark_preempting,
+        require,
+        restore,
+        save,
+        setup,
+        teardown,
+        termerror,
+        termlog,
+        termwarn,
+    )
+    from ._init import finish, log
     from ._run import Config, Run, RunFinishedError, Summary
+    from ._settings import AlertLevel, Settings
     from ._sweep import SweepStopped, agent, sweep
+    from ._watch import unwatch, watch
     from .api import Api
 
 __all__ = ["Api", "Artifact", "Config", "Run", "RunFinishedError", "Summary", "TrackerWarning", "finish", "init", "log",
-           "log_artifact", "use_artifact", "sweep", "agent", "SweepStopped",
-           "run", "config", "summary", "__version__"]
+           "run", "config", "summary", "__version__", "AlertLevel", "Settings", "alert", "define_metric", "login",
+           "mark_preempting", "restore", "save", "unwatch", "watch", "Error", "require", "setup", "teardown",
+           "termlog", "termwarn", "termerror", "log_artifact", "use_artifact", "sweep", "agent", "SweepStopped"]
 
 #: Public name -> the module (relative to this package) that defines it, imported on first use.
-_LAZY = {"init": "._init", "log": "._init", "finish": "._init", "Run": "._run", "Config": "._run",
+_LAZY = {"init": "._compat", "log": "._init", "finish": "._init", "Run": "._run", "Config": "._run",
          "Summary": "._run", "RunFinishedError": "._run", "Api": ".api", "TrackerWarning": "._values",
          "Artifact": "._artifacts", "log_artifact": "._artifacts_run", "use_artifact": "._artifacts_run",
          "sweep": "._sweep", "agent": "._sweep", "SweepStopped": "._sweep"}
+# wandb's module-level names (issue 10): see README "Coming from wandb".
+_LAZY.update({"Settings": "._settings", "AlertLevel": "._settings", "alert": "._compat_files",
+              "login": "._compat_files", "save": "._compat_files", "restore": "._compat_files",
+              "define_metric": "._compat_files", "mark_preempting": "._compat_files", "watch": "._watch",
+              "unwatch": "._watch", "Error": "._compat_files", "require": "._compat_files",
+              "setup": "._compat_files", "teardown": "._compat_files", "termlog": "._compat_files",
+              "termwarn": "._compat_files", "termerror": "._compat_files"})
+#: Subpackages reached as attributes (``tracker.integration.transformers``), imported on first use.
+_SUBMODULES = ("integration", "tensorboard", "keras", "util")
 
 
 def __getattr__(name: str) -> Any:
@@ -41,6 +69,10 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return getattr(importlib.import_module(where, __name__), name)
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module("." + name, __name__)
     if name in ("run", "config", "summary"):
         from . import _state  # holds no heavy import: reading tracker.run never loads the logger
 

@@ -318,8 +318,8 @@ def log(data: Mapping[str, Any], step: Any = None, commit: bool | None = None) -
     run.log(data, step=step, commit=commit)
 
 
-def finish(exit_code: int = 0) -> None:
+def finish(exit_code: int | None = 0, quiet: bool | None = None) -> None:
     """``finish()`` the current run (no-op when there is none)."""
     run = _state.current
     if run is not None:
-        run.finish(exit_code)
+        run.finish(exit_code or 0)

@@ -20,6 +20,7 @@ from . import _state
 from ._artifacts_run import ArtifactRunMixin
 from ._mask import mask_secrets as _mask_config
 from ._mask import masker
+from ._run_compat import WandbRunMixin, split_log
 from ._values import (
     INT64_MAX,
     INT64_MIN,
@@ -76,8 +77,9 @@ class Config(Mapping[str, Any]):
     def __setitem__(self, key: str, value: Any) -> None:
         self.update({key: value})
 
-    def update(self, other: Any = None, **kw: Any) -> None:
-        """Merge keys into the config and store it."""
+    def update(self, other: Any = None, allow_val_change: bool | None = None, **kw: Any) -> None:
+        """Merge keys into the config and store it (``allow_val_change`` is wandb's: values may
+        always change here)."""
         data = load_config_source(other) if other is not None else {}
         data.update(kw)
         if self._run is not None and self._run.sweep_id is not None:
@@ -132,7 +134,7 @@ class Summary(Mapping[str, Any]):
         return f"Summary({self._data!r})"
 
 
-class Run(ArtifactRunMixin):
+class Run(WandbRunMixin, ArtifactRunMixin):
     """A run being logged by this process. Create it with :func:`tracker.init`."""
 
     #: The sweep whose agent started this run (``None`` outside sweeps).
@@ -240,10 +242,12 @@ class Run(ArtifactRunMixin):
         types = set(map(type, vals))
         keys = tuple(data)
         cached = self._keys  # read once: another thread may replace it meanwhile
+        text = None
         if not (types <= _FAST_TYPES and (int not in types or _ints_fit(vals))
                 and (keys == cached or self._keys_ok(keys))):
-            keys, vals = _storable(*normalize_metrics(data))
-            if not keys:
+            data, text = split_log(data)  # nested dicts flattened, strings kept as text
+            keys, vals = _storable(*normalize_metrics(data)) if data else ((), ())
+            if not keys and not text:
                 return
             self._weight, self._gate = _weight(len(keys))
         elif keys == cached:
@@ -259,6 +263,10 @@ class Run(ArtifactRunMixin):
             self._held = step if commit is False else None
         else:
             step = self._explicit_step(step, commit)
+        if text is not None:
+            self._log_text(step, text)
+            if not keys:
+                return
         q = self._q
         q.append((self._rid, step, _time(), keys, vals))
         n = len(q)
@@ -316,18 +324,25 @@ class Run(ArtifactRunMixin):
             raise RunFinishedError(f"tracker: run {self.id} is finished; log() is not allowed")
         warn_once(f"closed:{self.id}", f"tracker: run {self.id} is finished; log() after finish() was ignored")
 
-    def alert(self, title: str, text: str = "", level: str = "INFO") -> None:
+    def alert(self, title: str, text: str = "", level: Any = "INFO", wait_duration: Any = None) -> None:
         """Store an alert on the run (shown in the app; run through ``$TRACKER_ALERT_CMD``).
 
         Args:
             title: short headline.
             text: details.
-            level: ``"INFO"``, ``"WARN"`` or ``"ERROR"``.
+            level: ``"INFO"``, ``"WARN"`` or ``"ERROR"`` (or ``tracker.AlertLevel``).
+            wait_duration: seconds (or a ``timedelta``): an alert with the same title sent less
+                than this long ago drops this one (wandb's throttle).
         """
         lv = str(level).upper()
         lv = {"WARNING": "WARN", "ERR": "ERROR"}.get(lv, lv)
         if lv not in ("INFO", "WARN", "ERROR"):
             raise ValueError(f"tracker: alert level must be INFO, WARN or ERROR, got {level!r}")
+        if wait_duration is not None:
+            from ._compat_files import throttled
+
+            if throttled(self.id, str(title), wait_duration):
+                return
         hide = masker(self._mask)
         self._enqueue_event("alert", {"title": hide(str(title)), "text": hide(str(text)), "level": lv,
                                       "step": self._max_step if self._max_step >= 0 else None})
@@ -354,13 +369,17 @@ class Run(ArtifactRunMixin):
         self._enqueue_update({"tags": dumps([masker(self._mask)(t) for t in self.tags])})
 
     # ------------------------------------------------------------------ finish
-    def finish(self, exit_code: int = 0, *, timeout: float | None = None, error: str | None = None) -> None:
+    def finish(self, exit_code: int | None = 0, quiet: bool | None = None, *, timeout: float | None = None,
+               error: str | None = None) -> None:
         """Write everything queued, mark the run ``finished`` (or ``failed`` for a non-zero
-        exit code) and stop accepting ``log()``. Safe to call twice."""
-        self._finish(exit_code, timeout=timeout, error=error)
+        exit code) and stop accepting ``log()``. Safe to call twice. ``quiet`` (wandb's) is
+        accepted: nothing is printed anyway."""
+        self._finish(exit_code or 0, timeout=timeout, error=error)
 
     def _finish(self, exit_code: int, *, timeout: float | None = None, error: str | None = None,
                 signame: str | None = None) -> None:
+        if signame is None and not self._closed and not self._forked:
+            self._compat_before_finish()  # save() files, define_metric summaries
         with _state.lock:
             if self._closed or self._forked:
                 return
@@ -448,10 +467,11 @@ class DisabledRun(Run):
     def log(self, data: Any, step: Any = None, commit: bool | None = None) -> None:
         return None
 
-    def alert(self, title: str, text: str = "", level: str = "INFO") -> None:
+    def alert(self, title: str, text: str = "", level: Any = "INFO", wait_duration: Any = None) -> None:
         return None
 
-    def finish(self, exit_code: int = 0, *, timeout: float | None = None, error: str | None = None) -> None:
+    def finish(self, exit_code: int | None = 0, quiet: bool | None = None, *, timeout: float | None = None,
+               error: str | None = None) -> None:
         self._closed = True
 
 

@@ -12,18 +12,23 @@ from collections.abc import Iterable
 from typing import Any
 
 from tracker.store.keys import is_system_metric
-from tracker.store.lookup import config_lookup, missing_last_key
 
+from ._api_compat import ApiRunCompatMixin, Project, entity_ok, matches, sort_runs, split_path, split_run_path
 from ._artifacts_api import ApiRunArtifactsMixin, ArtifactApiMixin
-
-_OPS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$exists")
 
 
 class Api(ArtifactApiMixin):
     """Read access to a store (``dir`` > ``$TRACKER_DIR`` > ``~/.tracker``). Never creates one."""
 
-    def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, dir: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None,
+                 timeout: float | None = None, api_key: str | None = None) -> None:
+        """``overrides`` (wandb's ``{"entity": ..., "project": ...}``) set the default path of
+        ``runs()``; ``timeout`` and ``api_key`` are accepted for wandb code (no server here)."""
         from tracker.store import Store, StoreMissing, resolve_dir
+
+        if isinstance(dir, dict):  # wandb's first positional argument is ``overrides``
+            dir, overrides = None, dir
+        self.overrides: dict[str, Any] = dict(overrides or {})
 
         self.dir = resolve_dir(dir)
         try:
@@ -35,33 +40,48 @@ class Api(ArtifactApiMixin):
     def store(self) -> Any:
         return self._store
 
-    def projects(self) -> list[str]:
-        return [] if self._store is None else [p for p, _ in self._store.projects()]
+    def projects(self, entity: str | None = None, per_page: int | None = None) -> list[Project]:
+        """Project names (``str``; with wandb's ``.name``, ``.entity``, ``.run_count``), most
+        recently active first. ``entity`` is accepted for wandb code: every project is local."""
+        return [] if self._store is None else [Project(p, n, entity) for p, n in self._store.projects()]
+
+    def project(self, name: str, entity: str | None = None) -> Project:
+        """One project by name (``entity/name`` accepted); ``ValueError`` when it has no runs."""
+        ent, name_ = split_path(name)
+        for p in self.projects(entity or ent):
+            if p == name_:
+                return p
+        raise ValueError(f"tracker: no project {name!r} in {self.dir}")
 
     def runs(self, project: str | None = None, filters: dict[str, Any] | None = None,
-             order: str | None = None) -> list[ApiRun]:
+             order: str | None = None, per_page: int | None = None, include_sweeps: bool = True,
+             **kwargs: Any) -> list[ApiRun]:
         """Runs, newest first by default.
 
         Args:
-            project: only this project's runs.
+            project: only this project's runs: ``"project"`` or wandb's ``"entity/project"``
+                (runs logged with another ``entity`` are left out; runs logged without one match).
             filters: ``{field: value}`` or ``{field: {"$gt": x}}`` with ``$eq $ne $gt $gte $lt
-                $lte $in $nin $regex $exists``; fields are ``state``, ``name``, ``id``, ``group``,
-                ``job_type``, ``host``, ``tags`` (matches if the run has the tag),
-                ``config.<dotted.path>`` and ``summary.<metric>``. All conditions must hold.
-            order: a field, ``-`` prefixed for descending (default ``-created_at``).
+                $lte $in $nin $regex $exists $not``, combined with ``$and $or $nor``; fields are
+                ``state``, ``name``/``display_name``, ``id``, ``group``, ``job_type``, ``host``,
+                ``entity``, ``created_at`` (seconds or an ISO date-time), ``tags`` (matches if the
+                run has the tag), ``config.<dotted.path>`` and ``summary.<metric>`` /
+                ``summary_metrics.<metric>``. All conditions must hold.
+            order: a field, ``-`` prefixed for descending, ``+`` or nothing for ascending
+                (default ``-created_at``). An unknown field is a ``ValueError``.
+            per_page, include_sweeps: accepted for wandb code.
         """
         if self._store is None:
             return []
+        entity, project = self.overrides.get("entity"), project or self.overrides.get("project")
+        if project is not None and "/" in project and project not in self.projects():
+            entity, project = split_path(project)  # a project named "a/b" is that project
         runs = [ApiRun(self._store, r) for r in self._store.runs(project)]
+        runs = [r for r in runs if entity_ok(r, entity)]
         if filters:
-            runs = [r for r in runs if _matches(r, filters)]
+            runs = [r for r in runs if matches(r, filters)]
         if order:
-            desc = order.startswith("-")
-            field = order.lstrip("+-")
-            present = [r for r in runs if _field(r, field) is not None]
-            missing = [r for r in runs if _field(r, field) is None]
-            present.sort(key=lambda r: missing_last_key(_field(r, field)), reverse=desc)
-            runs = present + missing
+            runs = sort_runs(runs, order)
         return runs
 
     def sweep(self, sweep_id: str) -> Any:
@@ -76,15 +96,25 @@ class Api(ArtifactApiMixin):
         return ApiSweep(self._store, row)
 
     def run(self, run_id: str) -> ApiRun:
-        """The run with this id (or a unique prefix of its id or name)."""
+        """The run with this id (or a unique prefix of its id or name); wandb's
+        ``entity/project/id`` and ``project/id`` paths too."""
         from tracker.store import RunNotFound
 
         if self._store is None:
             raise RunNotFound(f"tracker: no store at {self.dir}")
+        if "/" in str(run_id):
+            entity, project, rid = split_run_path(run_id)
+            try:
+                run = ApiRun(self._store, self._store.run(rid))
+            except RunNotFound:
+                pass  # perhaps a run name with a slash in it
+            else:
+                if (project is None or run.project == project) and entity_ok(run, entity):
+                    return run
         return ApiRun(self._store, self._store.run(run_id))
 
 
-class ApiRun(ApiRunArtifactsMixin):
+class ApiRun(ApiRunCompatMixin, ApiRunArtifactsMixin):
     """A stored run. Attributes are read when the run was fetched; ``history()`` reads now."""
 
     def __init__(self, store: Any, rec: Any) -> None:
@@ -153,7 +183,7 @@ class ApiRun(ApiRunArtifactsMixin):
 
     def system_history(self) -> list[dict[str, Any]]:
         """``history()`` of the system metrics (CPU, memory, disk, network, GPUs) only."""
-        return self.history([k for k in self._rec.metrics if is_system_metric(k)])
+        return self._history_rows([k for k in self._rec.metrics if is_system_metric(k)])
 
     def metric_stats(self) -> dict[str, dict[str, Any]]:
         """Per metric: ``last``, ``last_step``, ``min``, ``max``, ``count``."""
@@ -163,8 +193,10 @@ class ApiRun(ApiRunArtifactsMixin):
     def keys(self) -> list[str]:
         return sorted(self._rec.metrics)
 
-    def history(self, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """One dict per step, in step order: ``_step``, ``_timestamp`` and the metric values
+    def _history_rows(self, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """``history()`` (see :meth:`ApiRunCompatMixin.history`) before texts and sampling.
+
+        One dict per step, in step order: ``_step``, ``_timestamp`` and the metric values
         (all metrics but the sampled system metrics unless ``keys`` names them; see
         ``system_history``). A key you log yourself under ``system/`` is a metric like any other.
 
@@ -202,52 +234,3 @@ class ApiRun(ApiRunArtifactsMixin):
 
     def __repr__(self) -> str:
         return f"<ApiRun {self.id} {self.name!r} {self.state}>"
-
-
-def _field(run: ApiRun, field: str) -> Any:
-    if field.startswith("config."):
-        return config_lookup(run.config, field[7:])
-    if field.startswith("summary."):  # system metrics too: filters may select on them
-        return run._rec.summary.get(field[8:])
-    if field == "group":
-        return run.group
-    return getattr(run, field, None)
-
-
-def _matches(run: ApiRun, filters: dict[str, Any]) -> bool:
-    import re
-
-    for field, cond in filters.items():
-        value = _field(run, field)
-        conds = cond if isinstance(cond, dict) and cond and all(k in _OPS for k in cond) else {"$eq": cond}
-        for op, arg in conds.items():
-            if field == "tags" and op in ("$eq", "$ne", "$in", "$nin"):
-                tags = set(run.tags)
-                hit = bool(tags & set(arg if isinstance(arg, (list, tuple, set)) else [arg]))
-                if (op in ("$eq", "$in")) != hit:
-                    return False
-                continue
-            try:
-                if op == "$eq" and not value == arg:
-                    return False
-                if op == "$ne" and not value != arg:
-                    return False
-                if op == "$gt" and not (value is not None and value > arg):
-                    return False
-                if op == "$gte" and not (value is not None and value >= arg):
-                    return False
-                if op == "$lt" and not (value is not None and value < arg):
-                    return False
-                if op == "$lte" and not (value is not None and value <= arg):
-                    return False
-                if op == "$in" and value not in arg:
-                    return False
-                if op == "$nin" and value in arg:
-                    return False
-                if op == "$regex" and not (value is not None and re.search(arg, str(value))):
-                    return False
-                if op == "$exists" and (value is not None) != bool(arg):
-                    return False
-            except TypeError:
-                return False
-    return True
