@@ -20,17 +20,24 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._artifacts import Artifact
     from ._artifacts_run import log_artifact, use_artifact
     from ._init import finish, init, log
+    from ._media import Image, Media
+    from ._media_kinds import Audio, Histogram, Html, Molecule, Object3D, Video
+    from ._media_table import Table
     from ._run import Config, Run, RunFinishedError, Summary
     from .api import Api
 
 __all__ = ["Api", "Artifact", "Config", "Run", "RunFinishedError", "Summary", "TrackerWarning", "finish", "init", "log",
-           "log_artifact", "use_artifact",
+           "log_artifact", "use_artifact", "Image", "Media", "Table", "Histogram", "Audio", "Video", "Object3D",
+           "Html", "Molecule", "plot", "plots",
            "run", "config", "summary", "__version__"]
 
 #: Public name -> the module (relative to this package) that defines it, imported on first use.
 _LAZY = {"init": "._init", "log": "._init", "finish": "._init", "Run": "._run", "Config": "._run",
          "Summary": "._run", "RunFinishedError": "._run", "Api": ".api", "TrackerWarning": "._values",
-         "Artifact": "._artifacts", "log_artifact": "._artifacts_run", "use_artifact": "._artifacts_run"}
+         "Artifact": "._artifacts", "log_artifact": "._artifacts_run", "use_artifact": "._artifacts_run",
+         "Image": "._media", "Media": "._media", "Table": "._media_table", "Histogram": "._media_kinds",
+         "Audio": "._media_kinds", "Video": "._media_kinds", "Object3D": "._media_kinds", "Html": "._media_kinds",
+         "Molecule": "._media_kinds"}
 
 
 def __getattr__(name: str) -> Any:
@@ -39,6 +46,10 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return getattr(importlib.import_module(where, __name__), name)
+    if name in ("plot", "plots"):  # the chart modules (tracker.plot.confusion_matrix...)
+        import importlib
+
+        return importlib.import_module("." + name, __name__)
     if name in ("run", "config", "summary"):
         from . import _state  # holds no heavy import: reading tracker.run never loads the logger
 

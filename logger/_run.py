@@ -18,6 +18,7 @@ from typing import Any
 
 from . import _state
 from ._artifacts_run import ArtifactRunMixin
+from ._media_run import MediaRunMixin, split_media
 from ._values import (
     INT64_MAX,
     INT64_MIN,
@@ -127,7 +128,7 @@ class Summary(Mapping[str, Any]):
         return f"Summary({self._data!r})"
 
 
-class Run(ArtifactRunMixin):
+class Run(ArtifactRunMixin, MediaRunMixin):
     """A run being logged by this process. Create it with :func:`tracker.init`."""
 
     def __init__(self, *, writer: Writer, rid: int, id: str, name: str, project: str, group: str | None,
@@ -225,10 +226,12 @@ class Run(ArtifactRunMixin):
         types = set(map(type, vals))
         keys = tuple(data)
         cached = self._keys  # read once: another thread may replace it meanwhile
+        media = None
         if not (types <= _FAST_TYPES and (int not in types or _ints_fit(vals))
                 and (keys == cached or self._keys_ok(keys))):
+            data, media = split_media(data)  # rich objects go to _media_run (issue 11)
             keys, vals = normalize_metrics(data)
-            if not keys:
+            if not keys and media is None:
                 return
         elif keys == cached:
             keys = cached  # share one tuple per key set: less memory per queued call
@@ -243,6 +246,10 @@ class Run(ArtifactRunMixin):
             self._held = step if commit is False else None
         else:
             step = self._explicit_step(step, commit)
+        if media is not None:
+            self._log_media(step, media)
+            if not keys:
+                return
         q = self._q
         q.append((self._rid, step, _time(), keys, vals))
         n = len(q)
@@ -357,6 +364,7 @@ class Run(ArtifactRunMixin):
         if timeout is None:
             timeout = float(os.environ.get("TRACKER_FINISH_TIMEOUT", "60"))
         self._close_artifacts(timeout)  # a logged artifact is committed before the run says finished
+        self._close_media(timeout)
         state = "finished" if exit_code == 0 else "failed"
         self._final_state = state
         fields: dict[str, Any] = {"state": state, "exit_code": int(exit_code), "finished_at": _time()}

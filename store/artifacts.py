@@ -252,8 +252,10 @@ class ArtifactStore(ArtifactReads):
         snapshots of dead processes; returns ``(objects deleted, bytes freed)``. Runs under the
         write lock so a concurrent ``log_version`` is either fully before or fully after it."""
         def do(c: sqlite3.Connection) -> tuple[int, int]:
+            from .media import referenced_digests  # media rows share objects/ (issue 11)
+
             referenced = {d for (d,) in c.execute(
-                "SELECT DISTINCT digest FROM artifact_files WHERE digest IS NOT NULL")}
+                "SELECT DISTINCT digest FROM artifact_files WHERE digest IS NOT NULL")} | referenced_digests(c)
             return self.objects.sweep(referenced, grace)
 
         return tuple(self._tx(do))
