@@ -49,7 +49,7 @@ class MediaItem:
     def read_bytes(self, index: int = 0) -> bytes:
         """The bytes of stored file ``index``."""
         with self._objects.open(self.digests[index]) as f:
-            return f.read()  # type: ignore[no-any-return]
+            return f.read()
 
     def _table(self, index: int) -> dict[str, Any]:
         t = json.loads(self.read_bytes(index))

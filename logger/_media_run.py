@@ -110,7 +110,7 @@ class _MediaCommitter:
         db = self._db()
         for i, blob in enumerate(rec.blobs):
             if staged[i] is None:
-                staged[i] = self.objects.stage_bytes(blob)
+                staged[i] = self.objects.stage_bytes(blob)  # type: ignore[arg-type]  # str: staged at log()
         db.write([PendingMedia(self.run._rid, key, step, ts, rec.kind, rec.meta, staged)])
 
     def _db(self) -> Any:

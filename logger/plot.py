@@ -55,7 +55,7 @@ def _never_raises(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Plot:
         try:
-            return fn(*args, **kwargs)  # type: ignore[no-any-return]
+            return fn(*args, **kwargs)
         except (ValueError, TypeError, IndexError, KeyError, AttributeError) as e:
             p = Plot(fn.__name__, Table(), {})
             p._error = f"tracker.plot.{fn.__name__}: {e}"

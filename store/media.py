@@ -74,7 +74,7 @@ class MediaStore:
         return self.store.conn
 
     def found_damage(self, detail: str) -> Exception:
-        return self.store.found_damage(detail)  # type: ignore[no-any-return]
+        return self.store.found_damage(detail)
 
     @checked
     def write(self, items: Sequence[PendingMedia]) -> None:
@@ -131,7 +131,7 @@ class MediaStore:
     def keys(self, rid: int) -> list[tuple[str, str, int, int]]:
         """``(key, kind of the last value, number of values, last step)`` per media key."""
         try:
-            return [tuple(r) for r in self.conn.execute(  # type: ignore[misc]
+            return [tuple(r) for r in self.conn.execute(
                 "SELECT key, (SELECT kind FROM media m2 WHERE m2.rid = m.rid AND m2.key = m.key ORDER BY step DESC, id DESC"
                 " LIMIT 1), count(*), max(step) FROM media m WHERE rid = ? GROUP BY key ORDER BY key", (rid,))]
         except sqlite3.OperationalError as e:
