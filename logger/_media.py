@@ -17,17 +17,34 @@ from typing import Any
 
 from ._media_png import PNGError, decode_png, encode_png
 
-__all__ = ["Image", "Media", "Record"]
+__all__ = ["Blob", "Image", "Media", "PNGLater", "Record"]
+
+
+class PNGLater:
+    """Pixels (already copied) to encode as PNG later, in the media thread: ``zlib`` releases
+    the GIL, so a 256x256 image costs the training loop a copy, not its compression."""
+
+    __slots__ = ("width", "height", "channels", "pixels")
+
+    def __init__(self, width: int, height: int, channels: int, pixels: bytes) -> None:
+        self.width, self.height, self.channels, self.pixels = width, height, channels, pixels
+
+    def __call__(self) -> bytes:
+        return encode_png(self.width, self.height, self.channels, self.pixels)
+
+
+#: A stored file: bytes, a user's path to snapshot, or pixels to encode as PNG.
+Blob = bytes | str | PNGLater
 
 
 @dataclass
 class Record:
-    """What one logged media value stores: ``meta`` (JSON) and ``blobs`` (bytes, or a path to
-    snapshot), referenced from ``meta`` by index."""
+    """What one logged media value stores: ``meta`` (JSON) and ``blobs`` (bytes, a path to
+    snapshot, or pixels to encode), referenced from ``meta`` by index."""
 
     kind: str
     meta: dict[str, Any]
-    blobs: list[bytes | str] = field(default_factory=list)
+    blobs: list[Blob] = field(default_factory=list)
 
 
 class Media:
@@ -130,7 +147,7 @@ class Image(Media):
             self._fail(f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e))
             return
         meta.update({"width": w, "height": h, "format": fmt})
-        blobs: list[bytes | str] = [png]
+        blobs: list[Blob] = [png]
         if grouping is not None:
             meta["grouping"] = int(grouping)
         from ._values import jsonable
@@ -147,27 +164,27 @@ class Image(Media):
                 except (ValueError, TypeError, KeyError) as e:
                     self._fail(f"mask {name!r}: {e}")
                     return
-                blobs.append(encode_png(mw, mh, 1, px))
+                blobs.append(PNGLater(mw, mh, 1, px))
                 meta["masks"][str(name)] = {"blob": len(blobs) - 1,
                                             "class_labels": jsonable(m.get("class_labels"), "class_labels")}
         self.width, self.height = w, h
         self._record = Record("image", meta, blobs)
 
     @staticmethod
-    def _encode(data: Any, mode: str | None) -> tuple[bytes, int, int, str]:
+    def _encode(data: Any, mode: str | None) -> tuple[Blob, int, int, str]:
         if isinstance(data, Image):
             rec = data.to_record()
-            return bytes(rec.blobs[0]), rec.meta["width"], rec.meta["height"], rec.meta["format"]  # type: ignore[arg-type]
+            return rec.blobs[0], rec.meta["width"], rec.meta["height"], rec.meta["format"]
         if isinstance(data, (str, os.PathLike)):
             return _read_image_file(os.fspath(data))
         mod = _module_of(data)
         if mod == "PIL":
             img = data.convert(mode) if mode else data
             w, h, ch, px = _pil_pixels(img)
-            return encode_png(w, h, ch, px), w, h, "png"
+            return PNGLater(w, h, ch, px), w, h, "png"
         if mod in ("numpy", "torch") or isinstance(data, (list, tuple)):
             w, h, ch, px = image_pixels(to_numpy(data), chw=mod == "torch")
-            return encode_png(w, h, ch, px), w, h, "png"
+            return PNGLater(w, h, ch, px), w, h, "png"
         raise TypeError(f"an image must be an array, a tensor, a PIL image or a path, got {type(data).__name__}")
 
 

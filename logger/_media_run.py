@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any
 
-from ._media import Media, Record
+from ._media import Blob, Media, PNGLater, Record
 from ._values import warn_once
 
 __all__ = ["MediaRunMixin", "split_media"]
@@ -47,7 +47,7 @@ def _warn(key: str, why: str) -> None:
 def _merge(items: list[Record]) -> Record:
     """One record for a list of images (or other media) under one key."""
     metas: list[dict[str, Any]] = []
-    blobs: list[bytes | str] = []
+    blobs: list[Blob] = []
     for rec in items:
         off = len(blobs)
         meta = dict(rec.meta, kind=rec.kind, blob=off)
@@ -109,8 +109,8 @@ class _MediaCommitter:
 
         db = self._db()
         for i, blob in enumerate(rec.blobs):
-            if staged[i] is None:
-                staged[i] = self.objects.stage_bytes(blob)  # type: ignore[arg-type]  # str: staged at log()
+            if staged[i] is None:  # paths were staged at log()
+                staged[i] = self.objects.stage_bytes(blob() if isinstance(blob, PNGLater) else blob)  # type: ignore[arg-type]
         db.write([PendingMedia(self.run._rid, key, step, ts, rec.kind, rec.meta, staged)])
 
     def _db(self) -> Any:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ._media import Image, Media, Record
+from ._media import Blob, Image, Media, Record
 
 __all__ = ["Table"]
 
@@ -20,7 +20,7 @@ MAX_ROWS = 200_000
 MAX_TABLE_BYTES = 64 << 20
 
 
-def _cell(v: Any, blobs: list[bytes | str], images: dict[int, int]) -> Any:
+def _cell(v: Any, blobs: list[Blob], images: dict[int, int]) -> Any:
     if v is None or isinstance(v, (bool, str)):
         return v
     if isinstance(v, int):
@@ -117,7 +117,7 @@ class Table(Media):
             warn_once(f"table-rows:{id(self)}", f"tracker: a Table of {len(rows):,} rows; the first {MAX_ROWS:,} "
                       "are logged (the rest are dropped, as wandb does)")
             rows = rows[:MAX_ROWS]
-        blobs: list[bytes | str] = [b""]
+        blobs: list[Blob] = [b""]
         images: dict[int, int] = {}
         for r in rows:
             for v in r:

@@ -234,3 +234,49 @@ def test_media_rows_live_in_the_current_schema(store_dir: Path) -> None:
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("SELECT key, kind FROM media").fetchall() == [("h", "histogram")]
     assert math.isclose(json.loads(conn.execute("SELECT meta FROM media").fetchone()[0])["bins"][0], 0.5)
+
+
+def test_a_media_write_error_is_a_warning_and_scalars_are_kept(store_dir: Path) -> None:
+    run = _run(store_dir)
+    run.log({"loss": 0.1})
+    (store_dir / "objects").mkdir()
+    (store_dir / "objects" / "tmp").write_text("a file where the media directory should be")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        run.log({"loss": 0.2, "img": tracker.Image(np.zeros((2, 2), np.uint8))})
+        run.finish()  # the media thread reports its failure before finish() returns
+    msgs = [str(x.message) for x in w]
+    assert any("'img' was not logged" in m for m in msgs), msgs
+    api_run = tracker.Api(store_dir).run(run.id)
+    assert [r["loss"] for r in api_run.history()] == [0.1, 0.2] and api_run.media() == []
+
+
+def test_pil_images_and_torch_like_chw(store_dir: Path) -> None:
+    pil = pytest.importorskip("PIL.Image")
+    arr = np.random.default_rng(4).integers(0, 256, size=(5, 6, 3)).astype(np.uint8)
+    run = _run(store_dir)
+    run.log({"pil": tracker.Image(pil.fromarray(arr)), "pil_l": tracker.Image(pil.fromarray(arr), mode="L")})
+    run.finish()
+    got = {m.key: m.image() for m in _media(store_dir, run.id)}
+    assert got["pil"][3] == arr.tobytes()
+    assert got["pil_l"][2] == 1 and got["pil_l"][3] == pil.fromarray(arr).convert("L").tobytes()
+
+
+def test_image_chw_transpose_is_for_tensors_only() -> None:
+    from tracker._media import image_pixels
+
+    chw = np.arange(3 * 4 * 5, dtype=np.uint8).reshape(3, 4, 5)
+    w, h, ch, px = image_pixels(chw, chw=True)
+    assert (w, h, ch) == (5, 4, 3) and px == chw.transpose(1, 2, 0).tobytes()
+    with pytest.raises(ValueError, match="HxW"):
+        image_pixels(chw)  # a NumPy array of 3x4x5 is not an image: the shape is named
+
+
+def test_import_tracker_loads_no_media_module_or_numpy() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, tracker; tracker.Image; tracker.plot; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'PIL', 'torch')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr

@@ -11,7 +11,7 @@ from app_helpers import app_for, settle
 from rich.text import Text
 
 import tracker
-from tracker.tui.media.hist import BANDS, distribution, percentile
+from tracker.tui.media.hist import BANDS, distribution, percentile, quantiles
 from tracker.tui.media.render import color_mode, confusion_text, image_text
 from tracker.tui.widgets.media import MAX_TABLE_ROWS, MediaPane
 
@@ -151,6 +151,10 @@ def test_percentiles_and_confusion_grid() -> None:
     bins, counts = [0.0, 1.0, 2.0, 3.0, 4.0], [0, 10, 10, 0]
     assert percentile(bins, counts, 0.5) == 2.0 and percentile(bins, counts, 0) == 1.0
     assert percentile(bins, counts, 1) == 3.0 and percentile(bins, counts, 0.25) == 1.5
+    rng = np.random.default_rng(5)
+    c, e = np.histogram(rng.normal(size=999), bins=37)
+    qs = [q for _, q in BANDS]
+    assert quantiles(e.tolist(), c.tolist(), qs) == [percentile(e.tolist(), c.tolist(), q) for q in qs]
     d = distribution([(0, {"bins": bins, "counts": counts}), (1, {"bins": bins, "counts": [0, 0, 0, 0]})])
     assert d["median"] == ([0.0], [2.0])
     t = confusion_text({"data": [["a", "a", 5], ["a", "b", 1], ["b", "b", 3], [HOSTILE, "a", 2]]}, "truecolor")

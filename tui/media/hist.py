@@ -15,7 +15,7 @@ from rich.text import Text
 
 from tracker.tui.media.render import SHADES, shade
 
-__all__ = ["BANDS", "bars_text", "distribution", "heatmap_text", "percentile"]
+__all__ = ["BANDS", "bars_text", "distribution", "heatmap_text", "percentile", "quantiles"]
 
 #: Label and quantile of each distribution line, lowest first.
 BANDS: tuple[tuple[str, float], ...] = (("min", 0.0), ("-2σ", 0.0228), ("-1σ", 0.1587), ("median", 0.5),
@@ -44,17 +44,42 @@ def percentile(bins: Sequence[float], counts: Sequence[int], q: float) -> float:
     return float(bins[-1])
 
 
+def quantiles(bins: Sequence[float], counts: Sequence[int], qs: Sequence[float]) -> list[float]:
+    """:func:`percentile` for several increasing ``qs`` in one pass over the bins."""
+    total = sum(counts)
+    if total <= 0:
+        return [float("nan")] * len(qs)
+    out: list[float] = []
+    seen = 0.0
+    i, n = 0, len(counts)
+    for q in qs:
+        if q <= 0 or q >= 1:
+            out.append(percentile(bins, counts, q))
+            continue
+        target = q * total
+        while i < n and (not counts[i] or seen + counts[i] < target):
+            seen += counts[i]
+            i += 1
+        if i == n:
+            out.append(float(bins[-1]))
+            continue
+        c = counts[i]
+        out.append(float(bins[i] + (target - seen) / c * (bins[i + 1] - bins[i])))
+    return out
+
+
 def distribution(items: Sequence[tuple[int, dict[str, Any]]]) -> dict[str, tuple[list[float], list[float]]]:
     """``label -> (steps, values)`` for each band, from ``(step, {"bins", "counts"})`` pairs."""
     out: dict[str, tuple[list[float], list[float]]] = {label: ([], []) for label, _ in BANDS}
+    qs = [q for _, q in BANDS]
+    lines = [out[label] for label, _ in BANDS]
     for step, d in items:
         bins, counts = d.get("bins") or [], d.get("counts") or []
         if len(bins) != len(counts) + 1 or not sum(counts):
             continue
-        for label, q in BANDS:
-            xs, ys = out[label]
+        for (xs, ys), v in zip(lines, quantiles(bins, counts, qs)):
             xs.append(float(step))
-            ys.append(percentile(bins, counts, q))
+            ys.append(v)
     return out
 
 

@@ -43,6 +43,8 @@ class MediaLoaded(Message):
 
     items: list[Any]
     error: str | None = None
+    bands: dict[str, Any] | None = None
+    """Histogram key -> its distribution lines (computed in the worker)."""
 
 
 def attach_media_tab(screen: Any, store_dir: Any, run_id: str) -> None:
@@ -95,6 +97,8 @@ class MediaPane(Widget):
         self.cursor = -1
         self.key: str | None = None
         self.mode = color_mode()
+        self.bands: dict[str, Any] = {}
+        self._requested = False
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -111,7 +115,13 @@ class MediaPane(Widget):
         for label in ("key", "kind", "n", "last"):
             keys.add_column(Text(label, style="bold"), key=label)
         self._show_parts(view=True)
-        self._load()
+        self.query_one("#media-head", Static).update(Text("reading media…", style="dim"))
+
+    def on_show(self) -> None:
+        """Read the media when the tab is first shown (opening run detail never waits for it)."""
+        if not self._requested:
+            self._requested = True
+            self._load()
 
     @work(thread=True, exclusive=True, group="media", exit_on_error=False)
     def _load(self) -> None:
@@ -122,7 +132,11 @@ class MediaPane(Widget):
         except Exception as e:  # shown, never raised
             self.post_message(MediaLoaded([], str(e)))
             return
-        self.post_message(MediaLoaded(items))
+        hists: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        for it in items:
+            if it.kind == "histogram":
+                hists.setdefault(it.key, []).append((it.step, it.meta))
+        self.post_message(MediaLoaded(items, None, {k: distribution(v) for k, v in hists.items()}))
 
     @on(MediaLoaded)
     def _loaded(self, msg: MediaLoaded) -> None:
@@ -131,6 +145,7 @@ class MediaPane(Widget):
             self.query_one("#media-head", Static).update(Text(sanitize(msg.error), style="red"))
             return
         self.by_key = {}
+        self.bands = msg.bands or {}
         for it in msg.items:
             self.by_key.setdefault(it.key, []).append(it)
         self.steps = sorted({it.step for it in msg.items})
@@ -262,7 +277,7 @@ class MediaPane(Widget):
     def _show_histogram(self, item: Any, view: Static, w: int, h: int) -> None:
         self._show_parts(view=True, chart=True)
         its = [(it.step, it.meta) for it in self.by_key[item.key]]
-        bands = distribution(its)
+        bands = self.bands.get(item.key) or distribution(its)
         chart = self.query_one("#media-chart", ChartView)
         chart.set_series([Series(label=label, xs=xs, ys=ys, color_index=i, steps=[int(x) for x in xs])
                           for i, (label, (xs, ys)) in enumerate(bands.items()) if xs])
