@@ -280,3 +280,18 @@ def test_import_tracker_loads_no_media_module_or_numpy() -> None:
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'PIL', 'torch')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_image_boxes_classes_and_masks_are_kept(store_dir: Path) -> None:
+    mask = np.array([[0, 1], [2, 1]], np.uint8)
+    boxes = {"predictions": {"box_data": [{"position": {"minX": 0.1, "maxX": 0.5, "minY": 0.2, "maxY": 0.9},
+                                            "class_id": 1, "box_caption": "\x1b[31mcat"}]}}
+    run = _run(store_dir)
+    run.log({"seg": tracker.Image(np.zeros((2, 2, 3), np.uint8), boxes=boxes, classes=[{"id": 1, "name": "cat"}],
+                                  masks={"truth": {"mask_data": mask, "class_labels": {1: "cat", 2: "dog"}}})})
+    run.finish()
+    (item,) = _media(store_dir, run.id)
+    assert item.meta["boxes"] == boxes and item.meta["classes"] == [{"id": 1, "name": "cat"}]
+    m = item.meta["masks"]["truth"]
+    assert m["class_labels"] == {"1": "cat", "2": "dog"}
+    assert decode_png(item.read_bytes(m["blob"]))[3] == mask.tobytes()

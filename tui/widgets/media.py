@@ -157,6 +157,7 @@ class MediaPane(Widget):
         if self.by_key:
             self.key = next(iter(self.by_key))
             self._show()
+            self.call_after_refresh(self._show)  # again once laid out: images fit the pane's real size
         else:
             self.query_one("#media-head", Static).update(Text("This run has no media."))
 
@@ -217,6 +218,9 @@ class MediaPane(Widget):
 
     def _pane_size(self) -> tuple[int, int]:
         w, h = self.query_one("#media-right").size
+        if w <= 10 or h <= 6:  # not laid out yet: estimate from the pane (keys take 30%, 18-36 columns)
+            w = self.size.width - max(18, min(36, self.size.width * 3 // 10))
+            h = self.size.height
         return (w - 2 if w > 10 else 60), (h - 3 if h > 6 else 20)
 
     def _show(self) -> None:
