@@ -111,9 +111,6 @@ class MediaPane(Widget):
                 yield ChartView(id="media-chart")
 
     def on_mount(self) -> None:
-        keys = self.query_one("#media-keys", DataTable)
-        for label in ("key", "kind", "n", "last"):
-            keys.add_column(Text(label, style="bold"), key=label)
         self._show_parts(view=True)
         self.query_one("#media-head", Static).update(Text("reading media…", style="dim"))
 
@@ -151,9 +148,15 @@ class MediaPane(Widget):
         self.steps = sorted({it.step for it in msg.items})
         self.cursor = len(self.steps) - 1
         keys = self.query_one("#media-keys", DataTable)
-        keys.clear()
-        for k, its in self.by_key.items():
-            keys.add_row(Text(sanitize(k)), Text(its[-1].kind), Text(str(len(its))), Text(str(its[-1].step)), key=k)
+        keys.clear(columns=True)
+        rows = [(Text(sanitize(k)), Text(its[-1].kind), Text(str(len(its))), Text(str(its[-1].step)), k)
+                for k, its in self.by_key.items()]
+        # Widths fixed from the data before any row is drawn (never re-measured mid-draw).
+        for i, label in enumerate(("key", "kind", "n", "last")):
+            width = max([len(label), *(r[i].cell_len for r in rows)])
+            keys.add_column(Text(label, style="bold"), key=label, width=min(width, 40))
+        for *cells, k in rows:
+            keys.add_row(*cells, key=k)
         if self.by_key:
             self.key = next(iter(self.by_key))
             self._show()
