@@ -149,13 +149,14 @@ class MediaPane(Widget):
         self.cursor = len(self.steps) - 1
         keys = self.query_one("#media-keys", DataTable)
         keys.clear(columns=True)
-        rows = [(Text(sanitize(k)), Text(its[-1].kind), Text(str(len(its))), Text(str(its[-1].step)), k)
-                for k, its in self.by_key.items()]
+        rows: list[tuple[str, list[Text]]] = [
+            (k, [Text(sanitize(k)), Text(its[-1].kind), Text(str(len(its))), Text(str(its[-1].step))])
+            for k, its in self.by_key.items()]
         # Widths fixed from the data before any row is drawn (never re-measured mid-draw).
         for i, label in enumerate(("key", "kind", "n", "last")):
-            width = max([len(label), *(r[i].cell_len for r in rows)])
+            width = max([len(label), *(cells[i].cell_len for _, cells in rows)])
             keys.add_column(Text(label, style="bold"), key=label, width=min(width, 40))
-        for *cells, k in rows:
+        for k, cells in rows:
             keys.add_row(*cells, key=k)
         if self.by_key:
             self.key = next(iter(self.by_key))
