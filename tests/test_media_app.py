@@ -102,6 +102,12 @@ async def test_table_view_sanitises_hostile_cells_and_caps_rows(tmp_path: Path) 
         cell = dt.get_row_at(1)[1]
         assert isinstance(cell, Text) and "\x1b" not in cell.plain and cell.plain.startswith("[bold red]")
         assert "first 10,000 of 10,005 rows" in str(pane.query_one("#media-head").render())
+        dt.focus()
+        dt.move_cursor(column=2)
+        await pilot.press("s", "s")  # score, descending
+        await settle(pilot)
+        top = [dt.get_row_at(i)[2].plain for i in range(2)]
+        assert top == [f"{(MAX_TABLE_ROWS - 1) / 10:.6g}", f"{(MAX_TABLE_ROWS - 2) / 10:.6g}"]
 
 
 async def test_image_confusion_roc_and_file_views(media_store: Path) -> None:

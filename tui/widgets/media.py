@@ -86,6 +86,7 @@ class MediaPane(Widget):
         Binding("right_square_bracket", "step(1)", "Step on", id="media.step_on"),
         Binding("left_curly_bracket", "step_to(0)", "First step", show=False, id="media.first"),
         Binding("right_curly_bracket", "step_to(-1)", "Last step", show=False, id="media.last"),
+        Binding("s", "sort", "Sort column", id="media.sort"),
     ]
 
     def __init__(self, store_dir: Any, run_id: str, *, id: str | None = None) -> None:  # noqa: A002
@@ -99,6 +100,8 @@ class MediaPane(Widget):
         self.mode = color_mode()
         self.bands: dict[str, Any] = {}
         self._requested = False
+        self._sort_col: Any = None
+        self._sort_desc = False
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -182,6 +185,16 @@ class MediaPane(Widget):
         if self.steps:
             self.cursor = index % len(self.steps)
             self._show()
+
+    def action_sort(self) -> None:
+        """Sort the table view by the cursor's column (again: the other way); numbers as numbers."""
+        dt = self.query_one("#media-table", DataTable)
+        if not dt.display or not dt.columns:
+            return
+        col = list(dt.columns)[dt.cursor_column]
+        self._sort_desc = not self._sort_desc if self._sort_col == col else False
+        self._sort_col = col
+        dt.sort(col, key=_sort_key, reverse=self._sort_desc)
 
     def on_resize(self) -> None:
         if self.key is not None:
@@ -299,8 +312,8 @@ class MediaPane(Widget):
         dt = self.query_one("#media-table", DataTable)
         dt.clear(columns=True)
         cols = table.get("columns", [])
-        for c in cols:
-            dt.add_column(Text(sanitize(c), style="bold"))
+        for i, c in enumerate(cols):
+            dt.add_column(Text(sanitize(c), style="bold"), key=f"c{i}")
         data = table.get("data", [])
         for row in data[:MAX_TABLE_ROWS]:
             dt.add_row(*[_cell(v) for v in row[:len(cols)]] + [Text("")] * (len(cols) - len(row)))
@@ -334,6 +347,17 @@ def _cell(v: Any) -> Text:
     if isinstance(v, float):
         return Text(f"{v:.6g}")
     return Text(sanitize(v if isinstance(v, str) else str(v)))
+
+
+def _sort_key(cell: Any) -> tuple[int, float, str]:
+    """Numbers first, by value; then text; empty cells last."""
+    text = cell.plain if isinstance(cell, Text) else str(cell)
+    if text in ("", "—"):
+        return (2, 0.0, "")
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text.lower())
 
 
 def _curve_series(ptype: str, d: dict[str, Any]) -> list[Series]:
