@@ -180,3 +180,16 @@ def test_media_snapshots(snap_compare, media_store, key, size, monkeypatch) -> N
         await pick(pilot, pane, key)
 
     assert snap_compare(app_for(media_store), terminal_size=size, run_before=run_before)
+
+
+async def test_hostile_media_keys_and_captions_are_shown_inert(tmp_path: Path) -> None:
+    run = tracker.init(project="p", name="hostile", dir=tmp_path / "store", capture_git=False)
+    run.log({HOSTILE: tracker.Image(np.zeros((4, 4), np.uint8), caption=HOSTILE)})
+    run.finish()
+    app = app_for(tmp_path / "store")
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_media(pilot)
+        cell = pane.query_one("#media-keys").get_row_at(0)[0]
+        head = pane.query_one("#media-head").render()
+        for text in (cell.plain, str(head)):
+            assert "\x1b" not in text and "\x07" not in text and "[bold red]x[/]" in text

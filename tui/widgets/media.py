@@ -53,10 +53,15 @@ def attach_media_tab(screen: Any, store_dir: Any, run_id: str) -> None:
     def check() -> None:
         from tracker.api import Api
 
+        api = None
         try:
-            has = bool(Api(store_dir).run(run_id).media_keys())
+            api = Api(store_dir)
+            has = bool(api.run(run_id).media_keys())
         except Exception:  # the store went away / the run is not found: no tab, the screen says why
             return
+        finally:
+            if api is not None and api.store is not None:
+                api.store.close()
         if has:
             screen.app.call_from_thread(add)
 
@@ -127,11 +132,16 @@ class MediaPane(Widget):
     def _load(self) -> None:
         from tracker.api import Api
 
+        api = None
         try:
-            items = Api(self.store_dir).run(self.run_id).media()
+            api = Api(self.store_dir)
+            items = api.run(self.run_id).media()  # items read their files, not the database
         except Exception as e:  # shown, never raised
             self.post_message(MediaLoaded([], str(e)))
             return
+        finally:
+            if api is not None and api.store is not None:
+                api.store.close()
         hists: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         for it in items:
             if it.kind == "histogram":
