@@ -193,3 +193,21 @@ async def test_hostile_media_keys_and_captions_are_shown_inert(tmp_path: Path) -
         head = pane.query_one("#media-head").render()
         for text in (cell.plain, str(head)):
             assert "\x1b" not in text and "\x07" not in text and "[bold red]x[/]" in text
+
+
+async def test_table_filter_and_copy_cell(media_store: Path) -> None:
+    app = app_for(media_store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_media(pilot)
+        await pick(pilot, pane, "preds")
+        dt = pane.query_one("#media-table")
+        dt.focus()
+        await pilot.press("slash", *"cat 3")
+        await settle(pilot)
+        assert dt.row_count == 1 and dt.get_row_at(0)[1].plain == "cat 3"
+        await pilot.press("enter")  # back to the table
+        await settle(pilot)
+        dt.move_cursor(row=0, column=1)
+        await pilot.press("y")
+        await settle(pilot)
+        assert pilot.app.clipboard == "cat 3"

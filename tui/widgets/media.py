@@ -21,7 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import DataTable, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from tracker.tui.charts.series import Series
 from tracker.tui.media.hist import bars_text, distribution, heatmap_text
@@ -84,6 +84,7 @@ class MediaPane(Widget):
     MediaPane #media-scroll { height: 1fr; }
     MediaPane #media-view { height: auto; }
     MediaPane #media-table { height: 1fr; }
+    MediaPane #media-filter { height: 1; border: none; padding: 0 1; background: $boost; }
     MediaPane #media-chart { height: 1fr; min-height: 8; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -92,6 +93,8 @@ class MediaPane(Widget):
         Binding("left_curly_bracket", "step_to(0)", "First step", show=False, id="media.first"),
         Binding("right_curly_bracket", "step_to(-1)", "Last step", show=False, id="media.last"),
         Binding("s", "sort", "Sort column", id="media.sort"),
+        Binding("slash", "filter", "Filter rows", id="media.filter"),
+        Binding("y", "copy_cell", "Copy cell", id="media.copy"),
     ]
 
     def __init__(self, store_dir: Any, run_id: str, *, id: str | None = None) -> None:  # noqa: A002
@@ -105,6 +108,7 @@ class MediaPane(Widget):
         self.mode = color_mode()
         self.bands: dict[str, Any] = {}
         self._requested = False
+        self._table: dict[str, Any] | None = None
         self._sort_col: Any = None
         self._sort_desc = False
 
@@ -115,6 +119,7 @@ class MediaPane(Widget):
                 yield Static(id="media-head")
                 with VerticalScroll(id="media-scroll"):
                     yield Static(id="media-view")
+                yield Input(placeholder="filter rows (/): text in any cell", id="media-filter")
                 yield DataTable(id="media-table", zebra_stripes=True)
                 yield ChartView(id="media-chart")
 
@@ -206,6 +211,32 @@ class MediaPane(Widget):
         self._sort_col = col
         dt.sort(col, key=_sort_key, reverse=self._sort_desc)
 
+    def action_filter(self) -> None:
+        box = self.query_one("#media-filter", Input)
+        if box.display:
+            box.focus()
+
+    @on(Input.Changed, "#media-filter")
+    def _filter(self, event: Input.Changed) -> None:
+        event.stop()
+        if self._table is not None:
+            self._fill_table(self._table)
+
+    @on(Input.Submitted, "#media-filter")
+    def _filtered(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one("#media-table").focus()
+
+    def action_copy_cell(self) -> None:
+        """Copy the table cell under the cursor (its text as shown) to the clipboard (OSC 52)."""
+        dt = self.query_one("#media-table", DataTable)
+        if not dt.display or not dt.row_count:
+            return
+        cell = dt.get_cell_at(dt.cursor_coordinate)
+        text = cell.plain if isinstance(cell, Text) else str(cell)
+        self.app.copy_to_clipboard(text)
+        self.notify(f"copied {len(text)} characters", timeout=2)
+
     def on_resize(self) -> None:
         if self.key is not None:
             self._show()
@@ -241,6 +272,7 @@ class MediaPane(Widget):
     def _show_parts(self, view: bool = False, table: bool = False, chart: bool = False) -> None:
         self.query_one("#media-scroll").display = view
         self.query_one("#media-table").display = table
+        self.query_one("#media-filter").display = table
         self.query_one("#media-chart").display = chart
 
     def _pane_size(self) -> tuple[int, int]:
@@ -319,15 +351,24 @@ class MediaPane(Widget):
         view.update(t)
 
     def _fill_table(self, table: dict[str, Any]) -> None:
+        self._table = table
         dt = self.query_one("#media-table", DataTable)
         dt.clear(columns=True)
         cols = table.get("columns", [])
         for i, c in enumerate(cols):
             dt.add_column(Text(sanitize(c), style="bold"), key=f"c{i}")
         data = table.get("data", [])
-        for row in data[:MAX_TABLE_ROWS]:
-            dt.add_row(*[_cell(v) for v in row[:len(cols)]] + [Text("")] * (len(cols) - len(row)))
-        if len(data) > MAX_TABLE_ROWS:
+        query = self.query_one("#media-filter", Input).value.lower()
+        shown = 0
+        for row in data:
+            cells = [_cell(v) for v in row[:len(cols)]] + [Text("")] * (len(cols) - len(row))
+            if query and not any(query in c.plain.lower() for c in cells):
+                continue
+            dt.add_row(*cells)
+            shown += 1
+            if shown == MAX_TABLE_ROWS:
+                break
+        if len(data) > MAX_TABLE_ROWS and not query:
             head = self.query_one("#media-head", Static)
             note = Text(f"\nshowing the first {MAX_TABLE_ROWS:,} of {len(data):,} rows "
                         "(tracker-tui export --media gives all)", style="yellow")
