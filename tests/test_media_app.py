@@ -211,3 +211,14 @@ async def test_table_filter_and_copy_cell(media_store: Path) -> None:
         await pilot.press("y")
         await settle(pilot)
         assert pilot.app.clipboard == "cat 3"
+
+
+async def test_escape_leaves_the_table_filter_not_the_screen(media_store: Path) -> None:
+    app = app_for(media_store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_media(pilot)
+        await pick(pilot, pane, "preds")
+        pane.query_one("#media-table").focus()
+        await pilot.press("slash", "c", "escape")
+        await settle(pilot)
+        assert pilot.app.screen.query(MediaPane) and pane.query_one("#media-table").has_focus

@@ -297,6 +297,10 @@ class DetailScreen(TrackerScreen):
 
     # ------------------------------------------------------------------ actions
     def action_back(self) -> None:
+        media_filter = self.query("#media-filter")  # only when the run has media
+        if media_filter and media_filter.first().has_focus:
+            self.query_one("#media-table").focus()
+            return
         for search, target in (("#config-search", "#config-tree"), ("#console-search", "#console-log")):
             if self.query_one(search, Input).has_focus:
                 self.query_one(target).focus()
