@@ -36,6 +36,9 @@ if TYPE_CHECKING:  # pragma: no cover
         termwarn,
     )
     from ._init import finish, log
+    from ._media import Image, Media
+    from ._media_kinds import Audio, Histogram, Html, Molecule, Object3D, Video
+    from ._media_table import Table
     from ._run import Config, Run, RunFinishedError, Summary
     from ._settings import AlertLevel, Settings
     from ._sweep import SweepStopped, agent, sweep
@@ -45,13 +48,17 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Api", "Artifact", "Config", "Run", "RunFinishedError", "Summary", "TrackerWarning", "finish", "init", "log",
            "run", "config", "summary", "__version__", "AlertLevel", "Settings", "alert", "define_metric", "login",
            "mark_preempting", "restore", "save", "unwatch", "watch", "Error", "require", "setup", "teardown",
-           "termlog", "termwarn", "termerror", "log_artifact", "use_artifact", "sweep", "agent", "SweepStopped"]
+           "termlog", "termwarn", "termerror", "log_artifact", "use_artifact", "sweep", "agent", "SweepStopped",
+           "Image", "Media", "Table", "Histogram", "Audio", "Video", "Object3D", "Html", "Molecule", "plot", "plots"]
 
 #: Public name -> the module (relative to this package) that defines it, imported on first use.
 _LAZY = {"init": "._compat", "log": "._init", "finish": "._init", "Run": "._run", "Config": "._run",
          "Summary": "._run", "RunFinishedError": "._run", "Api": ".api", "TrackerWarning": "._values",
          "Artifact": "._artifacts", "log_artifact": "._artifacts_run", "use_artifact": "._artifacts_run",
-         "sweep": "._sweep", "agent": "._sweep", "SweepStopped": "._sweep"}
+         "sweep": "._sweep", "agent": "._sweep", "SweepStopped": "._sweep",
+         "Image": "._media", "Media": "._media", "Table": "._media_table", "Histogram": "._media_kinds",
+         "Audio": "._media_kinds", "Video": "._media_kinds", "Object3D": "._media_kinds", "Html": "._media_kinds",
+         "Molecule": "._media_kinds"}
 # wandb's module-level names (issue 10): see README "Coming from wandb".
 _LAZY.update({"Settings": "._settings", "AlertLevel": "._settings", "alert": "._compat_files",
               "login": "._compat_files", "save": "._compat_files", "restore": "._compat_files",
@@ -60,7 +67,7 @@ _LAZY.update({"Settings": "._settings", "AlertLevel": "._settings", "alert": "._
               "setup": "._compat_files", "teardown": "._compat_files", "termlog": "._compat_files",
               "termwarn": "._compat_files", "termerror": "._compat_files"})
 #: Subpackages reached as attributes (``tracker.integration.transformers``), imported on first use.
-_SUBMODULES = ("integration", "tensorboard", "keras", "util")
+_SUBMODULES = ("integration", "tensorboard", "keras", "util", "plot", "plots")
 
 
 def __getattr__(name: str) -> Any:

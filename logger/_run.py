@@ -20,6 +20,7 @@ from . import _state
 from ._artifacts_run import ArtifactRunMixin
 from ._mask import mask_secrets as _mask_config
 from ._mask import masker
+from ._media_run import MediaRunMixin, split_media
 from ._run_compat import WandbRunMixin, split_log
 from ._values import (
     INT64_MAX,
@@ -134,7 +135,7 @@ class Summary(Mapping[str, Any]):
         return f"Summary({self._data!r})"
 
 
-class Run(WandbRunMixin, ArtifactRunMixin):
+class Run(WandbRunMixin, ArtifactRunMixin, MediaRunMixin):
     """A run being logged by this process. Create it with :func:`tracker.init`."""
 
     #: The sweep whose agent started this run (``None`` outside sweeps).
@@ -242,12 +243,13 @@ class Run(WandbRunMixin, ArtifactRunMixin):
         types = set(map(type, vals))
         keys = tuple(data)
         cached = self._keys  # read once: another thread may replace it meanwhile
-        text = None
+        text = media = None
         if not (types <= _FAST_TYPES and (int not in types or _ints_fit(vals))
                 and (keys == cached or self._keys_ok(keys))):
+            data, media = split_media(data)  # rich objects go to _media_run (issue 11)
             data, text = split_log(data)  # nested dicts flattened, strings kept as text
             keys, vals = _storable(*normalize_metrics(data)) if data else ((), ())
-            if not keys and not text:
+            if not keys and not text and media is None:
                 return
             self._weight, self._gate = _weight(len(keys))
         elif keys == cached:
@@ -263,8 +265,11 @@ class Run(WandbRunMixin, ArtifactRunMixin):
             self._held = step if commit is False else None
         else:
             step = self._explicit_step(step, commit)
-        if text is not None:
-            self._log_text(step, text)
+        if text is not None or media is not None:
+            if text is not None:
+                self._log_text(step, text)
+            if media is not None:
+                self._log_media(step, media)
             if not keys:
                 return
         q = self._q
@@ -399,6 +404,7 @@ class Run(WandbRunMixin, ArtifactRunMixin):
         if timeout is None:
             timeout = float(os.environ.get("TRACKER_FINISH_TIMEOUT", "60"))
         self._close_artifacts(timeout)  # a logged artifact is committed before the run says finished
+        self._close_media(timeout)
         state = "finished" if exit_code == 0 else "failed"
         self._final_state = state
         fields: dict[str, Any] = {"state": state, "exit_code": int(exit_code), "finished_at": _time()}

@@ -15,6 +15,7 @@ from tracker.store.keys import is_system_metric
 
 from ._api_compat import ApiRunCompatMixin, Project, entity_ok, matches, sort_runs, split_path, split_run_path
 from ._artifacts_api import ApiRunArtifactsMixin, ArtifactApiMixin
+from ._media_read import RunMediaMixin
 
 
 class Api(ArtifactApiMixin):
@@ -114,7 +115,7 @@ class Api(ArtifactApiMixin):
         return ApiRun(self._store, self._store.run(run_id))
 
 
-class ApiRun(ApiRunCompatMixin, ApiRunArtifactsMixin):
+class ApiRun(ApiRunCompatMixin, ApiRunArtifactsMixin, RunMediaMixin):
     """A stored run. Attributes are read when the run was fetched; ``history()`` reads now."""
 
     def __init__(self, store: Any, rec: Any) -> None:
@@ -203,6 +204,8 @@ class ApiRun(ApiRunCompatMixin, ApiRunArtifactsMixin):
         When a key was logged more than once at one step, the last value logged wins here;
         :meth:`points` returns every stored point.
         """
+        explicit = None if keys is None else list(keys)
+        keys = explicit
         if keys is None:  # like wandb: system metrics have their own history (system_history)
             keys = [k for k in self._rec.metrics if not is_system_metric(k)]
         rows: dict[int, dict[str, Any]] = {}
@@ -213,7 +216,7 @@ class ApiRun(ApiRunCompatMixin, ApiRunArtifactsMixin):
             elif ts > row["_timestamp"]:
                 row["_timestamp"] = ts
             row[key if key not in ("_step", "_timestamp") else key + "_"] = value
-        return list(rows.values())
+        return self._merge_media(list(rows.values()), explicit)  # media: {"_type": ...}
 
     def alerts(self) -> list[dict[str, Any]]:
         """Alerts, oldest first (``title``, ``text``, ``level``, ``time``, ``step``): those from

@@ -97,6 +97,57 @@ async def shoot(store: Path) -> list[Path]:
     return out
 
 
+def seed_media(store: Path) -> None:
+    """A run with rich media for the Media tab's screenshots (needs NumPy)."""
+    import numpy as np
+
+    import tracker
+
+    rng = np.random.default_rng(0)
+    run = tracker.init(project="vision", name="resnet-media", id="mediarun01", dir=store, capture_git=False,
+                       system_interval=None, console=False)
+    yy, xx = np.mgrid[0:96, 0:128]
+    r = np.hypot(xx - 64, yy - 48)
+    img = np.stack([128 + 127 * np.sin(xx / 9), 128 + 127 * np.cos(yy / 7), 255 - r * 3], -1).clip(0, 255)
+    for step in range(0, 200, 10):
+        run.log({"weights": tracker.Histogram(rng.normal(step / 100, 1 + step / 150, size=5000))}, step=step)
+    t = tracker.Table(columns=["id", "label", "pred", "score"])
+    for i in range(40):
+        t.add_data(i, ["cat", "dog", "bird"][i % 3], ["cat", "dog", "bird"][(i * 7) % 3], round(0.5 + i / 90, 3))
+    run.log({"samples": tracker.Image(img.astype(np.uint8), caption="val sample 0: cat (p=0.93)"), "preds": t,
+             "confusion": tracker.plot.confusion_matrix(y_true=rng.integers(0, 4, 300), preds=rng.integers(0, 4, 300),
+                                                        class_names=["cat", "dog", "bird", "frog"])}, step=190)
+    run.finish()
+
+
+async def shoot_media(store: Path) -> list[Path]:
+    """The Media tab: an image, then a histogram over steps."""
+    from png import save_png
+
+    from tracker.tui.app import make_app
+    from tracker.tui.widgets.media import MediaPane
+
+    out: list[Path] = []
+    for size, suffix in (((120, 36), ""), ((80, 24), "-80x24")):
+        app = make_app(store, keymap={}, poll_interval=0, clock=lambda: NOW, ascii_only=False)
+        async with app.run_test(size=size) as pilot:
+            for keys in ([], ["enter"], ["6"]):
+                await pilot.press(*keys)
+                for _ in range(3):
+                    for w in [w for w in app.workers if not w.is_finished]:
+                        await w.wait()
+                    await pilot.pause()
+            pane = app.screen.query_one(MediaPane)
+            for name, key in (("media", "samples"), ("media-histogram", "weights")):
+                pane.query_one("#media-keys").move_cursor(row=list(pane.by_key).index(key))
+                await pilot.pause()
+                path = HERE / f"{name}{suffix}.svg"
+                app.save_screenshot(str(path))
+                save_png(app, path.with_suffix(".png"))
+                out.append(path)
+    return out
+
+
 def main() -> None:
     os.environ["TZ"] = "UTC"
     time.tzset()
@@ -106,6 +157,9 @@ def main() -> None:
         store = Path(tmp) / "demo"
         seed(store, now=NOW)
         paths = asyncio.run(shoot(store))
+        os.environ["COLORTERM"] = "truecolor"  # images in true colour (the app never probes the terminal)
+        seed_media(Path(tmp) / "media")
+        paths += asyncio.run(shoot_media(Path(tmp) / "media"))
     for p in paths:
         print("wrote", p.name, "+", p.with_suffix(".png").name)
 

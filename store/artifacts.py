@@ -264,6 +264,9 @@ class ArtifactStore(ArtifactReads):
             referenced: set[str] = set()
             for sql in REFERENCES:
                 referenced.update(d for (d,) in c.execute(sql))
+            from .media import referenced_digests  # media rows share objects/ (issue 11)
+
+            referenced |= referenced_digests(c)
             return self.objects.sweep(referenced, grace)
 
         return tuple(self._tx(do))

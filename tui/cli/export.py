@@ -26,7 +26,8 @@ def configure(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", metavar="RUN", help="run id (or a unique prefix of an id or name)")
     p.add_argument("--format", "-f", choices=["csv", "jsonl"], default="csv")
     p.add_argument("--keys", "-k", help="comma-separated metric names (default: all)")
-    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout (with --media: a directory)")
+    p.add_argument("--media", metavar="KEY", help="write media KEY's values as files (tables CSV, images PNG) into -o DIR")
     p.set_defaults(func=cmd_export)
     return p
 
@@ -38,6 +39,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     runs = find_runs(api, args.runs)
     if runs is None:
         return 1
+    if args.media is not None:
+        from tracker.tui.cli.export_media import export_media
+
+        return export_media(runs, args.media, args.output or ".")
     keys = [k for k in args.keys.split(",") if k] if args.keys else None
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
     try:

@@ -25,6 +25,7 @@ from tracker.tui.messages import RunLoaded, StoreChanged
 from tracker.tui.screens.base import TitleBar, TrackerScreen
 from tracker.tui.text import expand_tabs, sanitize
 from tracker.tui.widgets.key_bar import KeyBar
+from tracker.tui.widgets.media_compare import attach_compare_media_tab
 
 MARK = {"changed": ("~", "yellow"), "added": ("+", "green"), "removed": ("-", "red"), "same": (" ", "")}
 
@@ -172,6 +173,7 @@ class CompareScreen(TrackerScreen):
         Binding("1", "tab('cfg')", "Config", show=False, id="compare.tab_config"),
         Binding("2", "tab('met')", "Metrics", show=False, id="compare.tab_metrics"),
         Binding("3", "tab('code')", "Code", show=False, id="compare.tab_code"),
+        Binding("4", "tab('cmp-media')", "Media", show=False, id="compare.tab_media"),
         Binding("v", "charts", "Charts", id="compare.charts"),
     ]
 
@@ -196,6 +198,7 @@ class CompareScreen(TrackerScreen):
 
     def on_mount(self) -> None:
         self._load()
+        attach_compare_media_tab(self, self.tapp.reader.dir, self.run_ids)  # when runs share a media key
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def _load(self) -> None:
@@ -303,6 +306,8 @@ class CompareScreen(TrackerScreen):
                 return
 
     def action_tab(self, tab: str) -> None:
+        if not self.query(f"#{tab}"):
+            return  # the Media tab when the runs share no media key
         self.query_one(TabbedContent).active = tab
 
     def action_charts(self) -> None:

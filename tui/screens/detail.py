@@ -23,6 +23,7 @@ from tracker.tui.text import console_text, sanitize
 from tracker.tui.widgets.artifact_list import RunArtifacts
 from tracker.tui.widgets.chart_view import ChartView
 from tracker.tui.widgets.key_bar import KeyBar
+from tracker.tui.widgets.media import attach_media_tab
 from tracker.tui.widgets.pickers import Picker
 
 
@@ -58,6 +59,7 @@ class DetailScreen(TrackerScreen):
         Binding("3", "tab('charts')", "Charts", id="detail.tab_charts"),
         Binding("4", "tab('system')", "System", id="detail.tab_system"),
         Binding("5", "tab('console')", "Console", id="detail.tab_console"),
+        Binding("6", "tab('media')", "Media", show=False, id="detail.tab_media"),  # the tab exists when the run has media
         Binding("f", "follow", "Follow console", show=False, id="detail.follow"),
         Binding("slash", "search_config", "Search config", id="detail.search"),
         Binding("m", "pick_metrics", "Metrics", id="detail.metrics"),
@@ -103,6 +105,7 @@ class DetailScreen(TrackerScreen):
         self.query_one("#summary", DataTable).styles.max_height = 1_000_000
         self.query_one("#overview-scroll").focus()
         self._load()
+        attach_media_tab(self, self.tapp.reader.dir, self.run_id)
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def _load(self) -> None:
@@ -300,6 +303,10 @@ class DetailScreen(TrackerScreen):
 
     # ------------------------------------------------------------------ actions
     def action_back(self) -> None:
+        media_filter = self.query("#media-filter")  # only when the run has media
+        if media_filter and media_filter.first().has_focus:
+            self.query_one("#media-table").focus()
+            return
         for search, target in (("#config-search", "#config-tree"), ("#console-search", "#console-log")):
             if self.query_one(search, Input).has_focus:
                 self.query_one(target).focus()
@@ -307,10 +314,12 @@ class DetailScreen(TrackerScreen):
         self.app.pop_screen()
 
     def action_tab(self, tab: str) -> None:
+        if not self.query(f"#{tab}"):
+            return  # the Media tab of a run without media
         self.query_one(TabbedContent).active = tab
         # Focus something on the shown tab (a hidden search box must not keep the keys).
         target = {"overview": "#overview-scroll", "config": "#config-tree", "console": "#console-log",
-                  "charts": "#chart", "system": "#system-chart"}.get(tab)
+                  "charts": "#chart", "system": "#system-chart", "media": "#media-keys"}.get(tab)
         if target and self.query_one(target).display:
             self.query_one(target).focus()
         else:

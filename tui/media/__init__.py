@@ -1,0 +1,1 @@
+"""Rich media drawn as terminal text, without Textual: images, histograms, confusion matrices."""
