@@ -27,7 +27,7 @@ def v4(conn: sqlite3.Connection) -> None:
 
 
 _V4 = """
-CREATE TABLE artifacts (
+CREATE TABLE IF NOT EXISTS artifacts (
     aid          INTEGER PRIMARY KEY AUTOINCREMENT,
     project      TEXT NOT NULL,
     name         TEXT NOT NULL,
@@ -37,7 +37,7 @@ CREATE TABLE artifacts (
     next_version INTEGER NOT NULL DEFAULT 0,
     UNIQUE (project, name)
 );
-CREATE TABLE artifact_versions (
+CREATE TABLE IF NOT EXISTS artifact_versions (
     vid          INTEGER PRIMARY KEY AUTOINCREMENT,
     aid          INTEGER NOT NULL REFERENCES artifacts(aid),
     version      INTEGER NOT NULL,
@@ -51,9 +51,9 @@ CREATE TABLE artifact_versions (
     source_vid   INTEGER,
     UNIQUE (aid, version)
 );
-CREATE INDEX artifact_versions_digest ON artifact_versions(aid, digest);
-CREATE INDEX artifact_versions_rid ON artifact_versions(rid);
-CREATE TABLE artifact_files (
+CREATE INDEX IF NOT EXISTS artifact_versions_digest ON artifact_versions(aid, digest);
+CREATE INDEX IF NOT EXISTS artifact_versions_rid ON artifact_versions(rid);
+CREATE TABLE IF NOT EXISTS artifact_files (
     vid     INTEGER NOT NULL,
     path    TEXT NOT NULL,
     digest  TEXT,
@@ -62,23 +62,23 @@ CREATE TABLE artifact_files (
     etag    TEXT,
     PRIMARY KEY (vid, path)
 ) WITHOUT ROWID;
-CREATE INDEX artifact_files_digest ON artifact_files(digest);
-CREATE TABLE artifact_aliases (
+CREATE INDEX IF NOT EXISTS artifact_files_digest ON artifact_files(digest);
+CREATE TABLE IF NOT EXISTS artifact_aliases (
     aid    INTEGER NOT NULL,
     alias  TEXT NOT NULL,
     vid    INTEGER NOT NULL,
     PRIMARY KEY (aid, alias)
 ) WITHOUT ROWID;
-CREATE INDEX artifact_aliases_vid ON artifact_aliases(vid);
-CREATE TABLE artifact_usage (
+CREATE INDEX IF NOT EXISTS artifact_aliases_vid ON artifact_aliases(vid);
+CREATE TABLE IF NOT EXISTS artifact_usage (
     rid   INTEGER NOT NULL,
     vid   INTEGER NOT NULL,
     kind  TEXT NOT NULL,
     ts    REAL NOT NULL,
     PRIMARY KEY (rid, vid, kind)
 ) WITHOUT ROWID;
-CREATE INDEX artifact_usage_vid ON artifact_usage(vid, kind);
-CREATE TABLE artifact_alias_events (
+CREATE INDEX IF NOT EXISTS artifact_usage_vid ON artifact_usage(vid, kind);
+CREATE TABLE IF NOT EXISTS artifact_alias_events (
     id       INTEGER PRIMARY KEY AUTOINCREMENT,
     aid      INTEGER NOT NULL,
     alias    TEXT NOT NULL,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 
 _SQL = """
-CREATE TABLE media (
+CREATE TABLE IF NOT EXISTS media (
     id    INTEGER PRIMARY KEY,
     rid   INTEGER NOT NULL,
     key   TEXT NOT NULL,
@@ -26,15 +26,15 @@ CREATE TABLE media (
     meta  TEXT NOT NULL DEFAULT '{}',
     size  INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX media_run ON media(rid, key, step);
-CREATE TABLE media_objects (
+CREATE INDEX IF NOT EXISTS media_run ON media(rid, key, step);
+CREATE TABLE IF NOT EXISTS media_objects (
     mid     INTEGER NOT NULL,
     idx     INTEGER NOT NULL,
     digest  TEXT NOT NULL,
     size    INTEGER NOT NULL,
     PRIMARY KEY (mid, idx)
 ) WITHOUT ROWID;
-CREATE INDEX media_objects_digest ON media_objects(digest)
+CREATE INDEX IF NOT EXISTS media_objects_digest ON media_objects(digest)
 """
 
 

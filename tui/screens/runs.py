@@ -1,10 +1,6 @@
-"""The home screen: a project's runs as a sortable, filterable, selectable table.
-
-In low-bandwidth mode (over SSH, or ``--low-bandwidth``) live data is drawn in two speeds: the
-run under the cursor at the app's refresh rate, the other rows at most every
-``BACKGROUND_INTERVAL`` seconds and sparklines every ``SPARKS_INTERVAL``; anything a key does is
-drawn at once (issue 18).
-"""
+"""The home screen: a project's runs as a sortable, filterable, selectable table. In low-bandwidth
+mode (over SSH, or ``--low-bandwidth``) the cursor's run is drawn at the refresh rate, other rows every
+``BACKGROUND_INTERVAL`` s and sparklines every ``SPARKS_INTERVAL`` s; keys are answered at once (issue 18)."""
 
 from __future__ import annotations
 
