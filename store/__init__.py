@@ -147,7 +147,15 @@ class Store(StoreReads):
         self._wlock = threading.RLock()
         self._keys = KeyIds()
         self.new_alerts: list[tuple[int, dict[str, Any]]] = []  # automatic alerts of the last append
-        self._open(create)
+        self._held = False
+        try:
+            self._open(create)
+        finally:
+            _hold_header(self.path, +1)  # counted while this Store is open ...
+            if self._conn is None:
+                _hold_header(self.path, -1)  # ... and not at all when it could not open
+            else:
+                self._held = True
 
     # ------------------------------------------------------------------ connection
     def _uri(self, immutable: bool = False) -> str:
@@ -311,12 +319,16 @@ class Store(StoreReads):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        if self._held:
+            self._held = False
+            _hold_header(self.path, -1)
 
     def abandon(self) -> None:
         """Forget the connection without closing it: for a forked child, where closing an
         inherited SQLite connection could release or checkpoint files the parent still uses."""
         _ABANDONED.append(self._conn)
         self._conn = None
+        self._held = False  # the inherited descriptor stays open with the connection
 
     @checked
     def schema_version(self) -> int:
@@ -445,31 +457,51 @@ class Store(StoreReads):
         self._write(self.conn, do, retry=False)
 
 
-#: Files whose header :meth:`Store._probe` read, kept open: closing any descriptor of a database
-#: file drops every POSIX lock this process holds on it, SQLite's included, so a second Store
-#: opened in a process (an agent's monitor, init() inside a sweep agent, Api() in a training
-#: script) would let another process take the file as unused, checkpoint and reset the WAL under
-#: this process's connections, whose later commits were then lost ("How To Corrupt An SQLite
-#: Database File" §2.2). One descriptor per file, reused while it is the same file.
-_HEADER_FDS: dict[str, int] = {}
+#: Files whose header :meth:`Store._probe` read, kept open while a Store of this process uses the
+#: file: closing any descriptor of a database file drops every POSIX lock this process holds on
+#: it, SQLite's included, so a second Store opened in a process (an agent's monitor, init() inside
+#: a sweep agent, Api() in a training script) would let another process take the file as unused,
+#: checkpoint and reset the WAL under this process's connections, whose later commits were then
+#: lost ("How To Corrupt An SQLite Database File" §2.2). One descriptor per file and a count of
+#: the Stores holding it; closed with the last of them (their connections are closed by then), so
+#: a process that opens many stores one after another does not run out of descriptors.
+_HEADER_FDS: dict[str, list[int]] = {}  # realpath -> [descriptor, Stores holding it]
 _HEADER_LOCK = threading.Lock()
 
 
 def _read_header(path: Path) -> bytes:
     key = os.path.realpath(path)
     with _HEADER_LOCK:
-        fd = _HEADER_FDS.get(key)
-        if fd is not None:
+        entry = _HEADER_FDS.get(key)
+        if entry is not None:
             try:
-                st, cur = os.fstat(fd), os.stat(key)
+                st, cur = os.fstat(entry[0]), os.stat(key)
                 if (st.st_dev, st.st_ino) != (cur.st_dev, cur.st_ino):
-                    fd = None  # replaced (a recovery): the old descriptor stays open, never closed
+                    _STALE_FDS.append(entry[0])  # replaced (a recovery): never closed under its Stores
+                    entry = None
             except OSError:
-                fd = None
-        if fd is None:
-            fd = os.open(key, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-            _HEADER_FDS[key] = fd
-        return os.pread(fd, 100, 0)
+                entry = None
+        if entry is None:
+            entry = _HEADER_FDS[key] = [os.open(key, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)), 0]
+        return os.pread(entry[0], 100, 0)
+
+
+def _hold_header(path: Path, delta: int) -> None:
+    """A Store of this process starts (+1) or stops (-1) using ``path``; with no user left the
+    descriptor is closed (also after a Store failed to open: nothing of ours holds the file then)."""
+    key = os.path.realpath(path)
+    with _HEADER_LOCK:
+        entry = _HEADER_FDS.get(key)
+        if entry is None:
+            return
+        entry[1] += delta
+        if entry[1] <= 0:
+            del _HEADER_FDS[key]
+            os.close(entry[0])
+
+
+#: Descriptors of files replaced under a Store of this process: kept open (see above).
+_STALE_FDS: list[int] = []
 
 
 #: Connections forgotten by :meth:`Store.abandon` in a forked child: kept referenced so they are
