@@ -95,6 +95,9 @@ async def test_a_run_stopped_by_the_sweep_says_so_with_band_and_reason_in_its_de
     app = app_for(store_dir)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot, app)
+        table = app.screen.query_one("RunTable")
+        row = next(r for r in table.rows if r.key == run.id)
+        assert row.cells["state"] == "stopped"  # the runs table says the sweep ended it
         app.open_detail(run.id)
         await settle(pilot, app, rounds=5)
         text = str(app.screen.query_one("#overview-text").render())

@@ -122,7 +122,8 @@ def build_row(r: RunRecord, metrics: Sequence[str], configs: Sequence[str], view
     """One run's cells (all text sanitised) and per-cell styles."""
     end = r.finished_at or (now if r.state == "running" else max(r.heartbeat_at or 0, r.updated_at))
     cells = {
-        "state": STATE_WORD.get(r.state, sanitize(r.state)),
+        "state": "stopped" if r.meta.get("sweep_stop") and r.state != "running"  # ended by its sweep
+        else STATE_WORD.get(r.state, sanitize(r.state)),
         "name": ("! " if r.alerts else "") + sanitize(r.name),  # "!" is one cell everywhere; ⚠ is not
         "step": "" if r.last_step is None else str(r.last_step),
         "id": r.id,
