@@ -42,12 +42,15 @@ PACKAGE_DIRS = {"logger": "tracker", "store": "tracker/store", "tui": "tracker/t
 _STORE = ["tests/test_store_reads.py", "tests/test_store_errors.py", "tests/test_store_sql.py",
           "tests/test_store_system_keys.py", "tests/test_store_dir_mode.py", "tests/test_schema.py",
           "tests/test_mutation_kills_store.py"]
-#: module (as a path in this repository) -> the test files that cover it
+_FILTER = ["tests/test_filter.py", "tests/test_mutation_kills_filter.py",
+           "tests/test_gaps.py::test_random_filters_select_exactly_what_a_brute_force_evaluator_selects",
+           "tests/test_gaps.py::test_each_alternative_of_a_long_or_can_select_a_run"]
+#: module (as a path in this repository) -> the tests that cover it (files or pytest node ids)
 TESTS: dict[str, list[str]] = {
     "tui/text.py": ["tests/test_mutation_kills_text.py", "tests/test_parcoords.py"],
     "store/keys.py": ["tests/test_store_system_keys.py", "tests/test_store_sql.py",
                       "tests/test_mutation_kills_store.py"],
-    "store/lookup.py": ["tests/test_filter.py", "tests/test_mutation_kills_store.py"],
+    "store/lookup.py": _FILTER + ["tests/test_mutation_kills_store.py"],
     "store/ids.py": ["tests/test_mutation_kills_store.py"],
     "store/sql.py": ["tests/test_store_sql.py", "tests/test_mutation_kills_store.py"],
     "store/models.py": _STORE,
@@ -59,16 +62,27 @@ TESTS: dict[str, list[str]] = {
     "store/append.py": _STORE + ["tests/test_api.py", "tests/test_values.py"],
     "store/reads.py": _STORE + ["tests/test_api.py"],
     "store/__init__.py": _STORE + ["tests/test_api.py"],
-    "tui/filter/evaluator.py": ["tests/test_filter.py", "tests/test_mutation_kills_filter.py"],
-    "tui/filter/lexer.py": ["tests/test_filter.py", "tests/test_mutation_kills_filter.py"],
-    "tui/filter/parser.py": ["tests/test_filter.py", "tests/test_mutation_kills_filter.py"],
-    "tui/filter/values.py": ["tests/test_filter.py", "tests/test_mutation_kills_filter.py"],
-    "tui/filter/fuzzy.py": ["tests/test_filter.py", "tests/test_mutation_kills_filter.py"],
-    "tui/filter/writer.py": ["tests/test_filter.py", "tests/test_mutation_kills_filter.py"],
+    "tui/filter/evaluator.py": _FILTER,
+    "tui/filter/lexer.py": _FILTER,
+    "tui/filter/parser.py": _FILTER,
+    "tui/filter/values.py": _FILTER,
+    "tui/filter/fuzzy.py": _FILTER,
+    "tui/filter/writer.py": _FILTER,
     "logger/_values.py": ["tests/test_values.py", "tests/test_mutation_kills_values.py"],
     "logger/_writer.py": ["tests/test_concurrency.py", "tests/test_live.py", "tests/test_gaps.py",
                           "tests/test_api.py"],
 }
+#: Left out of every run (``--deselect``). Tests that time code against a bound: trampolines make every call slower, so they would fail the
+#: clean run (or "kill" mutants for being slow, not wrong). Their behaviour is covered elsewhere.
+TIMED = ["tests/test_filter.py::test_evaluating_1000_runs_is_fast",
+         "tests/test_filter.py::test_fuzzy_score_on_pastes_stays_quick",
+         "tests/test_values.py::test_a_20_mb_config_with_50k_keys_does_not_stall_init",
+         "tests/test_parcoords.py::test_render_speed_1000_runs_6_axes",
+         "tests/test_concurrency.py::test_c2_log_returns_fast_and_nothing_lost_while_locked",
+         "tests/test_live.py::test_update_storm_is_coalesced_and_converges",
+         # passes alone, but hangs 60 s when run a second time in one process, as mutmut does (its
+         # stats run, then its clean run, then forks every mutant from that process)
+         "tests/test_store_errors.py::test_the_logger_rides_out_a_busy_store_and_loses_nothing"]
 #: mutmut's names for results, by its exit codes (mutmut/stats.py)
 STATUS = {0: "survived", 1: "killed", 3: "killed", 5: "no tests", 33: "no tests", 34: "skipped",
           36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout", 37: "type check"}
@@ -149,7 +163,7 @@ def build_workspace(module: str, tests: list[str]) -> Path:
 source_paths = ["tracker"]
 only_mutate = [{json.dumps(package_path(module))}]
 also_copy = ["README.md"]
-pytest_add_cli_args = ["-p", "no:cacheprovider", "--timeout=120"]
+pytest_add_cli_args = {_toml_list(["-p", "no:cacheprovider", "--timeout=120"] + [a for t in TIMED for a in ("--deselect", t)])}
 pytest_add_cli_args_test_selection = {_toml_list(tests)}
 use_git_change_detection = false
 """
@@ -166,7 +180,7 @@ use_git_change_detection = false
 
 def run_module(module: str, jobs: int) -> dict[str, object]:
     tests = TESTS[module]
-    missing = [t for t in tests if not (ROOT / t).exists()]
+    missing = [t for t in tests if not (ROOT / t.split("::")[0]).exists()]
     if missing:
         raise SystemExit(f"mutate: {module}: test files not found: {missing}")
     ws = build_workspace(module, tests)
