@@ -56,7 +56,9 @@ TESTS: dict[str, list[str]] = {
     "store/models.py": _STORE,
     "store/liveness.py": _STORE + ["tests/test_api.py"],
     "store/errors.py": _STORE + ["tests/test_concurrency.py"],
-    "store/fs.py": _STORE,
+    "store/fs.py": _STORE + ["tests/test_mutation_kills_fs.py",
+                             "tests/test_gaps.py::test_mountinfo_parser_picks_the_longest_mount_holding_the_path",
+                             "tests/test_gaps.py::test_mountinfo_parser_reads_this_machines_root"],
     "store/watch.py": ["tests/test_watch_fallbacks.py", "tests/test_live.py"],
     "store/schema.py": _STORE,
     "store/append.py": _STORE + ["tests/test_api.py", "tests/test_values.py"],
@@ -80,6 +82,8 @@ TIMED = ["tests/test_filter.py::test_evaluating_1000_runs_is_fast",
          "tests/test_parcoords.py::test_render_speed_1000_runs_6_axes",
          "tests/test_concurrency.py::test_c2_log_returns_fast_and_nothing_lost_while_locked",
          "tests/test_live.py::test_update_storm_is_coalesced_and_converges",
+         # checks the warning's stacklevel: trampolines add frames, so it points into mutmut
+         "tests/test_values.py::test_warnings_point_at_the_users_log_call",
          # passes alone, but hangs 60 s when run a second time in one process, as mutmut does (its
          # stats run, then its clean run, then forks every mutant from that process)
          "tests/test_store_errors.py::test_the_logger_rides_out_a_busy_store_and_loses_nothing"]
@@ -166,6 +170,9 @@ also_copy = ["README.md"]
 pytest_add_cli_args = {_toml_list(["-p", "no:cacheprovider", "--timeout=120"] + [a for t in TIMED for a in ("--deselect", t)])}
 pytest_add_cli_args_test_selection = {_toml_list(tests)}
 use_git_change_detection = false
+# stats, the clean run and every mutant each in a fresh fork of a process that has run no test:
+# the logger keeps per-process state (warn-once sets, the current run) a second run would trip on
+process_isolation = "forkserver"
 """
     (ws / "pyproject.toml").write_text(config)
     # The tests' child processes run the mutant under test too, but never record mutmut's stats:
