@@ -1,0 +1,229 @@
+"""Logged values and config, pinned where mutation testing found them unpinned (tests/MUTATION.md):
+the exact warnings (one per key, naming key and type), number-like types that are not int/float,
+duplicate and reserved keys, truncation bounds, nesting depth, key collisions, secret keys by
+vendor and masking."""
+
+from __future__ import annotations
+
+import warnings
+from decimal import Decimal
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from tracker import _values
+from tracker._values import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_CONFIG_STR,
+    MAX_KEY_LEN,
+    TrackerWarning,
+    is_secret_key,
+    jsonable,
+    mask,
+    mask_secrets,
+    normalize_metrics,
+    normalize_step,
+    to_number,
+)
+
+
+@pytest.fixture(autouse=True)
+def fresh_warnings(monkeypatch):
+    """Every test sees its warnings (warn-once state is per process)."""
+    monkeypatch.setattr(_values, "_warned", set())
+
+
+def messages(fn, *args):
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        out = fn(*args)
+    return out, [str(w.message) for w in seen if w.category is TrackerWarning]
+
+
+class NoScalar:
+    def item(self):
+        raise ValueError("not one element")
+
+
+class SelfItem:
+    def item(self):
+        return SelfItem()
+
+
+class NoneItem:
+    def item(self):
+        return None
+
+
+class Floaty:
+    def __float__(self):
+        return 1.0
+
+
+class MyInt(int):
+    pass
+
+
+class MyFloat(float):
+    item = 5  # an attribute named item that is not callable
+
+
+def test_number_like_values_become_plain_numbers():
+    cases = [(MyInt(7), 7, int), (MyFloat(2.5), 2.5, float), (Decimal("2.5"), 2.5, float),
+             (Fraction(1, 4), 0.25, float), (np.float32(1.5), 1.5, float), (np.int64(5), 5, int),
+             (np.bool_(True), True, bool), (np.array(3.0), 3.0, float), (True, True, bool), (1.5, 1.5, float)]
+    for v, want, typ in cases:
+        out, msgs = messages(to_number, "k", v)
+        assert (out, type(out), msgs) == (want, typ, []), v
+
+
+def test_values_that_are_not_numbers_warn_exactly_and_are_dropped():
+    assert messages(to_number, "a", NoScalar()) == (None, [
+        f"tracker: 'a' is a {__name__}.NoScalar, not a scalar; it was not logged (log a number, e.g. x.mean().item())"])
+    assert messages(to_number, "b", np.zeros(3)) == (None, [
+        "tracker: 'b' is a numpy.ndarray of shape (3,), not a scalar; it was not logged "
+        "(log a number, e.g. x.mean().item())"])
+    for key, v, tname in (("c", "1.0", "str"), ("d", Floaty(), "Floaty"), ("e", SelfItem(), "SelfItem"),
+                          ("f", NoneItem(), "NoneType"), ("g", 1j, "complex")):
+        assert messages(to_number, key, v) == (None, [
+            f"tracker: {key!r} is a {tname}, not a number; it was not logged "
+            "(metrics must be int, float, bool or a scalar with .item())"]), key
+
+
+def test_each_key_warns_once_and_other_keys_still_warn():
+    _, first = messages(lambda: [to_number("x", NoScalar()), to_number("x", NoScalar()), to_number("y", NoScalar())])
+    assert [m.split(" is a ")[0] for m in first] == ["tracker: 'x'", "tracker: 'y'"]
+
+
+def test_integers_beyond_64_bits_are_floats_and_the_warning_names_the_key():
+    for v in (2**70, MyInt(2**70), np.array(2**70, dtype=object)):
+        out, msgs = messages(to_number, "big", v)
+        assert out == float(2**70) and type(out) is float
+        assert msgs == [f"tracker: 'big': integer {2**70} does not fit in 64 bits; logged as float"]
+        _values._warned.clear()
+    assert to_number("edge", INT64_MAX) == INT64_MAX and to_number("edge", INT64_MIN) == INT64_MIN
+
+
+def test_metric_keys_made_strings_reserved_truncated_and_deduplicated_with_exact_warnings():
+    (keys, vals), msgs = messages(normalize_metrics, {1: 1.0, 2: 2.0, "_step": 3.0, "_timestamp": 4.0})
+    assert keys == ("1", "2", "_step_", "_timestamp_") and vals == (1.0, 2.0, 3.0, 4.0)
+    assert msgs == ["tracker: metric key 1 (int) stored as the string '1'",
+                    "tracker: metric key 2 (int) stored as the string '2'",
+                    "tracker: metric key '_step' is reserved for history rows; stored as '_step_'",
+                    "tracker: metric key '_timestamp' is reserved for history rows; stored as '_timestamp_'"]
+
+
+def test_long_keys_are_cut_to_exactly_the_limit():
+    fits, long_a, long_b = "k" * MAX_KEY_LEN, "a" * (MAX_KEY_LEN + 5), "b" * (MAX_KEY_LEN + 1)
+    (keys, _), msgs = messages(normalize_metrics, {fits: 1, long_a: 2, long_b: 3})
+    assert keys[0] == fits
+    assert keys[1] == "a" * (MAX_KEY_LEN - 1) + "…" and len(keys[1]) == MAX_KEY_LEN
+    assert keys[2] == "b" * (MAX_KEY_LEN - 1) + "…"
+    assert msgs == [f"tracker: metric key of {MAX_KEY_LEN + 5} characters truncated to {MAX_KEY_LEN}: {'a' * 40!r}…",
+                    f"tracker: metric key of {MAX_KEY_LEN + 1} characters truncated to {MAX_KEY_LEN}: {'b' * 40!r}…"]
+
+
+def test_two_keys_that_become_one_keep_the_later_value_and_say_so():
+    (keys, vals), msgs = messages(normalize_metrics, {"x": 0.0, 1: 1.0, "1": 2.0, "y": 3.0, 2: 4.0, "2": 5.0})
+    assert dict(zip(keys, vals)) == {"x": 0.0, "1": 2.0, "y": 3.0, "2": 5.0}
+    assert keys == ("x", "1", "y", "2")  # the later value, in the earlier key's place
+    assert [m for m in msgs if "became" in m] == [
+        "tracker: two metric keys became '1'; the later value was kept",
+        "tracker: two metric keys became '2'; the later value was kept"]
+
+
+def test_steps():
+    assert normalize_step(MyInt(7)) == 7 and type(normalize_step(MyInt(7))) is int
+    assert normalize_step(INT64_MIN) == INT64_MIN and normalize_step(INT64_MAX) == INT64_MAX
+    assert normalize_step(np.int32(4)) == 4 and normalize_step(3.0) == 3
+    with pytest.raises(TypeError, match=r"^tracker: step must be an integer, got str 'x'$"):
+        normalize_step("x")
+    with pytest.raises(ValueError, match="does not fit in 64 bits"):
+        normalize_step(INT64_MIN - 1)
+
+
+def test_config_strings_are_cut_at_the_limit_with_a_marker_naming_the_rest():
+    assert jsonable("s" * MAX_CONFIG_STR) == "s" * MAX_CONFIG_STR
+    out, msgs = messages(jsonable, "s" * (MAX_CONFIG_STR + 1234), "notes")
+    assert out == "s" * MAX_CONFIG_STR + "…[truncated 1,234 characters]"
+    assert msgs == [f"tracker: config 'notes' is a string of {MAX_CONFIG_STR + 1234:,} characters; "
+                    f"stored truncated to {MAX_CONFIG_STR:,} with a marker"]
+    _, msgs = messages(lambda: [jsonable("t" * (MAX_CONFIG_STR + 1), p) for p in ("a", "b")])
+    assert len(msgs) == 2
+
+
+def _nest(levels: int, leaf, wrap):
+    v = leaf
+    for _ in range(levels):
+        v = wrap(v)
+    return v
+
+
+def _depth_of_text(v) -> int:
+    """How many containers deep the first string sits."""
+    d = 0
+    while not isinstance(v, str):
+        v = next(iter(v.values())) if isinstance(v, dict) else v[0]
+        d += 1
+    return d
+
+
+def test_config_nesting_past_64_levels_is_stored_as_text_at_the_same_depth_for_dicts_lists_and_sets():
+    for wrap in (lambda v: {"a": v}, lambda v: [v]):
+        ok = _nest(64, {"z": 1}, wrap)
+        assert messages(jsonable, ok) == (ok, [])
+    deep = _nest(65, {"z": 1}, lambda v: {"a": v})
+    out, msgs = messages(jsonable, deep)
+    assert _depth_of_text(out) == 65 and msgs == [
+        "tracker: config 'a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a."
+        "a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a' nests deeper than 64 levels; stored as text"]
+    out, msgs = messages(jsonable, {"l": _nest(64, {"z": 1}, lambda v: [v])})
+    assert _depth_of_text(out) == 65 and msgs == ["tracker: config 'l' nests deeper than 64 levels; stored as text"]
+    out, msgs = messages(jsonable, {"s": frozenset({_nest(64, ("t",), lambda v: (v,))})})
+    assert _depth_of_text(out) == 65 and "'t'" in str(out)
+    assert msgs == ["tracker: config 's' nests deeper than 64 levels; stored as text"]
+
+
+def test_sets_sort_deterministically_and_tuple_keys_join_with_commas():
+    assert jsonable({3, 1, 2}) == [1, 2, 3]
+    assert jsonable({"b", "a", 1}) == ["a", "b", 1]  # by JSON text: '"a"' < '"b"' < '1'
+    assert jsonable({(1, 2): "x", ("a",): "y"}) == {"1,2": "x", "a": "y"}
+
+
+def test_colliding_config_keys_are_both_kept_and_named():
+    out, msgs = messages(jsonable, {1: "a", "1": "b"})
+    assert out == {"1": "a", "1 (str)": "b"}
+    assert msgs == ["tracker: config keys 1 and '1' at top level both read as '1'; the second is stored as '1 (str)'"]
+    out, msgs = messages(jsonable, {"opt": {"1": "a", 1: "b"}, "x": {"2": 1, 2: 2}})
+    assert out == {"opt": {"1": "a", "1 (int)": "b"}, "x": {"2": 1, "2 (int)": 2}}
+    assert msgs == ["tracker: config keys '1' and 1 at opt both read as '1'; the second is stored as '1 (int)'",
+                    "tracker: config keys '2' and 2 at x both read as '2'; the second is stored as '2 (int)'"]
+
+
+def test_warning_paths_name_the_nested_key():
+    _, msgs = messages(jsonable, {"model": {"layers": [{"name": "n" * (MAX_CONFIG_STR + 1)}]}})
+    assert msgs[0].startswith("tracker: config 'model.layers.name' is a string of")
+
+
+def test_secret_keys_by_vendor_and_qualifier():
+    for k in ("key", "api_key", "apiKey", "OPENAI_API_KEY", "openai_key", "anthropic_key", "wandb_key", "hf_key",
+              "aws_key", "gcp_key", "azure_key", "x_openai_key", "ssh_key", "hf_token", "db_password"):
+        assert is_secret_key(k), k
+    for k in ("", "___", "sort_key", "key_dim", "monkey_patch", "max_tokens", "openai_model", "keys", "primary_key_x"):
+        assert not is_secret_key(k), k
+
+
+def test_masks_keep_the_last_four_characters_only_of_long_values():
+    assert mask("abcdefghijkl") == "••••ijkl"
+    assert mask("abcdefghijk") == "••••"
+    assert mask("") == "••••"
+
+
+def test_masking_secrets_in_config():
+    cfg = {"api_key": ["sk-short", "abcdefghijklmnop"], "password": 123456789012345, "token": "••••wxyz",
+           "hf_token": None, "lr": 0.1, "url": "https://u:pw@host/x", "note": "••••sk-abcdefghijklmnopqrstu"}
+    assert mask_secrets(cfg) == {"api_key": ["••••", "••••mnop"], "password": "••••2345", "token": "••••wxyz",
+                                 "hf_token": None, "lr": 0.1, "url": "https://u:••••@host/x",
+                                 "note": "••••sk-abcdefghijklmnopqrstu"}
