@@ -65,6 +65,24 @@ def test_an_exited_but_unreaped_process_reads_crashed():
     assert not liveness._is_zombie(os.getpid()) and not liveness._is_zombie(p.pid)
 
 
+def test_a_zombie_with_a_tricky_name_is_still_seen(tmp_path):
+    exe = tmp_path / "z) Z (x"
+    exe.symlink_to(sys.executable)
+    p = subprocess.Popen([str(exe), "-c", "pass"])
+    try:
+        wait_for(lambda: _state(p.pid) == "Z", 30, "the child to exit (a zombie until reaped)")
+        assert liveness._is_zombie(p.pid)
+    finally:
+        p.wait(30)
+
+
+def test_without_a_given_time_the_clock_is_read():
+    import time
+
+    assert effective_state("running", "other-host", 1, None, time.time() - HEARTBEAT_TIMEOUT - 60) == "crashed"
+    assert effective_state("running", "other-host", 1, None, time.time()) == "running"
+
+
 def test_a_marker_with_no_readable_process_is_gone():
     assert process_start_marker(2**22 + 12345) is None
     assert effective_state("running", _HOST, 2**22 + 12345, "123", None) == "crashed"
