@@ -227,3 +227,20 @@ def test_masking_secrets_in_config():
     assert mask_secrets(cfg) == {"api_key": ["••••", "••••mnop"], "password": "••••2345", "token": "••••wxyz",
                                  "hf_token": None, "lr": 0.1, "url": "https://u:••••@host/x",
                                  "note": "••••sk-abcdefghijklmnopqrstu"}
+
+
+def test_a_warning_from_a_stack_that_is_all_tracker_points_at_the_warning_itself():
+    """A thread started by the tracker itself has no user frame: the warning names the line that
+    warns (stacklevel 1), not a frame past the top of the stack."""
+    import _thread
+    import inspect
+
+    from helpers import wait_for
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        _thread.start_new_thread(_values.normalize_metrics, ({"k": object()},))  # no threading.py frames
+        wait_for(lambda: seen, 30, "the thread's warning")
+    warn_line = next(i for i, line in enumerate(inspect.getsourcelines(_values.warn_once)[0])
+                     if "warnings.warn(" in line) + _values.warn_once.__code__.co_firstlineno
+    assert [(w.filename, w.lineno) for w in seen] == [(_values.__file__, warn_line)]

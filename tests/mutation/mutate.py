@@ -84,6 +84,7 @@ TIMED = ["tests/test_filter.py::test_evaluating_1000_runs_is_fast",
          "tests/test_live.py::test_update_storm_is_coalesced_and_converges",
          # checks the warning's stacklevel: trampolines add frames, so it points into mutmut
          "tests/test_values.py::test_warnings_point_at_the_users_log_call",
+         "tests/test_mutation_kills_values.py::test_a_warning_from_a_stack_that_is_all_tracker_points_at_the_warning_itself",
          # reads store/*.py and logger/*.py as files, which the workspace holds under tracker/
          "tests/test_concurrency.py::test_c3_every_write_transaction_uses_begin_immediate_static",
          # passes alone, but hangs 60 s when run a second time in one process, as mutmut does (its
