@@ -9,9 +9,8 @@ import subprocess
 import sys
 
 from helpers import wait_for
-
 from tracker.store import liveness
-from tracker.store.liveness import HEARTBEAT_TIMEOUT, _HOST, effective_state, process_start_marker
+from tracker.store.liveness import _HOST, HEARTBEAT_TIMEOUT, effective_state, process_start_marker
 
 
 def _stat_field_22(pid: int) -> str:
