@@ -244,3 +244,19 @@ def test_a_warning_from_a_stack_that_is_all_tracker_points_at_the_warning_itself
     warn_line = next(i for i, line in enumerate(inspect.getsourcelines(_values.warn_once)[0])
                      if "warnings.warn(" in line) + _values.warn_once.__code__.co_firstlineno
     assert [(w.filename, w.lineno) for w in seen] == [(_values.__file__, warn_line)]
+
+
+def test_config_files_json_by_extension_and_clear_errors(tmp_path):
+    from tracker._values import dumps, load_config_source
+
+    j = tmp_path / "c.JSON"
+    j.write_text('{"lr": 1e3, "name": "é"}', encoding="utf-8")
+    assert load_config_source(j) == {"lr": 1000.0, "name": "é"}  # JSON's 1e3 is a number (YAML reads text)
+    y = tmp_path / "c.yaml"
+    y.write_text("lr: 1e3\n", encoding="utf-8")
+    assert load_config_source(str(y)) == {"lr": "1e3"}
+    missing = tmp_path / "none.yaml"
+    with pytest.raises(ValueError) as e:
+        load_config_source(missing)
+    assert str(e.value) == f"tracker: cannot read config file {str(missing)!r}: No such file or directory"
+    assert dumps({"a": "é", "b": [1, 2], "n": float("nan")}) == '{"a":"é","b":[1,2],"n":NaN}'
