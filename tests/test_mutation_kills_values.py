@@ -5,6 +5,7 @@ vendor and masking."""
 
 from __future__ import annotations
 
+import os
 import warnings
 from decimal import Decimal
 from fractions import Fraction
@@ -232,6 +233,8 @@ def test_masking_secrets_in_config():
 def test_a_warning_from_a_stack_that_is_all_tracker_points_at_the_warning_itself():
     """A thread started by the tracker itself has no user frame: the warning names the line that
     warns (stacklevel 1), not a frame past the top of the stack."""
+    if "MUTANT_UNDER_TEST" in os.environ:
+        pytest.skip("under mutmut every call passes through its trampolines: no stack is all tracker's")
     import _thread
     import inspect
 
