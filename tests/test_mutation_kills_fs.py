@@ -130,3 +130,33 @@ def test_the_database_file_is_created_private_once(tmp_path):
     link.symlink_to(tmp_path / "elsewhere.db")
     fs.precreate_private_file(link)  # never follows a planted link
     assert not (tmp_path / "elsewhere.db").exists()
+
+
+def test_mountinfo_with_bytes_that_are_not_utf8_is_still_read(monkeypatch, tmp_path):
+    info = tmp_path / "mountinfo"
+    info.write_bytes(b"22 1 8:1 / / rw - ext4 /dev/sda1 rw\n30 22 0:40 / /m/caf\xe9 rw - nfs srv:/x rw\n")
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda f, *a, **k: real_open(info if f == "/proc/self/mountinfo" else f, *a, **k))
+    monkeypatch.setattr(os.path, "realpath", lambda p: str(p))
+    assert fs.filesystem_type("/m/caf\ufffd/x") == "nfs"
+    assert fs.filesystem_type("/home") == "ext4"
+
+
+def test_a_private_directory_keeps_its_special_bits(tmp_path):
+    d = tmp_path / "sticky"
+    d.mkdir()
+    d.chmod(0o1700)
+    (d / "tracker.db").write_text("")
+    fs.make_private_if_ours(d)
+    assert stat.S_IMODE(d.stat().st_mode) == 0o1700
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
+def test_someone_elses_directory_is_never_tightened(tmp_path):
+    d = tmp_path / "theirs"
+    d.mkdir()
+    (d / "tracker.db").write_text("")
+    d.chmod(0o755)
+    os.chown(d, 65534, 65534)
+    fs.make_private_if_ours(d)
+    assert stat.S_IMODE(d.stat().st_mode) == 0o755
