@@ -160,3 +160,14 @@ def test_someone_elses_directory_is_never_tightened(tmp_path):
     os.chown(d, 65534, 65534)
     fs.make_private_if_ours(d)
     assert stat.S_IMODE(d.stat().st_mode) == 0o755
+
+
+def test_a_malformed_line_does_not_end_the_mount_table_and_names_may_end_in_any_letter(monkeypatch, tmp_path):
+    _with_mountinfo(monkeypatch, tmp_path, (
+        "31 22 0:41 / /short rw\n"  # malformed lines first: the lines after them still count
+        "32 22 0:42 / rw - xfs /dev/sdb rw\n"
+        "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+        "33 22 0:43 / /data/BOX rw,relatime - nfs4 srv:/box rw\n"
+    ))
+    assert fs.filesystem_type("/data/BOX/run") == "nfs4"
+    assert fs.filesystem_type("/data/BOXES") == "ext4"
