@@ -56,7 +56,7 @@ TESTS: dict[str, list[str]] = {
     "store/sql.py": ["tests/test_store_sql.py", "tests/test_mutation_kills_store.py"],
     "store/models.py": _STORE,
     "store/liveness.py": _STORE + ["tests/test_mutation_kills_liveness.py"],
-    "store/errors.py": _STORE + ["tests/test_concurrency.py"],
+    "store/errors.py": _STORE + ["tests/test_mutation_kills_errors.py"],
     "store/fs.py": _STORE + ["tests/test_mutation_kills_fs.py",
                              "tests/test_gaps.py::test_mountinfo_parser_picks_the_longest_mount_holding_the_path",
                              "tests/test_gaps.py::test_mountinfo_parser_reads_this_machines_root"],
