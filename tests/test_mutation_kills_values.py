@@ -263,3 +263,102 @@ def test_config_files_json_by_extension_and_clear_errors(tmp_path):
         load_config_source(missing)
     assert str(e.value) == f"tracker: cannot read config file {str(missing)!r}: No such file or directory"
     assert dumps({"a": "é", "b": [1, 2], "n": float("nan")}) == '{"a":"é","b":[1,2],"n":NaN}'
+
+
+def test_config_values_of_other_types_become_plain_json():
+    import argparse
+    import dataclasses
+    import datetime
+    import enum
+    import uuid
+    from pathlib import Path
+
+    class Color(enum.Enum):
+        RED = "red"
+
+    class Vector:  # array-like: .item() only for 0-d, .tolist() otherwise
+        ndim = 1
+
+        def item(self):
+            raise AssertionError("item() of a 1-d array")
+
+        def tolist(self):
+            return [1, 2]
+
+    @dataclasses.dataclass
+    class Opt:
+        lr: float = 0.1
+
+    class Plain:
+        def __init__(self):
+            self.depth = 3
+
+    class V1Model:  # pydantic v1 spells model_dump() as dict()
+        def dict(self):
+            return {"n": 1}
+
+    u = uuid.UUID(int=5)
+    cfg = {"c": Color.RED, "f32": np.float32(1.5), "i64": np.int64(3), "a": np.array([1, 2]), "a0": np.array(2.5),
+           "v": Vector(), "when": datetime.date(2024, 1, 2), "p": Path("/x/y"), "d": Decimal("1.50"),
+           "fr": Fraction(1, 3), "u": u, "z": complex(1, 2), "b": b"ab\xff", "opt": Opt(), "ns": argparse.Namespace(k=1),
+           "plain": Plain(), "v1": V1Model()}
+    assert messages(jsonable, cfg) == ({
+        "c": "red", "f32": 1.5, "i64": 3, "a": [1, 2], "a0": 2.5, "v": [1, 2], "when": "2024-01-02", "p": "/x/y",
+        "d": "1.50", "fr": "1/3", "u": str(u), "z": "(1+2j)", "b": "ab\\xff", "opt": {"lr": 0.1}, "ns": {"k": 1},
+        "plain": {"depth": 3}, "v1": {"n": 1}}, [])
+
+
+def test_values_without_a_json_form_are_stored_as_repr_with_one_warning_per_place():
+    out, msgs = messages(jsonable, {"x": object(), "y": {"z": object()}})
+    assert out["x"].startswith("<object object at") and out["y"]["z"].startswith("<object object at")
+    assert msgs == ["tracker: config 'x' is a object; stored as its repr()",
+                    "tracker: config 'y.z' is a object; stored as its repr()"]
+
+
+def test_warnings_inside_converted_values_name_the_config_path():
+    import dataclasses
+    import enum
+
+    big = "x" * (MAX_CONFIG_STR + 1)
+
+    class Big(enum.Enum):
+        X = big
+
+    @dataclasses.dataclass
+    class Holder:
+        s: str = big
+
+    _, msgs = messages(jsonable, {"e": Big.X, "arr": np.array([big]), "dc": Holder(), "s0": np.str_(big)})
+    assert [m.split(" is a string")[0] for m in msgs] == [
+        "tracker: config 'e'", "tracker: config 'arr'", "tracker: config 'dc.s'", "tracker: config 's0'"]
+
+
+def test_sets_of_records_sort_by_their_json_with_sorted_keys():
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class R:
+        b: int
+        a: int
+
+    assert jsonable({R(b=1, a=2), R(b=2, a=1)}) == [{"b": 2, "a": 1}, {"b": 1, "a": 2}]  # '{"a":1,…' < '{"a":2,…'
+
+
+def test_config_sources_and_their_errors(tmp_path):
+    from tracker._values import load_config_source
+
+    f = tmp_path / "list.yaml"
+    f.write_text("- 1\n- 2\n")
+    with pytest.raises(ValueError) as e:
+        load_config_source(f)
+    assert str(e.value) == f"tracker: config file {str(f)!r} must hold a mapping at the top, got list"
+    with pytest.raises(TypeError) as e:
+        load_config_source(5)
+    assert str(e.value) == ("tracker: config must be a dict, argparse.Namespace, dataclass or a YAML/JSON path, "
+                            "got int")
+
+    class Plain:
+        def __init__(self):
+            self.lr = 0.5
+
+    assert load_config_source(Plain()) == {"lr": 0.5}
