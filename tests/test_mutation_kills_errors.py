@@ -134,3 +134,25 @@ def test_backoff_grows_from_20_ms_to_the_cap_with_jitter():
     assert 1.28 <= lo < 1.8 and 3.3 < hi <= 3.84
     lo, hi = spread(5, cap=0.1)
     assert 0.05 <= lo and hi <= 0.15
+
+
+def test_retry_busy_jitter_grows_per_attempt_up_to_ten_steps_and_defaults_to_50_tries(monkeypatch):
+    import random
+    import time
+
+    slept, ranges = [], []
+    monkeypatch.setattr(time, "sleep", slept.append)  # record the waits instead of waiting
+
+    def top_of_range(a, b):
+        ranges.append((a, b))
+        return b
+
+    monkeypatch.setattr(random, "uniform", top_of_range)
+    f = Flaky(12, sqlite3.OperationalError("database is locked"))
+    assert retry_busy(f, tries=13) == "done"
+    assert set(ranges) == {(0.001, 0.02)}
+    assert slept == pytest.approx([0.02 * min(a + 1, 10) for a in range(12)])
+    f = Flaky(1000, sqlite3.OperationalError("database is locked"))
+    with pytest.raises(sqlite3.OperationalError):
+        retry_busy(f)
+    assert f.calls == 50
