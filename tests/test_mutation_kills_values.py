@@ -362,3 +362,17 @@ def test_config_sources_and_their_errors(tmp_path):
             self.lr = 0.5
 
     assert load_config_source(Plain()) == {"lr": 0.5}
+
+
+def test_a_dataclass_with_slots_is_a_config_source():
+    import dataclasses
+
+    from tracker._values import load_config_source
+
+    @dataclasses.dataclass(slots=True)
+    class Slotted:
+        lr: float = 0.25
+        name: str = "adam"
+
+    assert load_config_source(Slotted()) == {"lr": 0.25, "name": "adam"}
+    assert jsonable({"opt": Slotted()}) == {"opt": {"lr": 0.25, "name": "adam"}}
