@@ -376,3 +376,17 @@ def test_a_dataclass_with_slots_is_a_config_source():
 
     assert load_config_source(Slotted()) == {"lr": 0.25, "name": "adam"}
     assert jsonable({"opt": Slotted()}) == {"opt": {"lr": 0.25, "name": "adam"}}
+
+
+def test_item_only_for_zero_dimensional_values():
+    class ItemOnly:  # a scalar wrapper with .item() and no .tolist()
+        def item(self):
+            return 7
+
+    class ZeroD(ItemOnly):
+        ndim = 0
+
+    big = "x" * (MAX_CONFIG_STR + 1)
+    out, msgs = messages(jsonable, {"one": np.array([5]), "i": ItemOnly(), "z": ZeroD(), "s0": np.array(big)})
+    assert out["one"] == [5] and out["i"] == 7 and out["z"] == 7  # a 1-element array stays a list
+    assert [m.split(" is a string")[0] for m in msgs] == ["tracker: config 's0'"]
