@@ -390,3 +390,48 @@ def test_item_only_for_zero_dimensional_values():
     out, msgs = messages(jsonable, {"one": np.array([5]), "i": ItemOnly(), "z": ZeroD(), "s0": np.array(big)})
     assert out["one"] == [5] and out["i"] == 7 and out["z"] == 7  # a 1-element array stays a list
     assert [m.split(" is a string")[0] for m in msgs] == ["tracker: config 's0'"]
+
+
+def _first_text_depth(wrap, levels: int) -> int | None:
+    """Nest ``wrap({"z": 1})`` ``levels`` dicts deep; how deep the stored text sits (None: no text)."""
+    out, _ = messages(jsonable, _nest(levels, wrap({"z": 1}), lambda v: {"a": v}))
+    try:
+        return _depth_of_text(out)
+    except (StopIteration, KeyError, IndexError, TypeError, AttributeError):
+        return None
+
+
+def test_the_depth_limit_counts_levels_through_enums_arrays_and_objects():
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Holder:
+        p: object
+
+    converters = {
+        "enum": _enum_of,
+        "item": _zero_d,
+        "tolist": lambda p: np.array([p, p], dtype=object),
+        "object": lambda p: Holder(p),
+    }
+    got = {name: [_first_text_depth(conv, n) for n in (62, 63, 64)] for name, conv in converters.items()}
+    # each conversion is one level, like a container: the text appears where the limit is passed
+    assert got == {"enum": [None, None, 64], "item": [None, None, 64],
+                   "tolist": [None, 64, 64], "object": [None, 64, 64]}, got
+
+
+def _enum_of(payload):
+    import enum
+
+    class E(enum.Enum):
+        V = 0
+
+    member = E.V
+    member._value_ = payload  # an Enum member whose value is a mapping
+    return member
+
+
+def _zero_d(payload):
+    a = np.empty((), dtype=object)
+    a[()] = payload
+    return a
