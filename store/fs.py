@@ -93,12 +93,12 @@ def ensure_private_dir(path: Path, *, tighten: bool = False) -> None:
     mode, unless anyone may write to it: see :func:`refuse_or_fix_world_writable`.
     """
     hint = "Choose another location with tracker.init(dir=...) or the TRACKER_DIR environment variable."
+    if path.exists() and not path.is_dir():  # before mkdir, whose "File exists" would say less
+        raise StoreDirError(f"tracker: the store path {path} exists but is not a directory. {hint}")
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as e:
         raise StoreDirError(f"tracker: cannot create the store directory {path}: {e.strerror or e}. {hint}") from e
-    if not path.is_dir():
-        raise StoreDirError(f"tracker: the store path {path} exists but is not a directory. {hint}")
     if not os.access(path, os.W_OK | os.X_OK):
         raise StoreDirError(f"tracker: the store directory {path} is not writable by this user. {hint}")
     refuse_or_fix_world_writable(path)
