@@ -127,7 +127,8 @@ def test_the_database_file_is_created_private_once(tmp_path):
     assert p.read_text() == "data"
     link = tmp_path / "link.db"
     link.symlink_to(tmp_path / "elsewhere.db")
-    fs.precreate_private_file(link)  # never follows a planted link
+    with pytest.raises(fs.StoreDirError, match="is a symlink to .*which does not exist"):
+        fs.precreate_private_file(link)  # never follows a planted link: refused, said
     assert not (tmp_path / "elsewhere.db").exists()
 
 

@@ -217,17 +217,18 @@ def test_secret_keys_by_vendor_and_qualifier():
 
 
 def test_masks_keep_the_last_four_characters_only_of_long_values():
-    assert mask("abcdefghijkl") == "••••ijkl"
-    assert mask("abcdefghijk") == "••••"
+    assert mask("abcdefghijklmnop") == "••••mnop"  # 16 characters and more: the last 4 shown
+    assert mask("abcdefghijklmno") == "••••"
     assert mask("") == "••••"
 
 
 def test_masking_secrets_in_config():
     cfg = {"api_key": ["sk-short", "abcdefghijklmnop"], "password": 123456789012345, "token": "••••wxyz",
            "hf_token": None, "lr": 0.1, "url": "https://u:pw@host/x", "note": "••••sk-abcdefghijklmnopqrstu"}
-    assert mask_secrets(cfg) == {"api_key": ["••••", "••••mnop"], "password": "••••2345", "token": "••••wxyz",
+    assert mask_secrets(cfg) == {"api_key": ["••••", "••••mnop"], "password": "••••", "token": "••••wxyz",
                                  "hf_token": None, "lr": 0.1, "url": "https://u:••••@host/x",
                                  "note": "••••sk-abcdefghijklmnopqrstu"}
+    assert mask_secrets({"password": 1234567890123456}) == {"password": "••••3456"}
 
 
 def test_a_warning_from_a_stack_that_is_all_tracker_points_at_the_warning_itself():
