@@ -123,6 +123,8 @@ def test_two_host_transfers_per_logging_step_whatever_the_number_of_tensors(tmp_
     with CountSyncs() as c:
         out = _watch.histograms(tensors)
     assert c.calls == ["tolist"] * 3
+    meta = out["t3"].to_record().meta
+    assert (meta["nan"], meta["inf"], meta["ninf"], sum(meta["counts"])) == (1, 1, 1, 97)
 
 
 def test_nan_and_inf_are_counted_apart_and_constant_tensors_get_a_range():

@@ -15,9 +15,8 @@ the artifact ``model-<run id>`` (type ``model``, the file as ``model.ckpt``, met
 from __future__ import annotations
 
 from argparse import Namespace
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 import tracker
 

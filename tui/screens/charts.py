@@ -58,7 +58,7 @@ class ChartsScreen(TrackerScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="charts.back"),
         Binding("m", "pick_metrics", "Metrics", id="charts.metrics"),
-        Binding("X", "pick_x", "X metric", id="charts.x_metric"),
+        Binding("X", "pick_x", "X metric", show=False, id="charts.x_metric"),  # listed in help (?)
     ]  # the chart keys (smoothing, x axis, log y, zoom, pan, pages) are ChartView's own
 
     def __init__(self, run_ids: list[str], metric: str | None) -> None:
@@ -125,8 +125,7 @@ class ChartsScreen(TrackerScreen):
         title.append("· " + ", ".join(sanitize(m) for m in metrics) + "   ")
         if x is not None:
             title.append(f"x = {sanitize(x)}   ", style="bold")
-        title.append("m metrics · X x metric · [ ] smoothing · x axis · L log · +/- zoom · ←/→ pan · 0 reset",
-                      style="dim")
+        title.append("m metrics · [ ] smoothing · x axis · L log · +/- zoom · ←/→ pan · 0 reset", style="dim")
         self.set_title(title)
 
     @on(StoreChanged)
