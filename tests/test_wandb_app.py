@@ -100,3 +100,21 @@ async def test_no_text_tab_for_a_run_without_strings_or_files(tmp_path: Path) ->
         await pilot.press("7")
         await settle(pilot)
         assert isinstance(app.screen, DetailScreen) and not app.screen.query("#texts")
+
+
+async def test_detail_shows_the_parent_of_a_forked_run(tmp_path: Path) -> None:
+    parent = tracker.init(project="p", id="parent0001", dir=tmp_path, capture_git=False)
+    for i in range(5):
+        parent.log({"loss": float(i)})
+    parent.finish()
+    child = tracker.init(project="p", id="child00001", dir=tmp_path, capture_git=False,
+                         fork_from="parent0001?_step=2")
+    child.log({"loss": 9.0})
+    child.finish()
+    app = app_for(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        app.push_screen(DetailScreen("child00001"))
+        await settle(pilot)
+        text = str(app.screen.query_one("#overview-text").render())
+        assert "forked from run parent0001 at step 2" in text

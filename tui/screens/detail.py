@@ -163,6 +163,10 @@ class DetailScreen(TrackerScreen):
             band = f" at band {stop['band']}" if stop.get("band") is not None else ""
             _kv(t, "sweep", f"{r.meta['sweep_id']}" + (f": stopped by the sweep{band}: {stop.get('reason', '')}"
                                                       if stop else ""), "yellow" if stop else "")
+        for kind, label in (("fork_from", "forked from"), ("resume_from", "resumed from")):
+            link = r.meta.get(kind)  # init(fork_from="RUNID?_step=N"): the parent's history up to N
+            if isinstance(link, dict):
+                _kv(t, label[:-5], f"{label} run {link.get('run')} at step {link.get('step')}")
         _kv(t, "created", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at)))
         end = r.finished_at or (now if r.state == "running" else max(r.heartbeat_at or 0, r.updated_at))
         _kv(t, "duration", fmt.duration(end - r.created_at))
