@@ -6,9 +6,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from helpers import wait_for
-
 import tracker
+from helpers import wait_for
 from tracker._run_compat import LiveFiles
 
 
