@@ -91,6 +91,8 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
     from ._init import init as _init
 
     fork = _fork_parent(kwargs, dir)
+    if fork is not None and id is not None and id == fork[1]:
+        raise ValueError(f"tracker: init({fork[0]}=...) names run {id!r} itself: a fork is a new run (another id)")
     started = time.time()
     run = _init(project, name, cfg, tags, group, job_type, notes, dir, resume, id, reinit=keep_both, **own)
     run._start_time = started

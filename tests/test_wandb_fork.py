@@ -54,6 +54,9 @@ def test_bad_fork_specs_are_clear_errors_and_create_no_run(tmp_path):
     with pytest.raises(ValueError, match="both"):
         tracker.init(project="p", dir=tmp_path, capture_git=False, fork_from="parentrun1?_step=1",
                      resume_from="parentrun1?_step=1")
+    with pytest.raises(ValueError, match="itself"):  # its points would be copied into itself
+        tracker.init(project="p", id="parentrun1", resume="allow", dir=tmp_path, capture_git=False,
+                     resume_from="parentrun1?_step=3")
     with pytest.raises(ValueError, match="no store"):
         tracker.init(project="p", dir=tmp_path / "empty", capture_git=False, fork_from="x?_step=1")
     assert [r.id for r in tracker.Api(tmp_path).runs("p")] == ["parentrun1"]
