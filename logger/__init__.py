@@ -67,7 +67,7 @@ _LAZY.update({"Settings": "._settings", "AlertLevel": "._settings", "alert": "._
               "setup": "._compat_files", "teardown": "._compat_files", "termlog": "._compat_files",
               "termwarn": "._compat_files", "termerror": "._compat_files"})
 #: Subpackages reached as attributes (``tracker.integration.transformers``), imported on first use.
-_SUBMODULES = ("integration", "tensorboard", "keras", "util", "plot", "plots")
+_SUBMODULES = ("integration", "tensorboard", "keras", "util", "plot", "plots", "sklearn")
 
 
 def __getattr__(name: str) -> Any:

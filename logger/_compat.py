@@ -60,8 +60,6 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
     for k in list(kwargs):
         if k not in IGNORED:
             warn_once(f"init-kw:{k}", f"tracker: init() keyword {k!r} is not known; it was ignored")
-        elif k in ("fork_from", "resume_from") and kwargs[k]:
-            warn_once(f"init-kw:{k}", f"tracker: init({k}=...) is not supported yet; the run starts without it")
     mode = mode or s.mode or _env("TRACKER_MODE", "WANDB_MODE")
     if _truthy(_env("WANDB_DISABLED")):
         mode = "disabled"
@@ -92,6 +90,9 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         _state.current.finish()
     from ._init import init as _init
 
+    fork = _fork_parent(kwargs, dir)
+    if fork is not None and id is not None and id == fork[1]:
+        raise ValueError(f"tracker: init({fork[0]}=...) names run {id!r} itself: a fork is a new run (another id)")
     started = time.time()
     run = _init(project, name, cfg, tags, group, job_type, notes, dir, resume, id, reinit=keep_both, **own)
     run._start_time = started
@@ -100,6 +101,10 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
     run._mode = mode or "online"
     if run.disabled:  # a rank that does not log (rank_zero_only=True): nothing to store
         return run
+    if fork is not None:
+        from ._compat_fork import apply
+
+        apply(run, *fork)
     meta = {k: v for k, v in (("entity", entity), ("mode", mode)) if v}
     if meta:
         run._enqueue_update({"meta_merge": meta})
@@ -110,6 +115,21 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
     if save_code if save_code is not None else (s.save_code or s.code_dir):
         _save_code(run, s.code_dir)
     return run
+
+
+def _fork_parent(kwargs: dict[str, Any], dir: Any) -> tuple[str, str, int, list[Any]] | None:
+    """``fork_from`` / ``resume_from``: the parent's points, read before the run is created."""
+    given = [k for k in ("fork_from", "resume_from") if kwargs.get(k)]
+    if not given:
+        return None
+    if len(given) > 1:
+        raise ValueError("tracker: init(): fork_from and resume_from cannot both be given")
+    from ._compat_fork import parent_points, parse
+
+    kind = given[0]
+    parent, step = parse(kind, kwargs[kind])
+    full_id, points = parent_points(dir, kind, parent, step)
+    return kind, full_id, step, points
 
 
 def _filter_config(cfg: dict[str, Any], include: Any, exclude: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,8 @@ class WandbRunMixin:
             if policy != "end":
                 self._copy_saved(f)
             out.append(str(Path(self.files_dir) / rel))
+        if policy == "live" and out and self.__dict__.get("_w_live") is None:
+            self.__dict__["_w_live"] = LiveFiles(self)
         return out
 
     def _copy_saved(self, src: str) -> None:
@@ -202,7 +205,9 @@ class WandbRunMixin:
                 return
             dest = Path(self.files_dir) / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dest)
+            tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)  # a reader never sees a half-copied file
             self.__dict__["_w_saved"][src] = (rel, policy, (st.st_mtime_ns, st.st_size))
             self._enqueue_event("file", {"path": rel, "policy": policy, "size": st.st_size})  # type: ignore[attr-defined]
         except OSError as e:
@@ -272,6 +277,9 @@ class WandbRunMixin:
 
     def _compat_before_finish(self) -> None:
         """At a normal finish: re-copy ``live``/``end`` files; store define_metric summaries."""
+        live = self.__dict__.pop("_w_live", None)
+        if live is not None:
+            live.stop()
         try:
             for src, (_rel, policy, _m) in list(self.__dict__.get("_w_saved", {}).items()):
                 if policy in ("live", "end"):
@@ -287,6 +295,33 @@ class WandbRunMixin:
             from ._values import warn_once
 
             warn_once("compat-finish", f"tracker: could not store define_metric summaries ({type(e).__name__}: {e})")
+
+
+class LiveFiles:
+    """``save(policy="live")``: a daemon thread that re-copies the run's live files when their
+    mtime or size changes, every ``POLL`` seconds, until ``finish()`` stops it (the final copy
+    is then made by ``finish()`` itself)."""
+
+    POLL = 2.0
+
+    def __init__(self, run: Any) -> None:
+        self.run = run
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="tracker-save-live", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.stopped.wait(self.POLL):
+            if getattr(self.run, "_closed", False):
+                return
+            for src, (_rel, policy, _m) in list(self.run.__dict__.get("_w_saved", {}).items()):
+                if policy == "live" and not self.stopped.is_set():
+                    self.run._copy_saved(src)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.thread is not threading.current_thread():
+            self.thread.join(timeout=10)
 
 
 def match_metric(defs: dict[str, dict[str, Any]], key: str) -> dict[str, Any] | None:

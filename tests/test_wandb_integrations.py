@@ -89,6 +89,56 @@ def test_lightning_logger(tmp_path):
     assert len(rows) == 8 and [h["_step"] for h in rows] == [h["trainer/global_step"] for h in rows]
 
 
+@needs("lightning", "torch")
+def test_lightning_log_model_stores_checkpoints_as_artifacts(tmp_path):
+    run_child(tmp_path, """
+        import torch
+        import lightning.pytorch as L
+        from lightning.pytorch.callbacks import ModelCheckpoint
+        from tracker.integration.lightning import TrackerLogger
+
+        class Tiny(L.LightningModule):
+            def __init__(self):
+                super().__init__()
+                self.layer = torch.nn.Linear(4, 1)
+            def training_step(self, batch, i):
+                x, y = batch
+                loss = torch.nn.functional.mse_loss(self.layer(x), y)
+                self.log("loss", loss, on_step=False, on_epoch=True)
+                return loss
+            def configure_optimizers(self):
+                return torch.optim.SGD(self.parameters(), lr=0.05)
+
+        torch.manual_seed(0)
+        ds = torch.utils.data.TensorDataset(torch.randn(32, 4), torch.randn(32, 1))
+        for name, log_model, ckpt in [
+                ("all", "all", ModelCheckpoint(dirpath="ck-all", monitor="loss", mode="max", save_top_k=-1)),
+                ("end", True, ModelCheckpoint(dirpath="ck-end", monitor="loss", mode="min", save_top_k=1))]:
+            trainer = L.Trainer(max_epochs=3, logger=TrackerLogger(project="pl", name=name, log_model=log_model),
+                                callbacks=[ckpt], enable_progress_bar=False, enable_model_summary=False)
+            trainer.fit(Tiny(), torch.utils.data.DataLoader(ds, batch_size=32))
+    """)
+    api = tracker.Api(tmp_path / "store")
+    runs = {r.name: r for r in api.runs("pl")}
+    # "all": each checkpoint when saved; the highest loss (epoch 0, mode="max") is best
+    vs = api.artifacts("model", f"pl/model-{runs['all'].id}")
+    assert [v.version for v in vs] == ["v2", "v1", "v0"]
+    assert [v.metadata["original_filename"].split("-")[0] for v in vs] == ["epoch=2", "epoch=1", "epoch=0"]
+    assert "latest" in vs[0].aliases and "best" in vs[2].aliases and "best" not in vs[0].aliases
+    assert vs[2].metadata["score"] == max(v.metadata["score"] for v in vs)
+    assert vs[2].metadata["ModelCheckpoint"]["mode"] == "max"
+    best = api.artifact(f"pl/model-{runs['all'].id}:best")
+    assert best.version == "v0"
+    out = best.download(tmp_path / "dl")
+    import torch
+    state = torch.load(f"{out}/model.ckpt", weights_only=False)
+    assert state["epoch"] == 0 and "state_dict" in state
+    # True: at the end of training, the checkpoints still on disk (top 1: the last epoch's)
+    (v,) = api.artifacts("model", f"pl/model-{runs['end'].id}")
+    assert v.metadata["original_filename"].startswith("epoch=2") and {"latest", "best"} <= set(v.aliases)
+    assert runs["end"].state == "finished"
+
+
 @needs("keras", "torch")
 def test_keras_metrics_logger(tmp_path):
     run_child(tmp_path, """

@@ -25,6 +25,7 @@ from tracker.tui.text import sanitize
 from tracker.tui.widgets.chart_view import ChartView
 from tracker.tui.widgets.key_bar import KeyBar
 from tracker.tui.widgets.pickers import Picker
+from tracker.tui.widgets.run_extras import against, step_metrics, x_metric_for
 
 LIVE_INTERVAL = 1.0
 """Low-bandwidth mode: seconds between live updates of the charts."""
@@ -57,6 +58,7 @@ class ChartsScreen(TrackerScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="charts.back"),
         Binding("m", "pick_metrics", "Metrics", id="charts.metrics"),
+        Binding("X", "pick_x", "X metric", show=False, id="charts.x_metric"),  # listed in help (?)
     ]  # the chart keys (smoothing, x axis, log y, zoom, pan, pages) are ChartView's own
 
     def __init__(self, run_ids: list[str], metric: str | None) -> None:
@@ -69,6 +71,9 @@ class ChartsScreen(TrackerScreen):
         self.last_step: dict[tuple[str, str], int] = {}
         self._last_live = 0.0  # when live points were last read (monotonic)
         self._live_timer: Any = None
+        self.x_metric: str | None = None  # x = this metric's values (define_metric's step_metric, or X)
+        self._x_picked = False  # the user chose (X): define_metric's default no longer applies
+        self._defs: dict[str, str] | None = None  # define_metric step metrics, read once
 
     def compose(self) -> ComposeResult:
         yield TitleBar(id="charts-title")
@@ -88,24 +93,38 @@ class ChartsScreen(TrackerScreen):
         recs = [by_id[i] for i in self.run_ids if i in by_id]
         keys = training_first({k for r in recs for k in r.metrics})
         metrics = [m for m in self.metrics if m in keys] or keys[:1]
+        x = self.x_metric if self._x_picked else None
+        if not self._x_picked and metrics:
+            if self._defs is None:
+                self._defs = step_metrics(reader.dir, [r.id for r in recs])
+            x = x_metric_for(self._defs, metrics[0], keys)
+        if x is not None:
+            step_range = None  # a zoom window in steps means nothing on this axis
         data = {m: reader.series(recs, m, step_range=step_range) for m in metrics}
-        self.post_message(SeriesLoaded("*", [recs, keys, metrics, data, cursor], request=step_range))
+        xdata = {s.run_id: s for s in reader.series(recs, x)} if x is not None else None
+        self.post_message(SeriesLoaded("*", [recs, keys, metrics, data, cursor, x, xdata], request=step_range))
 
     @on(SeriesLoaded)
     def _loaded(self, msg: SeriesLoaded) -> None:
         if msg.metric != "*":
             return
-        recs, keys, metrics, data, cursor = msg.series
-        self.records, self.all_keys, self.metrics, self.cursor = recs, keys, metrics, cursor
+        recs, keys, metrics, data, cursor, x, xdata = msg.series
+        self.records, self.all_keys, self.metrics, self.cursor, self.x_metric = recs, keys, metrics, cursor, x
         self.last_step = {(s.run_id, m): (s.data.steps[-1] if s.data.steps else -(2**63))
                           for m, items in data.items() for s in items}
         view = self.query_one(ChartView)
-        view.set_series({m: to_chart_series(s) for m, s in data.items()})
+        panels = {m: to_chart_series(s) for m, s in data.items()}
+        if xdata is not None:
+            panels = {m: [against(cs, to_chart_series([xdata[s.run_id]])[0]) for cs, s in zip(series, data[m], strict=True)
+                          if s.run_id in xdata] for m, series in panels.items()}
+        view.set_series(panels)
         title = Text()
         # Each piece ends with its own spacing: a piece that starts with blanks lost them in the
         # rasterised screenshots ("3 runsval/loss").
         title.append(f"{len(recs)} run{'s' if len(recs) != 1 else ''} ", style="bold")
         title.append("· " + ", ".join(sanitize(m) for m in metrics) + "   ")
+        if x is not None:
+            title.append(f"x = {sanitize(x)}   ", style="bold")
         title.append("m metrics · [ ] smoothing · x axis · L log · +/- zoom · ←/→ pan · 0 reset", style="dim")
         self.set_title(title)
 
@@ -137,6 +156,12 @@ class ChartsScreen(TrackerScreen):
         if msg.metric != "+":
             return
         (pts,) = msg.series
+        if self.x_metric is not None:  # x from another metric: read again (steps cannot be appended)
+            if any(p[2] in self.metrics or p[2] == self.x_metric for p in pts):
+                self._load(None)
+            else:
+                self.cursor = max([self.cursor, *(p[0] for p in pts)])
+            return
         by_rid = {r.rid: r for r in self.records}
         view = self.query_one(ChartView)
         grouped: dict[tuple[str, str], list[tuple[int, float, float]]] = {}
@@ -166,9 +191,23 @@ class ChartsScreen(TrackerScreen):
         self.app.push_screen(Picker("Metrics (several = a grid)", [(k, k) for k in self.all_keys], multi=True,
                                     checked=self.metrics), chosen)
 
+    def action_pick_x(self) -> None:
+        def chosen(sel: str | None) -> None:
+            if sel is not None:
+                self._x_picked = True
+                self.x_metric = sel or None
+                self.query_one(ChartView).x_range = None
+                self._load(None)
+
+        items = [("step (the run's step)", "")] + [(k, k) for k in self.all_keys if k not in self.metrics]
+        self.app.push_screen(Picker("X axis: a metric's values (define_metric's step_metric is the default)",
+                                    items), chosen)
+
     @on(ChartView.Zoomed)
     def _zoomed(self, msg: ChartView.Zoomed) -> None:
         """Read the zoom window at full resolution (store series are block extremes)."""
+        if self.x_metric is not None and not msg.reset:
+            return  # the window is in the x metric's units: the chart zooms what it has
         if msg.reset:
             self._load(None)
         elif msg.x_mode == "step" and msg.x_range is not None:

@@ -25,6 +25,7 @@ from tracker.tui.widgets.chart_view import ChartView
 from tracker.tui.widgets.key_bar import KeyBar
 from tracker.tui.widgets.media import attach_media_tab
 from tracker.tui.widgets.pickers import Picker
+from tracker.tui.widgets.run_extras import attach_text_tab
 
 
 def _kv(t: Text, key: str, value: Any, style: str = "") -> None:
@@ -60,6 +61,7 @@ class DetailScreen(TrackerScreen):
         Binding("4", "tab('system')", "System", id="detail.tab_system"),
         Binding("5", "tab('console')", "Console", id="detail.tab_console"),
         Binding("6", "tab('media')", "Media", show=False, id="detail.tab_media"),  # the tab exists when the run has media
+        Binding("7", "tab('texts')", "Text", show=False, id="detail.tab_texts"),  # when it logged strings / saved files
         Binding("f", "follow", "Follow console", show=False, id="detail.follow"),
         Binding("slash", "search_config", "Search config", id="detail.search"),
         Binding("m", "pick_metrics", "Metrics", id="detail.metrics"),
@@ -106,6 +108,7 @@ class DetailScreen(TrackerScreen):
         self.query_one("#overview-scroll").focus()
         self._load()
         attach_media_tab(self, self.tapp.reader.dir, self.run_id)
+        attach_text_tab(self, self.tapp.reader.dir, self.run_id)
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def _load(self) -> None:
@@ -123,6 +126,7 @@ class DetailScreen(TrackerScreen):
     def _changed(self, _: StoreChanged) -> None:
         if self.record is not None and self.record.state == "running":
             self._load()
+            attach_text_tab(self, self.tapp.reader.dir, self.run_id)  # new strings / saved files
 
     @on(RunLoaded)
     def _loaded(self, msg: RunLoaded) -> None:
@@ -159,6 +163,10 @@ class DetailScreen(TrackerScreen):
             band = f" at band {stop['band']}" if stop.get("band") is not None else ""
             _kv(t, "sweep", f"{r.meta['sweep_id']}" + (f": stopped by the sweep{band}: {stop.get('reason', '')}"
                                                       if stop else ""), "yellow" if stop else "")
+        for kind, label in (("fork_from", "forked from"), ("resume_from", "resumed from")):
+            link = r.meta.get(kind)  # init(fork_from="RUNID?_step=N"): the parent's history up to N
+            if isinstance(link, dict):
+                _kv(t, label[:-5], f"{label} run {link.get('run')} at step {link.get('step')}")
         _kv(t, "created", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at)))
         end = r.finished_at or (now if r.state == "running" else max(r.heartbeat_at or 0, r.updated_at))
         _kv(t, "duration", fmt.duration(end - r.created_at))
@@ -319,7 +327,8 @@ class DetailScreen(TrackerScreen):
         self.query_one(TabbedContent).active = tab
         # Focus something on the shown tab (a hidden search box must not keep the keys).
         target = {"overview": "#overview-scroll", "config": "#config-tree", "console": "#console-log",
-                  "charts": "#chart", "system": "#system-chart", "media": "#media-keys"}.get(tab)
+                  "charts": "#chart", "system": "#system-chart", "media": "#media-keys",
+                  "texts": "#texts-scroll"}.get(tab)
         if target and self.query_one(target).display:
             self.query_one(target).focus()
         else:
