@@ -72,6 +72,8 @@ def _image(meta: dict[str, Any], png: bytes) -> Image:
 def _rebuild(kind: str, meta: dict[str, Any], blobs: list[bytes]) -> Media:
     classes = _classes()
     if kind == "table":
+        from ._media_table import Table
+
         t = json.loads(blobs[int(meta.get("table", 0))])
 
         def cell(v: Any) -> Any:
@@ -81,7 +83,7 @@ def _rebuild(kind: str, meta: dict[str, Any], blobs: list[bytes]) -> Media:
                               blobs[v["blob"]])
             return v
 
-        return classes["table"](columns=t.get("columns", []), data=[[cell(v) for v in r] for r in t.get("data", [])])
+        return Table(columns=t.get("columns", []), data=[[cell(v) for v in r] for r in t.get("data", [])])
     if kind == "image":
         return _image(meta, blobs[0])
     cls = classes.get(kind)
