@@ -52,6 +52,27 @@ def _syncfs(fd: int) -> int:
         return -1
 
 
+_SFR_WRITE, _SFR_WAIT = 2, 1 | 2 | 4  # SYNC_FILE_RANGE_WRITE; WAIT_BEFORE | WRITE | WAIT_AFTER
+_sfr: object = None
+
+
+def _sync_range(fd: int, off: int, n: int, flags: int) -> None:
+    """``sync_file_range`` where libc has it (Linux), else nothing: writes a range back without
+    the journal commit an fsync forces (that is left to the one fsync at the end)."""
+    global _sfr
+    if _sfr is None:
+        try:
+            import ctypes
+
+            f = ctypes.CDLL(None, use_errno=True).sync_file_range
+            f.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+            _sfr = f
+        except (OSError, AttributeError):
+            _sfr = False
+    if _sfr:
+        _sfr(fd, off, n, flags)  # type: ignore[operator]
+
+
 def is_digest(s: str) -> bool:
     """Is ``s`` a lowercase hex SHA-256 (the only names the store accepts)?"""
     return bool(_DIGEST.fullmatch(s))
@@ -165,7 +186,7 @@ def _copy_overlapped(src_fd: int, dst_fd: int) -> tuple[str, int]:
     :class:`_Trail` hashes what is already copied; falls back to read/write where the kernel
     or filesystem cannot. Returns (sha256 hex, size)."""
     trail = _Trail(dst_fd)
-    size = 0
+    size = prev = 0
     try:
         kernel = hasattr(os, "copy_file_range")
         buf = view = None
@@ -188,7 +209,14 @@ def _copy_overlapped(src_fd: int, dst_fd: int) -> tuple[str, int]:
                     off += os.write(dst_fd, view[off:n])  # type: ignore[index]
             if n == 0:
                 break
+            # Keep at most two chunks of this file unwritten: a big copy must not fill the page
+            # cache with dirty pages that every other fsync on the disk (the metrics writer's
+            # commits: log() waits for those when they fall behind) then queues behind.
+            _sync_range(dst_fd, size, n, _SFR_WRITE)
+            if size:
+                _sync_range(dst_fd, size - prev, prev, _SFR_WAIT)
             size += n
+            prev = n
             trail.advance(size)
         trail.advance(size, done=True)
         os.fsync(dst_fd)  # on disk while the hash catches up (make_durable then skips it)
