@@ -161,3 +161,20 @@ def test_a_record_longer_than_one_read_is_read_whole(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "1 log messages not imported" in out.stdout
     assert [(s, v) for s, _, _, v in runs(store)["r"].points()] == [(1, 0.5), (2, 0.25)]
+
+
+def test_tf2_histograms_plugin_tensors_become_histograms(tmp_path):
+    """tensorboard's own histogram_pb (what tf.summary.histogram writes: a [k, 3] tensor of left
+    edge, right edge, count): each step a histogram with every value counted, min to max."""
+    logs = fixture(tmp_path, "tensorboard_hist") / "logs"
+    store = tmp_path / "store"
+    out = cli(str(logs), store=store)
+    assert out.returncode == 0, out.stderr
+    assert "not imported" not in out.stdout
+    (want,) = expected("tensorboard_hist")
+    got = runs(store)["tf2-hist"].media("weights")
+    assert [(h.kind, h.step) for h in got] == [("histogram", w["step"]) for w in want["histograms"]["weights"]]
+    for h, w in zip(got, want["histograms"]["weights"]):
+        bins, counts = h.data["bins"], h.data["counts"]
+        assert sum(counts) == w["count"] and len(bins) == len(counts) + 1
+        assert bins[0] == w["min"] and bins[-1] == w["max"] and bins == sorted(bins)
