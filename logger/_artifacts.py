@@ -164,6 +164,26 @@ class Artifact(ArtifactReadMixin):
         for full, key in found:
             self.add_file(full, key, policy=policy, overwrite=True)
 
+    def add(self, obj: Any, name: str, overwrite: bool = False) -> None:
+        """Add a rich object (``tracker.Table``, ``Image``, ``Histogram``...) as ``name``: stored
+        as ``NAME.KIND.json`` and its files; :meth:`get` returns it from the logged version."""
+        from ._media import Media
+
+        self._check_open()
+        if not isinstance(obj, Media):
+            raise ArtifactError(f"tracker: Artifact.add takes a tracker.Table/Image/Histogram/... "
+                                f"(use add_file for files), got {type(obj).__name__}")
+        from ._artifacts_media import add_media
+
+        add_media(self, obj, name, overwrite)
+
+    def get(self, name: str) -> Any:
+        """The rich object added as ``name`` (see :meth:`add`), read back from the logged version;
+        None if the version has no object by that name."""
+        from ._artifacts_media import get_media
+
+        return get_media(self, name)
+
     def add_reference(self, uri: str, name: str | None = None, checksum: bool = True) -> None:
         """Record a URI (``file://``, ``s3://``, ``gs://``, ``https://``…) without fetching it. A
         local ``file://`` file is recorded with its size and (``checksum=True``) its SHA-256; a

@@ -75,8 +75,9 @@ class Batch:
         self.keys = keys
         self.now = now
         self.rows: list[tuple[Any, ...]] = []
-        # Entries grouped by (run, key set) so the summary is computed column-wise in C.
-        self.groups: dict[Group, list[Any]] = {}
+        # Entries grouped by (run, key set) so the summary is computed column-wise in C: per group
+        # four columns, one item per entry (row index after its points, step, ts, values).
+        self.groups: dict[Group, tuple[list[int], list[int], list[float], list[Any]]] = {}
         self.special: set[Group] = set()  # groups holding a NaN or ±Inf
         self.last_steps: dict[int, int] = {}
         self.nonfinite_first: dict[tuple[int, int], tuple[str, int, float, float]] = {}
@@ -114,10 +115,10 @@ class Batch:
             if not self._add_plain_segment(rid, kids, seg, type(keys) is FlaggedKeys):
                 self._add_entries_one_by_one(rid, keys, kids, seg)
 
-    def _group(self, g: Group) -> list[Any]:
+    def _group(self, g: Group) -> tuple[list[int], list[int], list[float], list[Any]]:
         grp = self.groups.get(g)
         if grp is None:
-            grp = self.groups[g] = []
+            grp = self.groups[g] = ([], [], [], [])
         return grp
 
     def _add_plain_segment(self, rid: int, kids: tuple[int, ...], seg: Sequence[tuple[Any, ...]],
@@ -132,10 +133,17 @@ class Batch:
         k = len(kids)
         rows = self.rows
         base = len(rows)
-        rows.extend(zip(repeat(rid), kids * len(seg), chain.from_iterable(zip(*([steps] * k))),
-                        chain.from_iterable(zip(*([tss] * k))), flat,
-                        [FLAG_BOOL if t is bool else None for t in map(type, flat)] if bools else repeat(None)))
-        self._group((rid, kids)).extend(zip(range(base + k, base + k * len(seg) + 1, k), steps, tss, valss))
+        flags = [FLAG_BOOL if t is bool else None for t in map(type, flat)] if bools else repeat(None)
+        if k == 1:  # one point per entry (an importer's tfevents shape): the columns as they are
+            rows.extend(zip(repeat(rid), repeat(kids[0]), steps, tss, flat, flags))
+        else:
+            rows.extend(zip(repeat(rid), kids * len(seg), chain.from_iterable(zip(*([steps] * k))),
+                            chain.from_iterable(zip(*([tss] * k))), flat, flags))
+        orders, gsteps, gtss, gvals = self._group((rid, kids))
+        orders.extend(range(base + k, base + k * len(seg) + 1, k))
+        gsteps.extend(steps)
+        gtss.extend(tss)
+        gvals.extend(valss)
         self.last_steps[rid] = steps[-1]
         return True
 
@@ -143,7 +151,7 @@ class Batch:
                                 seg: Sequence[tuple[Any, ...]]) -> None:
         """Per entry: flag NaN / -0.0 for SQLite, note each metric's first non-finite value."""
         g = (rid, kids)
-        grp = self._group(g)
+        orders, gsteps, gtss, gvals = self._group(g)
         rows = self.rows
         for _, step, ts, _, vals in seg:
             fv = _flagged(vals)
@@ -154,7 +162,10 @@ class Batch:
                 for key, kid, v in zip(keys, kids, vals):
                     if v - v != 0 and (rid, kid) not in self.nonfinite_first:
                         self.nonfinite_first[(rid, kid)] = (key, step, ts, v)
-            grp.append((len(rows), step, ts, vals))
+            orders.append(len(rows))
+            gsteps.append(step)
+            gtss.append(ts)
+            gvals.append(vals)
             self.last_steps[rid] = step
 
     def merge_summaries(self) -> None:
@@ -270,7 +281,7 @@ def _column_blocks(rid: int, kid: int, col: Sequence[Any], steps: list[int], tss
     return out
 
 
-def batch_summary(groups: dict[Group, list[Any]], special: set[Group],
+def batch_summary(groups: dict[Group, tuple[list[int], list[int], list[float], list[Any]]], special: set[Group],
                   counts: dict[tuple[int, int], int]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Per (run, metric) of one batch: the summary row (last value by logging order, min, max,
     count, non-finite count) and the ``metric_blocks`` rows its points fall into.
@@ -281,11 +292,9 @@ def batch_summary(groups: dict[Group, list[Any]], special: set[Group],
     """
     out: dict[tuple[int, int], list[Any]] = {}
     blocks: list[tuple[Any, ...]] = []
-    for (rid, kids), es in groups.items():
-        cols = list(zip(*(e[3] for e in es)))
-        steps = [e[1] for e in es]
-        tss = [e[2] for e in es]
-        order, step, ts, last_vals = es[-1]
+    for (rid, kids), (orders, steps, tss, valss) in groups.items():
+        cols = list(zip(*valss))
+        order, step, ts, last_vals = orders[-1], steps[-1], tss[-1], valss[-1]
         is_special = (rid, kids) in special
         for j, kid in enumerate(kids):
             col = cols[j]

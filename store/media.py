@@ -18,7 +18,7 @@ from typing import Any
 from .damage import checked
 from .objects import ObjectStore, Staged
 
-__all__ = ["MediaRow", "MediaStore", "PendingMedia", "referenced_digests"]
+__all__ = ["MediaRow", "MediaStore", "PendingMedia", "insert_media", "referenced_digests"]
 
 
 @dataclass
@@ -58,6 +58,24 @@ def referenced_digests(conn: sqlite3.Connection) -> set[str]:
         raise
 
 
+def insert_media(c: sqlite3.Connection, objects: ObjectStore | None, items: Sequence[PendingMedia]) -> None:
+    """Insert media rows and place their files, inside the caller's write transaction (file-less
+    values such as histograms need no ``objects``)."""
+    for it in items:
+        size = sum(s.size for s in it.staged)
+        cur = c.execute("INSERT INTO media (rid, key, step, ts, kind, meta, size) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (it.rid, it.key, it.step, it.ts, it.kind,
+                         json.dumps(it.meta, ensure_ascii=False, separators=(",", ":")), size))
+        mid = cur.lastrowid
+        for i, s in enumerate(it.staged):
+            assert objects is not None, "media with files need the object store"
+            if not objects.place(s):  # under the write lock: gc cannot run in between
+                objects.discard(s)
+                objects.touch(s.digest or "")
+            c.execute("INSERT INTO media_objects (mid, idx, digest, size) VALUES (?, ?, ?, ?)",
+                      (mid, i, s.digest, s.size))
+
+
 def _missing_table(e: sqlite3.OperationalError) -> bool:
     return "no such table" in str(e)
 
@@ -80,21 +98,7 @@ class MediaStore:
     def write(self, items: Sequence[PendingMedia]) -> None:
         """Insert the rows and place their files, in one transaction."""
 
-        def do(c: sqlite3.Connection) -> None:
-            for it in items:
-                size = sum(s.size for s in it.staged)
-                cur = c.execute("INSERT INTO media (rid, key, step, ts, kind, meta, size) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                (it.rid, it.key, it.step, it.ts, it.kind,
-                                 json.dumps(it.meta, ensure_ascii=False, separators=(",", ":")), size))
-                mid = cur.lastrowid
-                for i, s in enumerate(it.staged):
-                    if not self.objects.place(s):  # under the write lock: gc cannot run in between
-                        self.objects.discard(s)
-                        self.objects.touch(s.digest or "")
-                    c.execute("INSERT INTO media_objects (mid, idx, digest, size) VALUES (?, ?, ?, ?)",
-                              (mid, i, s.digest, s.size))
-
-        self.store._write(self.conn, do)
+        self.store._write(self.conn, lambda c: insert_media(c, self.objects, items))
 
     @checked
     def rows(self, rid: int, key: str | None = None, kind: str | None = None,

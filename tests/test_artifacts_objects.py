@@ -85,3 +85,43 @@ def test_sweep_keeps_referenced_and_young_objects_and_live_snapshots(tmp_path: P
 def _file(p: Path, data: bytes) -> Path:
     p.write_bytes(data)
     return p
+
+
+def _odd_big(path: Path) -> bytes:
+    data = os.urandom(1 << 20) * 20 + b"tail" * 1001  # over the overlap threshold, not a chunk multiple
+    path.write_bytes(data)
+    return data
+
+
+def test_big_file_is_copied_in_the_kernel_hashed_alongside_and_synced_once(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _odd_big(tmp_path / "big")
+    o = ObjectStore(tmp_path / "objects")
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    staged = o.stage_file(tmp_path / "big")
+    assert staged.digest == hashlib.sha256(data).hexdigest() and staged.size == len(data)
+    assert len(synced) == 1  # the copy was flushed while its hash finished
+    o.make_durable([staged])
+    assert len(synced) == 1  # ... so committing it costs no second fsync
+    assert o.place(staged)
+    with o.open(staged.digest) as f:
+        assert f.read() == data
+    assert os.listdir(o.tmp_dir) == []
+
+
+def test_big_file_falls_back_to_read_write_where_the_kernel_cannot_copy(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    data = _odd_big(tmp_path / "big")
+
+    def refuse(*a: object, **k: object) -> int:
+        raise OSError(errno.EXDEV, "cross-device")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    o = ObjectStore(tmp_path / "objects")
+    d = o.put_file(tmp_path / "big")
+    assert d == hashlib.sha256(data).hexdigest()
+    assert o.verify(d) and o.size(d) == len(data)

@@ -40,9 +40,15 @@ def test_import_reads_back_what_tensorboard_wrote(tmp_path):
     out = cli(str(logs), store=store)
     assert out.returncode == 0, out.stderr
     assert "2 runs (2 new), 12 new points" in out.stdout
-    assert "note: resnet-a: 1 histograms not imported" in out.stdout
+    assert "not imported" not in out.stdout
     got = check_against_fixture(store)
     a = got["resnet-a"]
+    # tensorboardX's add_histogram("weights", np.arange(10.0), 3): a histogram like tracker.Histogram's
+    (h,) = a.media("weights")
+    assert (h.kind, h.step) == ("histogram", 3)
+    bins, counts = h.data["bins"], h.data["counts"]
+    assert sum(counts) == 10 and len(bins) == len(counts) + 1 and bins == sorted(bins)
+    assert bins[0] == 0.0 and bins[-1] == 9.0
     assert a.project == "logs"
     assert a.config == {k: (float(v) if isinstance(v, int) and not isinstance(v, bool) else v)
                         for k, v in expected("tensorboard")[2]["hparams"].items()}
@@ -58,6 +64,7 @@ def test_reimport_adds_nothing(tmp_path):
     assert cli(str(logs), store=store).returncode == 0
     again = cli(str(logs), store=store)
     assert again.returncode == 0 and "2 runs (2 unchanged), 0 new points" in again.stdout
+    assert len(runs(store)["resnet-a"].media("weights")) == 1
     assert point_count(store) == 12
 
 
@@ -154,3 +161,20 @@ def test_a_record_longer_than_one_read_is_read_whole(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "1 log messages not imported" in out.stdout
     assert [(s, v) for s, _, _, v in runs(store)["r"].points()] == [(1, 0.5), (2, 0.25)]
+
+
+def test_tf2_histograms_plugin_tensors_become_histograms(tmp_path):
+    """tensorboard's own histogram_pb (what tf.summary.histogram writes: a [k, 3] tensor of left
+    edge, right edge, count): each step a histogram with every value counted, min to max."""
+    logs = fixture(tmp_path, "tensorboard_hist") / "logs"
+    store = tmp_path / "store"
+    out = cli(str(logs), store=store)
+    assert out.returncode == 0, out.stderr
+    assert "not imported" not in out.stdout
+    (want,) = expected("tensorboard_hist")
+    got = runs(store)["tf2-hist"].media("weights")
+    assert [(h.kind, h.step) for h in got] == [("histogram", w["step"]) for w in want["histograms"]["weights"]]
+    for h, w in zip(got, want["histograms"]["weights"]):
+        bins, counts = h.data["bins"], h.data["counts"]
+        assert sum(counts) == w["count"] and len(bins) == len(counts) + 1
+        assert bins[0] == w["min"] and bins[-1] == w["max"] and bins == sorted(bins)

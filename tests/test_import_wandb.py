@@ -177,3 +177,23 @@ def test_a_record_with_wrong_wire_types_is_skipped_not_a_crash(tmp_path):
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     assert "skipped 1 unreadable record: wandb: unreadable Record protobuf" in out.stdout
     assert runs(tmp_path / "store")["resnet-b"].state == "finished"
+
+
+def test_a_histogram_in_history_becomes_histogram_media(tmp_path):
+    """wandb.Histogram logs ``{"_type": "histogram", "values": counts, "bins": edges}`` in a
+    history row: imported as a histogram like tracker.Histogram's, not counted as skipped."""
+    folder = fixture(tmp_path, "wandb")
+    f = next(p for p in files(folder) if b"resnet-b" in p.read_bytes())
+    data = f.read_bytes()
+    recs, _, _, _ = records(data[HEADER_LEN:], HEADER_LEN)
+    hist = json.dumps({"_type": "histogram", "values": [1, 3, 2], "bins": [0.0, 0.5, 1.0, 1.5]})
+    row = pb_len(2, pb_len(1, pb_len(2, b"_step") + pb_len(16, b"99"))
+                 + pb_len(1, pb_len(2, b"weights") + pb_len(16, hist.encode())))
+    body = [r for r, _ in recs]
+    f.write_bytes(data[:HEADER_LEN] + encode(body[:4] + [row] + body[4:]))
+    out = cli(str(f), store=tmp_path / "store")
+    assert out.returncode == 0, out.stderr
+    assert "non-numeric" not in out.stdout
+    (h,) = runs(tmp_path / "store")["resnet-b"].media("weights")
+    assert (h.kind, h.step) == ("histogram", 99)
+    assert h.data["bins"] == [0.0, 0.5, 1.0, 1.5] and h.data["counts"] == [1, 3, 2]

@@ -11,7 +11,7 @@ from app_helpers import app_for, settle
 from rich.text import Text
 
 import tracker
-from tracker.tui.media.hist import BANDS, distribution, percentile, quantiles
+from tracker.tui.media.hist import BAND_FILL, BANDS, bands_text, distribution, percentile, quantiles
 from tracker.tui.media.render import color_mode, confusion_text, image_text
 from tracker.tui.widgets.media import MAX_TABLE_ROWS, MediaPane
 
@@ -87,8 +87,9 @@ async def test_step_slider_moves_histograms_through_steps(media_store: Path) -> 
         assert pane.current().step == 0
         view = str(pane.query_one("#media-view").render())
         assert "░" in view or "▓" in view or "█" in view  # heat map drawn
+        assert "░ min-max  ▒ ±2σ  ▓ ±1σ  █ median" in view  # the distributions drawn as filled bands
         chart = pane.query_one("#media-chart")
-        assert chart.display and [s.label for s in chart.panels[""]] == [b for b, _ in BANDS]
+        assert chart.display and [s.label for s in chart.panels[""]] == ["median"]
 
 
 async def test_table_view_sanitises_hostile_cells_and_caps_rows(tmp_path: Path) -> None:
@@ -222,3 +223,16 @@ async def test_escape_leaves_the_table_filter_not_the_screen(media_store: Path) 
         await pilot.press("slash", "c", "escape")
         await settle(pilot)
         assert pilot.app.screen.query(MediaPane) and pane.query_one("#media-table").has_focus
+
+
+def test_distribution_bands_are_filled_cells_nested_around_the_median() -> None:
+    """One step whose bands are known: from the bottom, min-max, ±2σ, ±1σ, the median, then back out."""
+    vals = {"min": 0.0, "-2σ": 2.0, "-1σ": 4.0, "median": 5.0, "+1σ": 6.0, "+2σ": 8.0, "max": 10.0}
+    dist = {label: ([0.0, 1.0], [vals[label], vals[label] + 0.0]) for label, _ in BANDS}
+    t = bands_text(dist, 30, 10)
+    rows = t.plain.split("\n")[:10]
+    column = "".join(r[9] for r in reversed(rows))  # bottom to top, the first step's column
+    blank, mm, two, one, med = BAND_FILL
+    assert column == mm * 2 + two * 2 + one + med + one + two * 2 + mm, column
+    assert "".join(r[10] for r in reversed(rows)) == column  # the second step: the same values
+    assert bands_text({label: ([], []) for label, _ in BANDS}, 30, 10).plain == ""

@@ -32,6 +32,7 @@ from typing import Any
 from ..append import Batch, KeyIds
 from ..errors import StoreError, translating
 from ..ids import _ID_ALPHABET
+from ..media import PendingMedia, insert_media
 
 #: Run columns an importer may set (``config``/``summary``/``meta`` go through their own fields).
 RUN_FIELDS = frozenset(
@@ -71,6 +72,8 @@ class Update:
             a cursor only where everything before it has been yielded.
         skipped: why records of this piece were skipped (one entry per record).
         notes: things worth telling the user that are not errors (a torn tail).
+        media: ``(step, ts, key, kind, meta)`` file-less media values (histograms), stored as
+            ``tracker.Histogram`` stores them (:mod:`tracker.store.media`).
     """
 
     entries: list[Entry] = field(default_factory=list)
@@ -83,6 +86,7 @@ class Update:
     cursor: Any = None
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    media: list[tuple[int, float, str, str, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass
@@ -114,6 +118,7 @@ class Result:
     project: str = ""
     points: int = 0
     events: int = 0
+    media: int = 0
     created: bool = False
     changed: bool = False
     skipped: Counter[str] = field(default_factory=Counter)
@@ -189,9 +194,11 @@ class _Pending:
         self.meta: dict[str, Any] = {}
         self.cursor: Any = None
         self.has_cursor = False
+        self.media: list[tuple[int, float, str, str, dict[str, Any]]] = []
 
     def add(self, u: Update) -> None:
         self.entries += u.entries
+        self.media += u.media
         self.events += u.events
         self.fields.update(u.fields)
         if u.config is not None:
@@ -205,7 +212,7 @@ class _Pending:
             self.has_cursor = True
 
     def empty(self) -> bool:
-        return not (self.entries or self.events or self.fields or self.config is not None or self.config_set
+        return not (self.entries or self.events or self.media or self.fields or self.config is not None or self.config_set
                     or self.summary_set or self.meta or self.has_cursor)
 
 
@@ -285,6 +292,8 @@ class Importer:
             last_step = max(max(e[0] for e in pend.entries), last_step if last_step is not None else -(2**63))
         if entries or events:
             n = Batch(c, self.keys, now).write(entries, (), events)
+        if pend.media:
+            insert_media(c, None, [PendingMedia(rid, k, s, t, kind, m) for s, t, k, kind, m in pend.media])
         sets, params = self._run_sets(c, rid, pend, meta, src)
         if entries:  # the batch stamped import time and the last step read; the source's are wanted
             sets += ["updated_at = ?", "last_step = ?"]
@@ -296,9 +305,10 @@ class Importer:
             c.execute(f"UPDATE runs SET {', '.join(sets)}, rev = (SELECT max(rev) + 1 FROM runs) WHERE rid = ?",
                       [*params, rid])
         res.name, res.project = c.execute("SELECT name, project FROM runs WHERE rid = ?", (rid,)).fetchone()
-        if n or events or sets:
+        if n or events or sets or pend.media:
             res.points += n
             res.events += len(events)
+            res.media += len(pend.media)
             res.changed = True
 
     @staticmethod

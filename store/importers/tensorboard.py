@@ -9,13 +9,17 @@ framing of :mod:`.tfrecord` and ``Event`` protobufs decoded by :mod:`.wire`:
   plugin; float, double, half or integer; ``tensor_content`` or ``float_val``/``double_val``/…);
   a summary's plugin is named only in its tag's first event, so the cursor remembers it;
 - the hparams plugin's session start → the config (its values as written: numbers, strings, bools);
-- everything else (histograms, images, text, graphs) is counted in a note, not imported.
+- histograms (``HistogramProto``, as PyTorch and tensorboardX write them, and the TF2 histograms
+  plugin's ``[k, 3]`` tensors of left edge, right edge, count) as histogram media, like
+  ``tracker.Histogram`` (bin edges and counts; the Media tab draws them);
+- everything else (images, text, graphs) is counted in a note, not imported.
 
 TensorBoard records no run state: runs arrive ``finished``, ending at their last event.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +90,7 @@ class _State:
         self.keys: dict[str, tuple[str, ...]] = {}
         self.simple: dict[bytes, tuple[str, ...]] = {}  # summary bytes before the float -> key
         self.other: dict[str, int] = {}
+        self.media: list[tuple[int, float, str, str, dict[str, Any]]] = []
         self.first_ts: float | None = None
         self.last_ts: float | None = None
         self.fresh = True  # read from the start: the first event's time is the run's start
@@ -120,6 +125,7 @@ def _read_file(f: Path, cur: dict[str, Any], st: _State) -> Iterator[Update]:
             entries: list[Entry] = []
             fields: dict[str, Any] = {}
             config = _decode_all(buf, good, st, entries, skipped)
+            media, st.media = st.media, []
             offset += end
             if st.last_ts is not None:
                 fields = {"finished_at": st.last_ts, "heartbeat_at": st.last_ts}
@@ -127,7 +133,7 @@ def _read_file(f: Path, cur: dict[str, Any], st: _State) -> Iterator[Update]:
                     fields["created_at"] = st.first_ts
             cur = {**cur, "files": {**cur["files"], f.name: offset}, "plugins": dict(st.plugins)}
             yield Update(entries=entries, skipped=skipped, fields=fields, cursor=cur,
-                         config_set=config or {})
+                         config_set=config or {}, media=media)
             if end < len(buf) and at_end:
                 yield Update(notes=[f"{f.name}: stopped at an incomplete record at byte {offset} "
                                     "(still being written?)"])
@@ -205,6 +211,8 @@ def _event(buf: bytes, s: int, e: int, st: _State, entries: list[Entry]) -> dict
             got = _value(raw, st)
             if isinstance(got, dict):
                 config = got
+            elif isinstance(got, _Hist):
+                st.media.append((step, ts, got.key, "histogram", got.meta))
             elif got is not None:
                 entries.append((step, ts, got[0], (got[1],)))
     for what, field in (("graphs", 4), ("log messages", 6), ("session logs", 7), ("run metadata", 8),
@@ -230,8 +238,16 @@ def _value(raw: bytes, st: _State) -> Any:
     key = st.keys.get(tag) or st.keys.setdefault(tag, (tag,))
     if 2 in v:
         return key, wire.f32(wire.first(v, 2))
+    if 5 in v:
+        return _Hist(tag, _histo_proto(wire.message(wire.first(v, 5))))
     if 8 in v:
         plugin_name = st.plugins.get(tag)
+        if plugin_name == "histograms":
+            meta = _histo_tensor(wire.message(wire.first(v, 8)))
+            if meta is None:
+                st.note("unreadable histograms")
+                return None
+            return _Hist(tag, meta)
         if plugin_name not in (None, "scalars"):
             st.note(f"{plugin_name} summaries")
             return None
@@ -240,10 +256,64 @@ def _value(raw: bytes, st: _State) -> Any:
             st.note("non-scalar tensors")
             return None
         return key, x
-    for what, field in (("histograms", 5), ("images", 4), ("audio clips", 6), ("histograms", 3)):
+    for what, field in (("images", 4), ("audio clips", 6), ("old-style histograms", 3)):
         if field in v:
             st.note(what)
     return None
+
+
+class _Hist:
+    """A histogram read from a summary value: its tag and ``tracker.Histogram``'s metadata."""
+
+    __slots__ = ("key", "meta")
+
+    def __init__(self, key: str, meta: dict[str, Any]) -> None:
+        self.key, self.meta = key, meta
+
+
+def _doubles(vals: list[Any]) -> list[float]:
+    b = b"".join(bytes(v) for v in vals)
+    return list(struct.unpack(f"<{len(b) // 8}d", b[:len(b) // 8 * 8]))
+
+
+def _hist_meta(edges: list[float], counts: list[float]) -> dict[str, Any]:
+    return {"bins": edges, "counts": [round(c) for c in counts], "nan": 0, "inf": 0, "ninf": 0}
+
+
+def _histo_proto(h: dict[int, list[Any]]) -> dict[str, Any]:
+    """``HistogramProto`` (min 1, max 2, bucket_limit 6, bucket 7): bucket ``i`` holds values up
+    to ``bucket_limit[i]`` above the previous limit. TensorFlow's outer limits are +/-DBL_MAX, so
+    the first bucket starts at ``min`` and the last limit is clamped to ``max``."""
+    lo = wire.f64(wire.first(h, 1)) if 1 in h else 0.0
+    hi = wire.f64(wire.first(h, 2)) if 2 in h else 0.0
+    limits, counts = _doubles(h.get(6, [])), _doubles(h.get(7, []))
+    if not limits or len(limits) != len(counts):
+        return _hist_meta([lo, hi if hi > lo else lo + 1.0], [sum(counts)])
+    top = hi if hi > lo else math.inf
+    edges = [lo if lo < limits[0] or limits[0] < -1e300 else limits[0]]
+    for x in limits:
+        edges.append(max(edges[-1], min(x, top)))
+    return _hist_meta(edges, counts)
+
+
+def _histo_tensor(t: dict[int, list[Any]]) -> dict[str, Any] | None:
+    """The TF2 histograms plugin's tensor: ``[k, 3]`` rows of (left edge, right edge, count)."""
+    dtype = wire.first(t, 1, 0)
+    if 4 in t and dtype in (1, 2):
+        content = wire.first(t, 4)
+        code, size = ("f", 4) if dtype == 1 else ("d", 8)
+        vals = list(struct.unpack(f"<{len(content) // size}{code}", content[:len(content) // size * size]))
+    elif 6 in t:
+        vals = _doubles(t[6])
+    elif 5 in t:
+        b = b"".join(bytes(v) for v in t[5])
+        vals = list(struct.unpack(f"<{len(b) // 4}f", b[:len(b) // 4 * 4]))
+    else:
+        return None
+    if not vals or len(vals) % 3:
+        return None
+    rows = [vals[i:i + 3] for i in range(0, len(vals), 3)]
+    return _hist_meta([rows[0][0]] + [r[1] for r in rows], [r[2] for r in rows])
 
 
 def _scalar_tensor(t: dict[int, list[Any]]) -> float | int | None:

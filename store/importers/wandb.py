@@ -9,7 +9,8 @@ here with :mod:`.wire` (field numbers of wandb's ``wandb_internal.proto``):
   with ``_`` are wandb's own);
 - ``history`` (2): one row per step, values as ``value_json`` (``NaN``/``Infinity`` included),
   nested keys joined with ``.`` as wandb shows them; ``_step`` and ``_timestamp`` give the step
-  and time; values that are not numbers (media, tables, histograms) are counted in a note;
+  and time; histograms (``{"_type": "histogram"}``) become histogram media like
+  ``tracker.Histogram``; other values that are not numbers (media, tables) are counted in a note;
 - ``stats`` (7): system metrics. wandb's names for what the logger's sampler also records map
   onto its names (``cpu`` → ``system/proc_cpu_percent``, ``memory_percent`` →
   ``system/ram_percent``, ``proc.memory.rssMB`` → ``system/proc_rss_gib``, ``gpu.<i>.gpu`` →
@@ -48,7 +49,7 @@ _STATS = {"cpu": ("system/proc_cpu_percent", 1.0), "memory_percent": ("system/ra
 _GPU = {"gpu": ("util_percent", 1.0), "memoryAllocated": ("mem_percent", 1.0), "temp": ("temp_c", 1.0),
         "powerWatts": ("power_w", 1.0), "memoryAllocatedBytes": ("mem_used_gib", 1 / 2**30)}
 _STREAMS = {0: "stderr", 1: "stdout"}
-_NON_NUMERIC = "non-numeric history values (media, tables, histograms)"
+_NON_NUMERIC = "non-numeric history values (media, tables)"
 
 
 def _files(d: Path) -> list[Path]:
@@ -181,6 +182,22 @@ def _stat_key(key: str) -> tuple[str, float]:
     return "system/wandb/" + key, 1.0
 
 
+def _histogram(v: Any) -> dict[str, Any] | None:
+    """wandb's ``{"_type": "histogram", "values": counts, "bins": edges}`` as ``tracker.Histogram``
+    keeps it; None for anything else."""
+    if not isinstance(v, dict) or v.get("_type") != "histogram":
+        return None
+    counts, bins = v.get("values"), v.get("bins")
+    if not (isinstance(counts, list) and isinstance(bins, list)) or len(bins) != len(counts) + 1 or not counts:
+        return None
+    try:
+        edges = [float(b) for b in bins]
+        n = [int(c) for c in counts]
+    except (TypeError, ValueError):
+        return None
+    return {"bins": edges, "counts": n, "nan": 0, "inf": 0, "ninf": 0}
+
+
 class _State:
     """What has been read since the last piece, and where the run stands."""
 
@@ -206,6 +223,7 @@ class _State:
         self.config_set: dict[str, Any] = {}
         self.summary: dict[str, Any] = {}
         self.meta: dict[str, Any] = {}
+        self.media: list[tuple[int, float, str, str, dict[str, Any]]] = []
 
     def cursor(self, offset: int) -> dict[str, Any]:
         return {"offset": offset, "step": self.step, "ts": self.ts, "last": self.last, "partial": dict(self.partial)}
@@ -221,7 +239,7 @@ class _State:
             self.fields["heartbeat_at"] = max(self.last, self.mtime)
         u = Update(entries=self.entries, events=self.events, fields=self.fields, config=self.config,
                    config_set=self.config_set, summary_set=self.summary, meta=self.meta, cursor=cur,
-                   skipped=skipped + self.skipped)
+                   skipped=skipped + self.skipped, media=self.media)
         self.skipped = []
         self._clear()
         return u
@@ -282,6 +300,7 @@ class _State:
         ts = None
         names: list[str] = []
         vals: list[Any] = []
+        hists: list[tuple[str, dict[str, Any]]] = []
         cache = self.item_keys
         for raw in h.get(1, ()):
             fast = _fast_item(raw)
@@ -302,7 +321,10 @@ class _State:
                 continue
             n = number(v)
             if n is None:
-                if v is not None:
+                hist = _histogram(v)
+                if hist is not None:
+                    hists.append((key, hist))
+                elif v is not None:
                     self.other[_NON_NUMERIC] = self.other.get(_NON_NUMERIC, 0) + 1
                 continue
             names.append(key)
@@ -316,6 +338,7 @@ class _State:
         if names:
             t = tuple(names)
             self.entries.append((self.step, self.ts or 0.0, self.keys.setdefault(t, t), tuple(vals)))
+        self.media += [(self.step, self.ts or 0.0, k, "histogram", m) for k, m in hists]
 
     def stats(self, msg: bytes) -> None:
         s = wire.message(msg)

@@ -1,7 +1,9 @@
 """Histograms over steps, computed from stored bin counts (no samples needed):
 
 - TensorBoard's "distributions": per step the min, the percentiles at ±1σ and ±2σ of a normal
-  (2.3 %, 15.9 %, 84.1 %, 97.7 %), the median and the max — as lines for the chart renderer;
+  (2.3 %, 15.9 %, 84.1 %, 97.7 %), the median and the max — drawn as filled bands (the cells
+  between min and max, ±2σ and ±1σ shaded lighter to darker, the median solid), with the median
+  as a line for the chart renderer;
 - a step x value heat map in shaded blocks (each step's column normalised to its own peak);
 - one step as vertical bars.
 """
@@ -15,7 +17,7 @@ from rich.text import Text
 
 from tracker.tui.media.render import SHADES, shade
 
-__all__ = ["BANDS", "bars_text", "distribution", "heatmap_text", "percentile", "quantiles"]
+__all__ = ["BANDS", "bands_text", "bars_text", "distribution", "heatmap_text", "percentile", "quantiles"]
 
 #: Label and quantile of each distribution line, lowest first.
 BANDS: tuple[tuple[str, float], ...] = (("min", 0.0), ("-2σ", 0.0228), ("-1σ", 0.1587), ("median", 0.5),
@@ -80,6 +82,58 @@ def distribution(items: Sequence[tuple[int, dict[str, Any]]]) -> dict[str, tuple
         for (xs, ys), v in zip(lines, quantiles(bins, counts, qs)):
             xs.append(float(step))
             ys.append(v)
+    return out
+
+
+#: Fill of a cell by the innermost band it lies in: outside, min-max, ±2σ, ±1σ, the median.
+BAND_FILL = (" ", "░", "▒", "▓", "█")
+_BAND_STYLE = ("", "blue", "blue", "cyan", "bold yellow")
+
+
+def _band_cells(vals: list[float], lo: float, step: float, rows: int) -> list[int]:
+    """Per row (bottom first) the innermost band covering it, for one step's 7 band values."""
+    mn, m2, m1, med, p1, p2, mx = vals
+    out = []
+    for y in range(rows):
+        a, b = lo + y * step, lo + (y + 1) * step
+        level = 0
+        for k, (x0, x1) in enumerate(((mn, mx), (m2, p2), (m1, p1)), start=1):
+            if x0 < b and x1 >= a:
+                level = k
+        out.append(level)
+    out[min(rows - 1, max(0, int((med - lo) / step)))] = 4
+    return out
+
+
+def bands_text(dist: dict[str, tuple[list[float], list[float]]], cols: int, rows: int) -> Text:
+    """TensorBoard's distributions as filled bands: steps left to right (at most ``cols``, evenly
+    chosen), values bottom to top in ``rows``; each cell shaded by the innermost band it lies in
+    (min-max lightest, ±2σ, ±1σ darker) and the median's cell solid."""
+    lines = [dist.get(label, ([], [])) for label, _ in BANDS]
+    xs = lines[0][0]
+    out = Text(no_wrap=True, overflow="crop")
+    if not xs or any(len(ys) != len(xs) for _, ys in lines) or cols < 12 or rows < 2:
+        return out
+    lo, hi = min(lines[0][1]), max(lines[-1][1])
+    span = (hi - lo) or 1.0
+    step = span / rows
+    label_w = 9
+    width = cols - label_w
+    idx = list(range(len(xs))) if len(xs) <= width else [round(i * (len(xs) - 1) / (width - 1)) for i in range(width)]
+    grid = [_band_cells([ys[i] for _, ys in lines], lo, step, rows) for i in idx]
+    rep = max(1, width // len(idx))
+    for y in range(rows - 1, -1, -1):
+        label = f"{lo + (y + 0.5) * step:>8.3g} " if y in (0, rows - 1, rows // 2) else " " * label_w
+        out.append(label, style="dim")
+        for col in grid:
+            out.append(BAND_FILL[col[y]] * rep, style=_BAND_STYLE[col[y]])
+        out.append("\n")
+    first, last = f"step {xs[idx[0]]:g}", f"step {xs[idx[-1]]:g}"
+    out.append(" " * label_w + first, style="dim")
+    pad = len(idx) * rep - len(first) - len(last)
+    if pad > 0:
+        out.append(" " * pad + last, style="dim")
+    out.append("\n" + " " * label_w + "░ min-max  ▒ ±2σ  ▓ ±1σ  █ median", style="dim")
     return out
 
 

@@ -24,7 +24,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from tracker.tui.charts.series import Series
-from tracker.tui.media.hist import bars_text, distribution, heatmap_text
+from tracker.tui.media.hist import bands_text, bars_text, distribution, heatmap_text
 from tracker.tui.media.render import color_mode, confusion_text, file_row, grid, image_text
 from tracker.tui.text import sanitize
 from tracker.tui.widgets.chart_view import ChartView
@@ -342,10 +342,13 @@ class MediaPane(Widget):
         its = [(it.step, it.meta) for it in self.by_key[item.key]]
         bands = self.bands.get(item.key) or distribution(its)
         chart = self.query_one("#media-chart", ChartView)
-        chart.set_series([Series(label=label, xs=xs, ys=ys, color_index=i, steps=[int(x) for x in xs])
-                          for i, (label, (xs, ys)) in enumerate(bands.items()) if xs])
+        xs, ys = bands["median"]  # the chart: the median line (the bands are drawn filled below)
+        chart.set_series([Series(label="median", xs=xs, ys=ys, color_index=0, steps=[int(x) for x in xs])]
+                         if xs else [])
         rows = max(3, min(8, (h - 8) // 3))
-        t = heatmap_text(its, w, rows)
+        t = bands_text(bands, w, rows)
+        t.append("\n")
+        t.append_text(heatmap_text(its, w, rows))
         t.append("\n")
         t.append_text(bars_text(item.data, w - 10, max(3, rows - 1)))
         view.update(t)

@@ -2,7 +2,7 @@
 
     python3 -m venv /tmp/fixvenv
     /tmp/fixvenv/bin/pip install mlflow-skinny sqlalchemy alembic trackio tensorboard wandb
-    /tmp/fixvenv/bin/python tests/data/importers/make_fixtures.py [mlflow|trackio|tensorboard|wandb ...]
+    /tmp/fixvenv/bin/python tests/data/importers/make_fixtures.py [mlflow|trackio|tensorboard|tensorboard_hist|wandb ...]
 
 Each format's folder gets the tool's own files plus ``expected.json``: what this script logged
 (names, config, steps, values with NaN/±Inf written as the strings "nan"/"inf"/"-inf"), which the
@@ -176,6 +176,34 @@ def make_tensorboard() -> None:
     print("tensorboard", tensorboard.__version__, "tensorboardX", tensorboardX.__version__)
 
 
+TB_HISTOGRAMS = {"weights": [(0, [0.0, 1.0, 1.0, 2.0, 3.0, 5.0, 8.0]), (5, [-1.0, -0.5, 0.0, 0.5, 1.0])]}
+
+
+def make_tensorboard_hist() -> None:
+    """tensorboard_hist/logs/tf2-hist: TF2-style histograms from tensorboard's own
+    ``histogram_pb`` (the histograms plugin's ``[k, 3]`` double tensor of left edge, right edge,
+    count: what ``tf.summary.histogram`` writes), written by tensorboard's EventFileWriter."""
+    import numpy as np
+    import tensorboard
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.plugins.histogram import summary_v2 as histogram
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    folder = HERE / "tensorboard_hist"
+    shutil.rmtree(folder, ignore_errors=True)
+    ew = EventFileWriter(str(folder / "logs" / "tf2-hist"))
+    t0 = time.time()
+    for tag, steps in TB_HISTOGRAMS.items():
+        for step, data in steps:
+            summ = histogram.histogram_pb(tag, np.array(data), buckets=4)
+            ew.add_event(event_pb2.Event(wall_time=t0 + step, step=step, summary=summ))
+    ew.close()
+    write_expected(folder, [{"run": "tf2-hist", "histograms": {
+        tag: [{"step": step, "count": len(data), "min": min(data), "max": max(data)} for step, data in steps]
+        for tag, steps in TB_HISTOGRAMS.items()}}])
+    print("tensorboard", tensorboard.__version__)
+
+
 # ----------------------------------------------------------------------------------------- wandb
 WANDB_RUNS = [
     {"project": "vision", "name": "resnet-a", "config": {"lr": 0.1, "optim": {"name": "adam", "betas": [0.9, 0.999]}},
@@ -238,6 +266,7 @@ MAKERS = {
     "mlflow": lambda: (make_mlflow("file"), make_mlflow("sqlite")),
     "trackio": make_trackio,
     "tensorboard": make_tensorboard,
+    "tensorboard_hist": make_tensorboard_hist,
     "wandb": make_wandb,
 }
 
