@@ -70,6 +70,16 @@ class Doorbell:
         self._r, self._w = os.pipe()
         os.set_blocking(self._r, False)
         os.set_blocking(self._w, False)
+        self._poll = select.poll()  # not select(): a training process may hold more than 1024 files
+        self._poll.register(self._r, select.POLLIN)
+
+    def close(self) -> None:
+        """Close the pipe (a retired writer); a later ring is a no-op (writing to -1 fails)."""
+        r, w = self._r, self._w
+        self._r = self._w = -1
+        if r >= 0:
+            os.close(r)
+            os.close(w)
 
     def ring(self) -> None:
         try:
@@ -80,7 +90,7 @@ class Doorbell:
     def wait(self, timeout: float) -> None:
         """Return when rung (clearing the rings) or after ``timeout`` seconds."""
         try:
-            ready, _, _ = select.select([self._r], [], [], timeout)
+            ready = self._poll.poll(timeout * 1000)
             if ready:
                 while os.read(self._r, 4096):
                     pass

@@ -19,6 +19,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
+import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -147,15 +148,15 @@ class Store(StoreReads):
         self._wlock = threading.RLock()
         self._keys = KeyIds()
         self.new_alerts: list[tuple[int, dict[str, Any]]] = []  # automatic alerts of the last append
-        self._held = False
+        self._release: weakref.finalize | None = None
         try:
             self._open(create)
         finally:
-            _hold_header(self.path, +1)  # counted while this Store is open ...
+            _hold_header(self.path, +1)  # counted while this Store is open (or until it is collected) ...
             if self._conn is None:
                 _hold_header(self.path, -1)  # ... and not at all when it could not open
             else:
-                self._held = True
+                self._release = weakref.finalize(self, _hold_header, self.path, -1)
 
     # ------------------------------------------------------------------ connection
     def _uri(self, immutable: bool = False) -> str:
@@ -319,16 +320,16 @@ class Store(StoreReads):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        if self._held:
-            self._held = False
-            _hold_header(self.path, -1)
+        if self._release is not None:
+            self._release()  # once: a finalizer runs at most once
 
     def abandon(self) -> None:
         """Forget the connection without closing it: for a forked child, where closing an
         inherited SQLite connection could release or checkpoint files the parent still uses."""
         _ABANDONED.append(self._conn)
         self._conn = None
-        self._held = False  # the inherited descriptor stays open with the connection
+        if self._release is not None:
+            self._release.detach()  # the inherited descriptor stays open with the connection
 
     @checked
     def schema_version(self) -> int:

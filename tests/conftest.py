@@ -53,6 +53,25 @@ def _finish_active_run():
     r = tracker.run
     if r is not None:
         r.finish()
+    _retire_idle_writers()
+
+
+def _retire_idle_writers() -> None:
+    """A process keeps one writer per store (thread, connection, wake-up pipe) for its lifetime,
+    which is right for a training script and wrong for a test session that makes a thousand
+    stores: past fd 1024, select() in a later test fails. Writers with no unfinished run are
+    stopped and their stores closed after each test (tests that keep a run open keep theirs)."""
+    from tracker import _state
+
+    with _state.lock:
+        idle = [(k, w) for k, w in _state.writers.items() if not w.active and not w.q]
+        for k, _ in idle:
+            del _state.writers[k]
+    for _, w in idle:
+        w.stop()
+        w.store.close()
+        if not w.thread.is_alive():
+            w.wake.close()
 
 
 @pytest.fixture

@@ -55,3 +55,16 @@ def test_opening_and_closing_many_stores_does_not_leak_descriptors(tmp_path):
         s = Store(tmp_path / f"s{i}")
         s.close()
     assert open_fds() - before < 5
+
+
+def test_stores_dropped_without_close_release_their_descriptor(tmp_path):
+    """A Store left to the garbage collector (a script that never calls close()) gives its header
+    descriptor back like one closed explicitly."""
+    import gc
+
+    Store(tmp_path / "warm").close()
+    before = len(os.listdir("/proc/self/fd"))
+    for i in range(200):
+        Store(tmp_path / f"s{i}").schema_version()
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) - before < 5
