@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from app_helpers import app_for, settle
-from helpers import child_env, script
+from app_helpers import app_for
 from test_media_app import make_store, open_media, pick
 from textual.geometry import Region
 
+from helpers import child_env, script
 from tracker.tui.cli import build_parser
 from tracker.tui.media.graphics import missing_message, resolve
 
@@ -143,3 +143,18 @@ def test_kitty_without_the_package_says_what_to_install_and_draws_halfblocks(
 def test_the_default_never_imports_textual_image(media_store: Path, tmp_path: Path) -> None:
     got = _child(tmp_path, media_store, block=False, mode=None)
     assert got == {"images": "halfblock", "notes": [], "halfblock": True, "imported": []}
+
+
+async def test_sixel_draws_images_as_sixel_data_in_the_cells(media_store: Path, capfd) -> None:
+    pytest.importorskip("textual_image")
+    from textual_image.widget import SixelImage
+
+    app = app_for(media_store, images="sixel")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_media(pilot)
+        await pick(pilot, pane, "sample")
+        imgs = list(pane.query(SixelImage))
+        assert len(imgs) == 1 and not pane.query_one("#media-view").display
+        drawn = "".join(_text(w) for w in imgs[0].walk_children())
+        assert "\x1bP" in drawn and "#" in drawn and "\x1b\\" in drawn  # DCS ... sixel colours ... ST
+    assert APC_KITTY not in capfd.readouterr().out
