@@ -83,7 +83,9 @@ def test_option_and_environment_choose_the_mode() -> None:
     assert build_parser().parse_args(["--images", "kitty"]).images == "kitty"
     assert build_parser().parse_args(["demo", "--images", "sixel"]).images == "sixel"
     assert build_parser().parse_args([]).images is None
-    assert resolve(None, {})[0] == "halfblock"
+    assert resolve(None, {}) == ("halfblock", None)
+    for colours in ("truecolor", "256", "none"):  # TRACKER_IMAGES's half-block colour modes, no message
+        assert resolve(None, {"TRACKER_IMAGES": colours}) == ("halfblock", None)
     assert resolve(None, {"TRACKER_IMAGES": "nope"})[0] == "halfblock"
     assert "unknown image mode" in (resolve(None, {"TRACKER_IMAGES": "nope"})[1] or "")
     if __import__("importlib").util.find_spec("textual_image"):
@@ -158,3 +160,41 @@ async def test_sixel_draws_images_as_sixel_data_in_the_cells(media_store: Path, 
         drawn = "".join(_text(w) for w in imgs[0].walk_children())
         assert "\x1bP" in drawn and "#" in drawn and "\x1b\\" in drawn  # DCS ... sixel colours ... ST
     assert APC_KITTY not in capfd.readouterr().out
+
+
+def _resolve_on_a_terminal(mode: str, rows: int, cols: int) -> tuple[list, str]:
+    """``resolve(mode)`` in a child whose stdin/stdout are a pseudo-terminal that never answers
+    textual-image's queries (a terminal without graphics, or a link that drops the replies)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    code = ("import json, sys; from tracker.tui.media.graphics import resolve; "
+            f"sys.stderr.write('RESULT' + json.dumps(resolve({mode!r})))")
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    try:
+        p = subprocess.Popen([sys.executable, "-c", code], stdin=slave, stdout=slave, stderr=subprocess.PIPE,
+                             env=child_env())
+        os.close(slave)
+        err = p.communicate(timeout=60)[1].decode()
+    finally:
+        os.close(master)
+    before, _, result = err.partition("RESULT")
+    return json.loads(result), before
+
+
+def test_kitty_on_a_terminal_that_never_answers_starts_quietly() -> None:
+    pytest.importorskip("textual_image")
+    got, stderr = _resolve_on_a_terminal("kitty", 24, 80)
+    assert got == ["kitty", None]
+    assert stderr == ""  # textual-image's timed-out cell-size query logs a traceback; it must not show
+
+
+def test_textual_image_failing_to_start_falls_back_to_halfblocks_with_a_message() -> None:
+    pytest.importorskip("textual_image")
+    got, stderr = _resolve_on_a_terminal("sixel", 0, 0)  # a terminal reporting 0 columns breaks its import
+    assert got[0] == "halfblock" and got[1].startswith("--images sixel: textual-image could not start")
+    assert "Traceback" not in stderr
