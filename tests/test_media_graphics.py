@@ -198,3 +198,59 @@ def test_textual_image_failing_to_start_falls_back_to_halfblocks_with_a_message(
     got, stderr = _resolve_on_a_terminal("sixel", 0, 0)  # a terminal reporting 0 columns breaks its import
     assert got[0] == "halfblock" and got[1].startswith("--images sixel: textual-image could not start")
     assert "Traceback" not in stderr
+
+
+def _app_on_a_terminal(store: Path, *args: str) -> bytes:
+    """``tracker-tui --store STORE ARGS`` on a pseudo-terminal that never answers queries: what it
+    wrote, up to the app's first screen (then ``q`` quits it)."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import termios
+    import time
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {k: v for k, v in child_env().items() if k not in ("COLUMNS", "LINES", "NO_COLOR", "TRACKER_IMAGES")}
+    proc = subprocess.Popen([sys.executable, "-m", "tracker.tui.cli", "--store", str(store), *args],
+                            stdin=slave, stdout=slave, stderr=slave, env={**env, "TERM": "xterm-256color"})
+    os.close(slave)  # Textual draws on stderr, textual-image writes to stdout: both on the terminal
+    data = bytearray()
+    deadline = time.monotonic() + 60
+    try:
+        while b"media-run" not in data and time.monotonic() < deadline:  # the runs table is drawn
+            r, _, _ = select.select([master], [], [], 1)
+            if r:
+                try:
+                    data.extend(os.read(master, 65536))
+                except OSError:  # EIO: the child closed the terminal
+                    break
+        assert b"media-run" in data, bytes(data[-2000:])
+        os.write(master, b"q")
+        while proc.poll() is None and time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 0.2)
+            if r:
+                try:
+                    os.read(master, 65536)
+                except OSError:
+                    break
+        assert proc.wait(10) == 0
+        assert b"Traceback" not in data
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    return bytes(data)
+
+
+def test_the_terminal_is_queried_only_with_images_kitty(media_store: Path) -> None:
+    pytest.importorskip("textual_image")
+    alt_screen = b"\x1b[?1049h"
+    plain = _app_on_a_terminal(media_store)
+    assert alt_screen in plain and APC_KITTY.encode() not in plain and b"\x1b[16t" not in plain
+    kitty = _app_on_a_terminal(media_store, "--images", "kitty")
+    # textual-image's support query (kitty's a=q) and cell-size query, before the app took the screen
+    before = kitty.split(alt_screen)[0]
+    assert b"\x1b_Gi=" in before and b"a=q" in before and b"\x1b[16t" in before
