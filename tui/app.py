@@ -65,7 +65,7 @@ class TrackerApp(App[None]):
                  refresh_hz: float | None = None, clock: Callable[[], float] = time.time,
                  ascii_only: bool | None = None, keymap: dict[str, str] | None = None,
                  keymap_error: str | None = None, live_mode: str | None = None,
-                 low_bandwidth: bool | None = None) -> None:
+                 low_bandwidth: bool | None = None, images: str | None = None) -> None:
         """Args:
             reader: the store to show.
             poll_interval: ``None`` watches file events (polling if they are unavailable);
@@ -75,6 +75,9 @@ class TrackerApp(App[None]):
             low_bandwidth: coalesce background redraws (values of runs off the cursor every
                 2 s, sparklines every 5 s) while keys are answered at once; ``None``: on over
                 SSH (``SSH_CONNECTION`` or ``SSH_TTY`` set).
+            images: how the Media tab draws images: ``halfblock`` (default), ``kitty`` or
+                ``sixel`` (textual-image, imported here — before the app owns the terminal —
+                and only for those); ``None`` reads ``TRACKER_IMAGES``.
         """
         super().__init__()
         self.reader = reader
@@ -97,6 +100,9 @@ class TrackerApp(App[None]):
         self._keymap = keymap or {}
         self._keymap_error = keymap_error
         self.brush_expr = ""
+        from tracker.tui.media.graphics import resolve
+
+        self.images, self._images_error = resolve(images)
         self.parcoords_state: Any = None
 
     def get_driver_class(self) -> type[Driver]:
@@ -132,6 +138,8 @@ class TrackerApp(App[None]):
             self.set_keymap(self._keymap)
         if self._keymap_error:
             self.notify(self._keymap_error, title="keymap not loaded", severity="warning", markup=False)
+        if self._images_error:
+            self.notify(self._images_error, title="images", severity="warning", markup=False, timeout=10)
         # What start-up created (modules, classes, styles) lives as long as the app: out of the
         # cyclic GC's way, the full passes that reading 1,000 runs triggers are much shorter.
         gc.freeze()

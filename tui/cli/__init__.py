@@ -1,6 +1,7 @@
 """The ``tracker-tui`` command: argument parsing and dispatch; each command is its own module.
 
     tracker-tui [--store DIR] [--low-bandwidth]  the full-screen app (a plain listing when piped) app.py
+                [--images kitty|sixel]        Media tab images as terminal graphics (default half-blocks)
     tracker-tui demo                          the app on a demo store with two live trainings    demo.py
     tracker-tui ls [--project P] [--json]                                                        ls.py
     tracker-tui diff RUN RUN [RUN...] [--all]                                                    diff.py
@@ -40,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--low-bandwidth", action=argparse.BooleanOptionalAction, default=None,
                    help="for slow links: redraw runs off the cursor and sparklines less often (keys are "
                         "still answered at once); on by default over SSH, --no-low-bandwidth turns it off")
+    p.add_argument("--images", choices=("halfblock", "kitty", "sixel"), default=None,
+                   help="how the app's Media tab draws images: halfblock cells (default; $TRACKER_IMAGES), or "
+                        "kitty / sixel terminal graphics (needs: pip install 'tracker-tui[images]')")
     sub = p.add_subparsers(dest="cmd")
     subs = [demo.configure(sub), diff.configure(sub), ls.configure(sub), export.configure(sub), doctor.configure(sub),
             import_.configure(sub), artifact.configure(sub)]

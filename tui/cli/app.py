@@ -19,5 +19,6 @@ def cmd_app(args: argparse.Namespace) -> int:
     from tracker.tui.app import make_app
 
     make_app(args.store, poll_interval=args.poll, refresh_hz=args.refresh_hz,
-             low_bandwidth=getattr(args, "low_bandwidth", None)).run()
+             low_bandwidth=getattr(args, "low_bandwidth", None),
+             images=getattr(args, "images", None)).run()
     return 0

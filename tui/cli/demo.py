@@ -13,6 +13,8 @@ from tracker.tui.cli.ls import cmd_ls
 def configure(sub: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(
         "demo", help="open the app on a demo store with two live simulated trainings")
+    p.add_argument("--images", choices=("halfblock", "kitty", "sixel"), default=argparse.SUPPRESS,
+                   help="how the Media tab draws images (as tracker-tui --images)")
     p.set_defaults(func=cmd_demo)
     return p
 
@@ -30,7 +32,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             from tracker.tui.app import make_app
 
             make_app(d, poll_interval=args.poll, refresh_hz=args.refresh_hz,
-                     low_bandwidth=getattr(args, "low_bandwidth", None)).run()
+                     low_bandwidth=getattr(args, "low_bandwidth", None),
+                     images=getattr(args, "images", None)).run()
         else:
             time.sleep(1.5)  # let the live runs register
             args.store, args.project, args.json = str(d), None, False

@@ -106,6 +106,8 @@ class MediaPane(Widget):
         self.cursor = -1
         self.key: str | None = None
         self.mode = color_mode()
+        self.images = "halfblock"
+        """How images are drawn: ``halfblock``, or ``kitty`` / ``sixel`` (the app's ``--images``)."""
         self.bands: dict[str, Any] = {}
         self._requested = False
         self._table: dict[str, Any] | None = None
@@ -124,6 +126,7 @@ class MediaPane(Widget):
                 yield ChartView(id="media-chart")
 
     def on_mount(self) -> None:
+        self.images = getattr(self.app, "images", "halfblock")
         self._show_parts(view=True)
         self.query_one("#media-head", Static).update(Text("reading media…", style="dim"))
 
@@ -292,11 +295,16 @@ class MediaPane(Widget):
             self._render_item(item, view)
         except Exception as e:  # a damaged or missing file: say so in the pane, keep the app
             self._show_parts(view=True)
+            view.display = True
+            self.query("#media-graphics").set(display=False)
             view.update(Text(f"cannot show this value: {sanitize(e)}", style="red"))
 
     def _render_item(self, item: Any, view: Static) -> None:
         w, h = self._pane_size()
         kind = item.kind
+        if self.images != "halfblock":
+            if self._graphics(item, w, h):
+                return
         if kind == "image":
             self._show_parts(view=True)
             iw, ih, ch, px = item.image()
@@ -316,6 +324,27 @@ class MediaPane(Widget):
             its = item.data if kind == "list" else [dict(item.meta, kind=kind)]
             rows = [file_row(m.get("kind", kind), m, item.size, str(item.path) if item.path else None) for m in its]
             view.update(Text("\n").join(rows))
+
+    def _graphics(self, item: Any, w: int, h: int) -> bool:
+        """Draw an image (list) with terminal graphics; ``False`` for other kinds (graphics hidden)."""
+        from tracker.tui.widgets.media_graphics import GraphicsView
+
+        found = self.query("#media-graphics")
+        gfx = found.first(GraphicsView) if found else None
+        is_image = item.kind in ("image", "images")
+        if gfx is None:
+            if not is_image:
+                return False
+            gfx = GraphicsView(self.images, id="media-graphics")
+            self.query_one("#media-scroll").mount(gfx)
+        self.query_one("#media-view").display = not is_image
+        gfx.display = is_image
+        if not is_image:
+            gfx.clear()
+            return False
+        self._show_parts(view=True)
+        gfx.show(item, w, h)
+        return True
 
     def _image_grid(self, item: Any, w: int, h: int) -> Text:
         n = len(item.data)
