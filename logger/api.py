@@ -8,8 +8,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, overload
 
 from tracker.store.keys import is_system_metric
 from tracker.store.lookup import config_lookup, missing_last_key
@@ -39,8 +39,9 @@ class Api(ArtifactApiMixin):
         return [] if self._store is None else [p for p, _ in self._store.projects()]
 
     def runs(self, project: str | None = None, filters: dict[str, Any] | None = None,
-             order: str | None = None) -> list[ApiRun]:
-        """Runs, newest first by default.
+             order: str | None = None, per_page: int = 50) -> Runs:
+        """Runs, newest first by default, as a lazy :class:`Runs` sequence (like wandb's):
+        ``len()``, indexing, slicing and iteration read ``per_page`` runs at a time.
 
         Args:
             project: only this project's runs.
@@ -49,20 +50,9 @@ class Api(ArtifactApiMixin):
                 ``job_type``, ``host``, ``tags`` (matches if the run has the tag),
                 ``config.<dotted.path>`` and ``summary.<metric>``. All conditions must hold.
             order: a field, ``-`` prefixed for descending (default ``-created_at``).
+            per_page: runs read (and held) at a time.
         """
-        if self._store is None:
-            return []
-        runs = [ApiRun(self._store, r) for r in self._store.runs(project)]
-        if filters:
-            runs = [r for r in runs if _matches(r, filters)]
-        if order:
-            desc = order.startswith("-")
-            field = order.lstrip("+-")
-            present = [r for r in runs if _field(r, field) is not None]
-            missing = [r for r in runs if _field(r, field) is None]
-            present.sort(key=lambda r: missing_last_key(_field(r, field)), reverse=desc)
-            runs = present + missing
-        return runs
+        return Runs(self._store, project, filters, order, per_page)
 
     def run(self, run_id: str) -> ApiRun:
         """The run with this id (or a unique prefix of its id or name)."""
@@ -71,6 +61,96 @@ class Api(ArtifactApiMixin):
         if self._store is None:
             raise RunNotFound(f"tracker: no store at {self.dir}")
         return ApiRun(self._store, self._store.run(run_id))
+
+
+class Runs(Sequence["ApiRun"]):
+    """The runs of a query, read lazily: which runs (and in what order) is fixed when first
+    needed, from their row ids alone; the runs themselves are read ``per_page`` at a time, so
+    ``len()``, ``runs[i]``, ``runs[a:b]`` and iteration never hold every run's config at once.
+
+    Runs created after that moment are not included (iteration is stable while runs are being
+    logged); a run deleted since is skipped. With ``filters`` or a non-default ``order`` one
+    streaming pass over the runs (a page at a time) picks and orders them first.
+    """
+
+    def __init__(self, store: Any, project: str | None, filters: dict[str, Any] | None, order: str | None,
+                 per_page: int = 50) -> None:
+        self._store = store
+        self.project = project
+        self.filters = filters
+        self.order = order
+        self.per_page = max(1, int(per_page))
+        self._rids: list[int] | None = None
+        self._page: tuple[int, dict[int, ApiRun]] | None = None  # (first index, runs by rid): last page read
+
+    def _ids(self) -> list[int]:
+        if self._rids is None:
+            self._rids = [] if self._store is None else self._select()
+        return self._rids
+
+    def _select(self) -> list[int]:
+        rids: list[int] = self._store.run_rids(self.project)
+        field = self.order.lstrip("+-") if self.order else None
+        desc = bool(self.order and self.order.startswith("-"))
+        if field == "created_at":  # the order run_rids reads them in (newest first)
+            rids, field = (rids if desc else rids[::-1]), None
+        if not self.filters and field is None:
+            return rids
+        keyed: list[tuple[tuple[int, Any], int]] = []
+        for run in self._read(rids):
+            if self.filters and not _matches(run, self.filters):
+                continue
+            keyed.append((missing_last_key(_field(run, field)) if field else (0, 0), run._rec.rid))
+        if field is None:
+            return [rid for _, rid in keyed]
+        present = [kr for kr in keyed if kr[0][0] < 2]
+        present.sort(key=lambda kr: kr[0], reverse=desc)
+        return [rid for _, rid in present] + [rid for k, rid in keyed if k[0] >= 2]
+
+    def _read(self, rids: list[int]) -> Iterator[ApiRun]:
+        for lo in range(0, len(rids), self.per_page):
+            for rec in self._store.runs_by_rid(rids[lo:lo + self.per_page]):
+                yield ApiRun(self._store, rec)
+
+    def __len__(self) -> int:
+        return len(self._ids())
+
+    def __iter__(self) -> Iterator[ApiRun]:
+        return self._read(self._ids())
+
+    @overload
+    def __getitem__(self, i: int) -> ApiRun: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[ApiRun]: ...
+
+    def __getitem__(self, i: int | slice) -> ApiRun | list[ApiRun]:
+        ids = self._ids()
+        if isinstance(i, slice):
+            return list(self._read(ids[i]))
+        n = len(ids)
+        if not -n <= i < n:
+            raise IndexError("run index out of range")
+        i %= n
+        start = i - i % self.per_page
+        if self._page is None or self._page[0] != start:
+            self._page = (start, {r._rec.rid: r for r in self._read(ids[start:start + self.per_page])})
+        run = self._page[1].get(ids[i])
+        if run is None:  # deleted after the query was fixed
+            from tracker.store import RunNotFound
+
+            raise RunNotFound(f"tracker: run {i} of this query was deleted")
+        return run
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (list, tuple, Runs)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        where = f" project={self.project!r}" if self.project is not None else ""
+        return f"<Runs{where} ({len(self)})>"
 
 
 class ApiRun(ApiRunArtifactsMixin):

@@ -97,6 +97,40 @@ class StoreReads:
         return recs
 
     @checked
+    def run_rids(self, project: str | None = None) -> list[int]:
+        """The runs' row ids (of one project, or all), newest first: what :meth:`runs` would
+        return, without reading a single config (``tracker.Api().runs()`` pages over these)."""
+        if project is None:
+            cur = self.conn.execute("SELECT rid FROM runs ORDER BY created_at DESC, rid DESC")
+        else:
+            cur = self.conn.execute("SELECT rid FROM runs WHERE project = ? ORDER BY created_at DESC, rid DESC",
+                                    (project,))
+        return [r for (r,) in cur]
+
+    @checked
+    def runs_by_rid(self, rids: Sequence[int], *, with_metrics: bool = True) -> list[RunRecord]:
+        """These runs as stored now, in the order asked (runs deleted since are left out)."""
+        rids = list(rids)
+        if not rids:
+            return []
+        recs: dict[int, RunRecord] = {}
+        with self.snapshot() as c:
+            for lo in range(0, len(rids), 500):  # SQLite's bound-parameter limit
+                chunk = rids[lo:lo + 500]
+                marks = ", ".join("?" * len(chunk))
+                for row in c.execute(f"SELECT {RUN_COLS} FROM runs WHERE rid IN ({marks})", chunk):
+                    recs[row[0]] = record(row)
+            if with_metrics and recs:
+                self._attach_alerts(c, list(recs.values()))
+                q = ("SELECT s.rid, k.name, s.last, s.last_flag, s.last_step, s.min, s.max, s.count "
+                     "FROM metric_summary s JOIN keys k ON k.kid = s.kid WHERE s.rid = ?")
+                for rid, rec in recs.items():
+                    for _, name, last, flag, last_step, mn, mx, count in c.execute(q, (rid,)):
+                        rec.metrics[name] = MetricStats(decode_value(last, flag), last_step, mn, mx, count)
+                self._attach_gpu_means(c, list(recs.values()))
+        return [recs[r] for r in rids if r in recs]
+
+    @checked
     def run(self, id_or_prefix: str) -> RunRecord:
         """The run with this id, or the only run whose id or name starts with it."""
         with self.snapshot() as c:
