@@ -81,19 +81,22 @@ class StoreReads:
         ]
 
     @checked
-    def runs(self, project: str | None = None, *, with_metrics: bool = True) -> list[RunRecord]:
-        """Runs (of one project, or all), newest first, with their metric summaries."""
+    def runs(self, project: str | None = None, *, with_metrics: bool = True, limit: int | None = None
+             ) -> list[RunRecord]:
+        """Runs (of one project, or all), newest first, with their metric summaries; only the
+        ``limit`` newest when given (the runs table's first screenful)."""
+        lim = "" if limit is None else f" LIMIT {int(limit)}"
         with self.snapshot() as c:
             if project is None:
-                rows = c.execute(f"SELECT {RUN_COLS} FROM runs ORDER BY created_at DESC, rid DESC").fetchall()
+                rows = c.execute(f"SELECT {RUN_COLS} FROM runs ORDER BY created_at DESC, rid DESC{lim}").fetchall()
             else:
                 rows = c.execute(
-                    f"SELECT {RUN_COLS} FROM runs WHERE project = ? ORDER BY created_at DESC, rid DESC",
+                    f"SELECT {RUN_COLS} FROM runs WHERE project = ? ORDER BY created_at DESC, rid DESC{lim}",
                     (project,),
                 ).fetchall()
             recs = [record(r) for r in rows]
             if with_metrics and recs:
-                self._attach_metrics(c, recs, project)
+                self._attach_metrics(c, recs, project if limit is None else None)
         return recs
 
     @checked
@@ -191,6 +194,8 @@ class StoreReads:
         )
         if len(recs) == 1:
             cur = c.execute(sql + " WHERE s.rid = ?", (recs[0].rid,))
+        elif project is None and len(recs) <= 500:  # a window of runs: only theirs
+            cur = c.execute(sql + f" WHERE s.rid IN ({', '.join('?' * len(recs))})", [r.rid for r in recs])
         elif project is not None:
             cur = c.execute(sql + " WHERE s.rid IN (SELECT rid FROM runs WHERE project = ?)", (project,))
         else:
