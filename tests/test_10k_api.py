@@ -10,10 +10,10 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from helpers_10k import fill
 
 import tracker
 from helpers import child_env
-from helpers_10k import fill
 from tracker.store import Store
 
 pytestmark = pytest.mark.usefixtures("clean_env")

@@ -28,9 +28,9 @@ from tracker.tui.screens.runs_model import (
     best_per_column,
     build_row,
     group_rows,
-    metric_keys,
     plan_columns,
     primary_metric,
+    runs_layout,
 )
 from tracker.tui.text import sanitize
 from tracker.tui.widgets.key_bar import KeyBar
@@ -47,6 +47,9 @@ BACKGROUND_INTERVAL = 2.0
 
 FIRST_WINDOW = 100
 """Runs read first on opening a project (newest first), drawn before the rest are read."""
+
+LAYOUT_SYNC_MAX = 2000
+"""Up to this many runs the columns are planned on the event loop; beyond, by a worker."""
 
 SPARKS_INTERVAL = 5.0
 """Low-bandwidth mode: seconds between re-reads of the sparklines of live runs."""
@@ -111,7 +114,9 @@ class RunsScreen(TrackerScreen):
         self._cols_version = 0
         self._data_version = 0
         self._sparks_timer: Any = None
-        self._keys_cache: tuple[tuple[int, int, int, int], list[str]] | None = None
+        self._keys_cache: tuple[tuple[int, int, int], tuple[list[str], list[str]]] | None = None
+        self._layout_pending: tuple[int, int, int] | None = None
+        self._layout_version = 0
         self._index = RunIndex()  # per-run values for filter, sort and best-in-column (issue 19)
         self._runs_version = 0  # bumped whenever self.runs changes
 
@@ -187,7 +192,8 @@ class RunsScreen(TrackerScreen):
                     old = self.runs.get(r.id)
                     # Columns depend on which runs and metric names exist, and on configs: only
                     # a new run or new metric names re-plan them (a live step does not).
-                    if old is None or old.metrics.keys() != r.metrics.keys() or old.config != r.config:
+                    if (old is None or old.metrics.keys() != r.metrics.keys() or old.config != r.config
+                            or old.summary_overrides.keys() != r.summary_overrides.keys()):
                         layout_changed = True
                     self.runs[r.id] = r
         self._runs_version += 1
@@ -272,11 +278,38 @@ class RunsScreen(TrackerScreen):
 
     # ------------------------------------------------------------------ table building
     def _metric_keys(self) -> list[str]:
-        """Metric names of the runs in memory (counted once per store revision read)."""
-        sig = (self._data_version, id(self.runs), len(self.runs), self.rev)
-        if self._keys_cache is None or self._keys_cache[0] != sig:
-            self._keys_cache = (sig, metric_keys(self.runs.values()))
-        return self._keys_cache[1]
+        """Metric names of the runs in memory (counted once per change of the layout)."""
+        return self._layout()[0]
+
+    def _layout(self) -> tuple[list[str], list[str]]:
+        """(metric names, varying config keys) of the runs in memory. Up to LAYOUT_SYNC_MAX runs
+        computed here; for more, a worker computes them while the last ones stay in use (the
+        columns of a 10,000-run project do not wait ~0.5 s on the event loop, issue 19)."""
+        sig = (self._data_version, id(self.runs), len(self.runs))
+        cache = self._keys_cache
+        if cache is not None and cache[0] == sig:
+            return cache[1]
+        runs = list(self.runs.values())
+        if cache is None or len(runs) <= LAYOUT_SYNC_MAX:
+            self._keys_cache = (sig, runs_layout(runs))
+            return self._keys_cache[1]
+        if self._layout_pending != sig:
+            self._layout_pending = sig
+            self._compute_layout(sig, runs)
+        return cache[1]
+
+    @work(thread=True, group="runs-layout", exclusive=True, exit_on_error=False, description="plan columns")
+    def _compute_layout(self, sig: tuple[int, int, int], runs: list[RunRecord]) -> None:
+        out = runs_layout(runs)
+        self.app.call_from_thread(self._layout_done, sig, out)
+
+    def _layout_done(self, sig: tuple[int, int, int], out: tuple[list[str], list[str]]) -> None:
+        if sig != (self._data_version, id(self.runs), len(self.runs)):
+            return  # the runs changed meanwhile: a newer computation is on its way
+        self._keys_cache = (sig, out)
+        self._layout_pending = None
+        self._layout_version += 1
+        self.refresh_table()
 
     def _primary(self) -> str | None:
         return self.primary or primary_metric(self._metric_keys())
@@ -286,7 +319,7 @@ class RunsScreen(TrackerScreen):
                     self.gpu_cols)
 
     def _columns(self) -> tuple[list[Column], list[str], list[str]]:
-        sig = (self._data_version, self.sort_key, self.qualifier, self.primary, self.gpu_cols,
+        sig = (self._data_version, self._layout_version, self.sort_key, self.qualifier, self.primary, self.gpu_cols,
                tuple(self.metric_cols) if self.metric_cols is not None else None,
                tuple(self.config_cols) if self.config_cols is not None else None)
         if self._cols_cache is not None and self._cols_cache[0] == sig:
@@ -297,9 +330,10 @@ class RunsScreen(TrackerScreen):
         return out
 
     def _columns_uncached(self) -> tuple[list[Column], list[str], list[str]]:
-        return plan_columns(list(self.runs.values()), self._metric_keys(), self._primary(), self._view())
+        keys, varying = self._layout()
+        return plan_columns(list(self.runs.values()), keys, self._primary(), self._view(), varying)
 
-    def _cells(self, r: RunRecord, metrics: list[str], configs: list[str], best: dict[str, str]) -> Row:
+    def _cells(self, r: RunRecord, metrics: list[str], configs: list[str], best: dict[str, list[str]]) -> Row:
         """The run's row, from the cache when nothing it shows has changed."""
         sig = (r.rev, r.state, self._cols_version, len(self.sparks.get(r.id, ())),
                int(self.tapp.clock()) if r.state == "running" else 0)
@@ -309,7 +343,7 @@ class RunsScreen(TrackerScreen):
         else:
             row = self._lazy_row(r, metrics, configs)
             self._row_cache[r.id] = (sig, row, time.monotonic())
-        marks = [f"m:{m}" for m in metrics if best.get(m) == r.id]
+        marks = best.get(r.id)
         if marks:  # the best-in-column highlight depends on which runs are shown: not cached
             def marked(base: Row = row) -> tuple[dict[str, str], dict[str, str]]:
                 return base.cells, {**base.styles, **dict.fromkeys(marks, "runtable--best")}
@@ -362,7 +396,9 @@ class RunsScreen(TrackerScreen):
         if self.flt is not None:
             runs = [r for r in runs if self._matches(r)]
         self.shown = runs
-        best = best_per_column(runs, metrics, q, lambda r: index.values(r, metrics, q))
+        best: dict[str, list[str]] = {}  # run id -> its best-in-column cells
+        for m, rid in best_per_column(runs, metrics, q, lambda r: index.values(r, metrics, q)).items():
+            best.setdefault(rid, []).append(f"m:{m}")
         if self.grouped:
             rows = group_rows(runs, self.expanded, self.tapp.ascii_only,
                               lambda r: self._cells(r, metrics, configs, best))

@@ -57,6 +57,13 @@ def metric_keys(runs: Iterable[RunRecord]) -> list[str]:
     return sorted(counts, key=lambda k: (is_system_metric(k), -counts[k], k))
 
 
+def runs_layout(runs: Sequence[RunRecord]) -> tuple[list[str], list[str]]:
+    """What the columns are planned from: the metric names (:func:`metric_keys`) and the config
+    keys that vary (the default config columns). Linear in the runs: at 10,000 runs ~0.5 s,
+    so the runs screen computes it off the event loop for big projects."""
+    return metric_keys(runs), varying_keys([r.config for r in runs], limit=5)
+
+
 def primary_metric(keys: Sequence[str]) -> str | None:
     """The metric with the trend column: a validation loss if there is one."""
     for pref in PRIMARY_PREFERENCE:
@@ -90,15 +97,19 @@ def _with_sort_column(view: View, metrics: list[str], configs: list[str]) -> tup
 
 
 def plan_columns(runs: Sequence[RunRecord], keys: Sequence[str], primary: str | None,
-                 view: View) -> tuple[list[Column], list[str], list[str]]:
-    """(columns, metric keys shown, config keys shown)."""
+                 view: View, varying: Sequence[str] | None = None) -> tuple[list[Column], list[str], list[str]]:
+    """(columns, metric keys shown, config keys shown). ``varying``: the config keys that vary
+    across ``runs`` when already known (see :func:`runs_layout`)."""
     metrics = view.metric_cols if view.metric_cols is not None else [
         k for k in keys if not k.startswith("system/")][:4]
     if primary and primary in metrics:
         metrics = [primary] + [m for m in metrics if m != primary]
     elif primary and view.metric_cols is None:
         metrics = [primary] + metrics[:3]
-    configs = view.config_cols if view.config_cols is not None else varying_keys([r.config for r in runs], limit=5)
+    if view.config_cols is not None:
+        configs = view.config_cols
+    else:
+        configs = list(varying) if varying is not None else varying_keys([r.config for r in runs], limit=5)
     metrics, configs = _with_sort_column(view, metrics, configs)
     q = "" if view.qualifier == "last" else f" ({view.qualifier})"
     cols = [Column("sel", "", 1), Column("state", "state", 8), Column("name", "name", 18, min_width=8),
