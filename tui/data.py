@@ -89,7 +89,8 @@ class StoreReader:
             if project is None and projects:
                 project = projects[0][0]
             runs = s.runs(project, limit=limit) if project is not None else []
-            partial = limit is not None and len(runs) >= limit and dict(projects).get(project, 0) > len(runs)
+            partial = (limit is not None and project is not None and len(runs) >= limit
+                       and dict(projects).get(project, 0) > len(runs))
             if not partial:
                 self._data_version = s.data_version()
             return Snapshot(projects, runs, s.max_rev(), s.max_point_id(), partial=partial)

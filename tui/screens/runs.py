@@ -119,6 +119,9 @@ class RunsScreen(TrackerScreen):
         self._layout_version = 0
         self._index = RunIndex()  # per-run values for filter, sort and best-in-column (issue 19)
         self._runs_version = 0  # bumped whenever self.runs changes
+        self._ctx: tuple[View, float, bool, float] | None = None  # during a refresh: view, now, ascii, monotonic
+        self._best: tuple[tuple[Any, ...], dict[str, list[str]]] | None = None
+        self._n_running = (-1, 0)  # (runs version, how many are running)
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -335,14 +338,17 @@ class RunsScreen(TrackerScreen):
 
     def _cells(self, r: RunRecord, metrics: list[str], configs: list[str], best: dict[str, list[str]]) -> Row:
         """The run's row, from the cache when nothing it shows has changed."""
+        ctx = self._ctx
+        if ctx is None:  # outside a refresh
+            ctx = (self._view(), self.tapp.clock(), self.tapp.ascii_only, time.monotonic())
         sig = (r.rev, r.state, self._cols_version, len(self.sparks.get(r.id, ())),
-               int(self.tapp.clock()) if r.state == "running" else 0)
+               int(ctx[1]) if r.state == "running" else 0)
         hit = self._row_cache.get(r.id)
         if hit is not None and (hit[0] == sig or self._hold_back(r, hit)):
             row = hit[1]
         else:
             row = self._lazy_row(r, metrics, configs)
-            self._row_cache[r.id] = (sig, row, time.monotonic())
+            self._row_cache[r.id] = (sig, row, ctx[3])
         marks = best.get(r.id)
         if marks:  # the best-in-column highlight depends on which runs are shown: not cached
             def marked(base: Row = row) -> tuple[dict[str, str], dict[str, str]]:
@@ -363,8 +369,8 @@ class RunsScreen(TrackerScreen):
 
     def _lazy_row(self, r: RunRecord, metrics: list[str], configs: list[str]) -> Row:
         """The run's row, its cells made when the table first draws it (or someone reads them)."""
-        view, sparks = self._view(), self.sparks.get(r.id, [])
-        now, ascii_only = self.tapp.clock(), self.tapp.ascii_only
+        view, now, ascii_only, _ = self._ctx or (self._view(), self.tapp.clock(), self.tapp.ascii_only, 0.0)
+        sparks = self.sparks.get(r.id, [])
 
         def build() -> tuple[dict[str, str], dict[str, str]]:
             full = build_row(r, metrics, configs, view, sparks=sparks, now=now, ascii_only=ascii_only)
@@ -376,10 +382,13 @@ class RunsScreen(TrackerScreen):
         """Filter, sort and (re)draw the table from the runs in memory. ``background``: only
         live data changed (low-bandwidth mode may then hold back rows off the cursor)."""
         self._background, self._held_back = background, False
+        # what every row of this refresh shares, made once (not once per run)
+        self._ctx = (self._view(), self.tapp.clock(), self.tapp.ascii_only, time.monotonic())
         try:
             self._refresh_table()
         finally:
             self._background = False
+            self._ctx = None
         if self._held_back and self._catch_up is None:
             self._catch_up = self.set_timer(BACKGROUND_INTERVAL, self._catch_up_rows)
 
@@ -396,9 +405,15 @@ class RunsScreen(TrackerScreen):
         if self.flt is not None:
             runs = [r for r in runs if self._matches(r)]
         self.shown = runs
-        best: dict[str, list[str]] = {}  # run id -> its best-in-column cells
-        for m, rid in best_per_column(runs, metrics, q, lambda r: index.values(r, metrics, q)).items():
-            best.setdefault(rid, []).append(f"m:{m}")
+        # run id -> its best-in-column cells; the same for any order of the same runs (a sort
+        # reorders 10,000 runs without re-reading their values)
+        bsig = (id(self.runs), self._runs_version, self.filter_text if self.flt else None, tuple(metrics), q)
+        if self._best is None or self._best[0] != bsig:
+            best: dict[str, list[str]] = {}
+            for m, rid in best_per_column(runs, metrics, q, index.values(metrics, q)).items():
+                best.setdefault(rid, []).append(f"m:{m}")
+            self._best = (bsig, best)
+        best = self._best[1]
         if self.grouped:
             rows = group_rows(runs, self.expanded, self.tapp.ascii_only,
                               lambda r: self._cells(r, metrics, configs, best))
@@ -435,7 +450,9 @@ class RunsScreen(TrackerScreen):
         sel = len(self.query_one(RunTable).selected) if self.is_mounted else 0
         if sel:
             t.append(f"  {sel} selected", style="bold")
-        running = sum(1 for r in self.runs.values() if r.state == "running")
+        if self._n_running[0] != self._runs_version:
+            self._n_running = (self._runs_version, sum(1 for r in self.runs.values() if r.state == "running"))
+        running = self._n_running[1]
         if running:
             t.append(f"  {running} running", style="bold")
         sk = self.sort_key or "created"
@@ -478,7 +495,7 @@ class RunsScreen(TrackerScreen):
             return False
         err.display = False
         self.filter_text = text
-        self.flt = flt
+        self.flt = flt if text.strip() else None  # blank: every run, no per-run call
         self.refresh_table()
         return True
 

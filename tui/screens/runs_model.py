@@ -197,17 +197,13 @@ def best_per_column(runs: Sequence[RunRecord], metrics: Sequence[str], qualifier
             return [metric_value(r, m, qualifier) for m in metrics]
     best: dict[str, str] = {}
     rows = [(r.id, values(r)) for r in runs]
+    num = (int, float)
     for j, m in enumerate(metrics):
-        pick_min = lower_is_better(m)
-        best_id, best_v, n = None, None, 0
-        for rid, vals in rows:
-            v = vals[j]
-            if type(v) in (int, float) and v - v == 0:
-                n += 1
-                if best_v is None or (v < best_v if pick_min else v > best_v):
-                    best_id, best_v = rid, v
-        if n > 1 and best_id is not None:
-            best[m] = best_id
+        finite = [(v, rid) for rid, vals in rows if type(v := vals[j]) in num and v - v == 0]
+        if len(finite) > 1:
+            vs = [v for v, _ in finite]
+            b = min(vs) if lower_is_better(m) else max(vs)
+            best[m] = finite[vs.index(b)][1]  # the first run with it, in table order
     return best
 
 
@@ -240,12 +236,18 @@ class RunIndex:
             hit = self._flat[r.id] = (r, flat_run(r))
         return hit[1]
 
-    def values(self, r: RunRecord, metrics: Sequence[str], qualifier: str) -> tuple[Any, ...]:
+    def values(self, metrics: Sequence[str], qualifier: str) -> Callable[[RunRecord], tuple[Any, ...]]:
+        """``run -> its values of the metric columns``, remembered per run record."""
         sig = (tuple(metrics), qualifier)
-        hit = self._vals.get(r.id)
-        if hit is None or hit[0] is not r or hit[1] != sig:
-            hit = self._vals[r.id] = (r, sig, tuple(metric_value(r, m, qualifier) for m in metrics))
-        return hit[2]
+        cache = self._vals
+
+        def get(r: RunRecord) -> tuple[Any, ...]:
+            hit = cache.get(r.id)
+            if hit is None or hit[0] is not r or hit[1] != sig:
+                hit = cache[r.id] = (r, sig, tuple(metric_value(r, m, qualifier) for m in metrics))
+            return hit[2]
+
+        return get
 
     def sorted(self, version: Any, runs: Iterable[RunRecord], view: View) -> list[RunRecord]:
         """Every run in ``view``'s order; re-sorted only when ``version`` (of the runs) or the
