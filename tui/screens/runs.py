@@ -20,7 +20,8 @@ from textual.widgets import Input, Static
 from tracker.store import RunRecord
 from tracker.tui.diff import lower_is_better
 from tracker.tui.messages import RunsLoaded, SparksLoaded, StoreChanged
-from tracker.tui.screens.base import StatusLine, TrackerScreen
+from tracker.tui.screens.base import StatusLine
+from tracker.tui.screens.runs_data import SPARKS_EAGER_MAX, RunsData
 from tracker.tui.screens.runs_model import (
     QUALIFIERS,
     RunIndex,
@@ -29,8 +30,6 @@ from tracker.tui.screens.runs_model import (
     build_row,
     group_rows,
     plan_columns,
-    primary_metric,
-    runs_layout,
 )
 from tracker.tui.text import sanitize
 from tracker.tui.widgets.key_bar import KeyBar
@@ -48,14 +47,9 @@ BACKGROUND_INTERVAL = 2.0
 FIRST_WINDOW = 100
 """Runs read first on opening a project (newest first), drawn before the rest are read."""
 
-LAYOUT_SYNC_MAX = 2000
-"""Up to this many runs the columns are planned on the event loop; beyond, by a worker."""
-
-SPARKS_INTERVAL = 5.0
-"""Low-bandwidth mode: seconds between re-reads of the sparklines of live runs."""
 
 
-class RunsScreen(TrackerScreen):
+class RunsScreen(RunsData):
     """Runs of the current project. Data arrives as messages from workers (never read here)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -97,6 +91,8 @@ class RunsScreen(TrackerScreen):
         self.gpu_cols = False
         self.expanded: set[str] = set()
         self.sparks: dict[str, list[float]] = {}
+        self._sparks_asked: set[str] = set()  # run ids whose sparkline was read or is being read
+        self._sparks_wanted: list[str] = []  # rows drawn without one, read next (big projects)
         self.shown: list[RunRecord] = []
         self.missing = False
         self.partial = False  # only the first screenful of runs is in memory yet
@@ -140,21 +136,6 @@ class RunsScreen(TrackerScreen):
         # A run whose process died writes nothing: re-read running runs now and then so they
         # turn "crashed" (at once for a local dead pid, after the heartbeat timeout elsewhere).
         self.set_interval(2.0, self._recheck_running)
-
-    def _recheck_running(self) -> None:
-        ids = [r.id for r in self.runs.values() if r.state == "running"]
-        if ids:
-            self._load_ids(ids)
-
-    @work(thread=True, exclusive=True, group="runs-recheck", exit_on_error=False, description="recheck running")
-    def _load_ids(self, ids: list[str]) -> None:
-        from tracker.tui.data import Snapshot
-
-        recs = self.tapp.reader.runs_by_id(ids)
-        changed = [r for r in recs if r.state != "running"]
-        if changed:
-            self.post_message(RunsLoaded(self.project, Snapshot(self.projects, changed, self.rev, self.point_id,
-                                                                full=False)))
 
     # ------------------------------------------------------------------ loading (workers)
     def load(self, full: bool = True) -> None:
@@ -216,48 +197,6 @@ class RunsScreen(TrackerScreen):
         if snap.full and not snap.partial:  # the rows go on screen first (a frame is due within ~1/60 s)
             self.set_timer(0.1, self._after_full_load)
 
-    def _after_full_load(self) -> None:
-        """Once the rows are on screen: freeze the long-lived runs out of full GC passes (kept
-        off the keystroke path), start live updates, and prepare what a filter reads."""
-        import gc
-
-        gc.unfreeze()  # the app froze start-up as it was: collect its garbage now, off the first paint
-        gc.collect()
-        gc.freeze()
-        self.app.start_watching()
-        self._warm_index(list(self.runs.values()))
-
-    @work(thread=True, group="runs-index", exclusive=True, exit_on_error=False, description="filter values")
-    def _warm_index(self, runs: list[RunRecord]) -> None:
-        """Each run's filter mapping, made off the event loop (else the first filter keystroke
-        would make them: ~270 ms at 10,000 runs)."""
-        flat = self._index.flat
-        for r in runs:
-            flat(r)
-
-    def _request_sparks(self, runs: list[RunRecord], *, background: bool = False) -> None:
-        if background and self.tapp.low_bandwidth:  # live runs' sparklines: every SPARKS_INTERVAL
-            self._sparks_due.update(r.id for r in runs)
-            if self._sparks_throttle is None:
-                self._sparks_throttle = self.set_timer(SPARKS_INTERVAL, self._due_sparks)
-            return
-        key = self._primary()
-        if key and runs:
-            self._load_sparks(runs, key)
-
-    def _due_sparks(self) -> None:
-        self._sparks_throttle = None
-        runs = [self.runs[i] for i in self._sparks_due if i in self.runs]
-        self._sparks_due.clear()
-        self._request_sparks(runs)
-
-    @work(thread=True, group="sparks", exit_on_error=False, description="sparklines")
-    def _load_sparks(self, runs: list[RunRecord], key: str) -> None:
-        # In chunks so the first rows get their sparklines quickly.
-        for i in range(0, len(runs), 100):
-            chunk = runs[i : i + 100]
-            self.post_message(SparksLoaded(key, self.tapp.reader.sparks(chunk, key), final=i + 100 >= len(runs)))
-
     @on(SparksLoaded)
     def _sparks_loaded(self, msg: SparksLoaded) -> None:
         if msg.key != self._primary():
@@ -280,43 +219,6 @@ class RunsScreen(TrackerScreen):
         self.load(full=not self._loaded or self.missing)
 
     # ------------------------------------------------------------------ table building
-    def _metric_keys(self) -> list[str]:
-        """Metric names of the runs in memory (counted once per change of the layout)."""
-        return self._layout()[0]
-
-    def _layout(self) -> tuple[list[str], list[str]]:
-        """(metric names, varying config keys) of the runs in memory. Up to LAYOUT_SYNC_MAX runs
-        computed here; for more, a worker computes them while the last ones stay in use (the
-        columns of a 10,000-run project do not wait ~0.5 s on the event loop, issue 19)."""
-        sig = (self._data_version, id(self.runs), len(self.runs))
-        cache = self._keys_cache
-        if cache is not None and cache[0] == sig:
-            return cache[1]
-        runs = list(self.runs.values())
-        if cache is None or len(runs) <= LAYOUT_SYNC_MAX:
-            self._keys_cache = (sig, runs_layout(runs))
-            return self._keys_cache[1]
-        if self._layout_pending != sig:
-            self._layout_pending = sig
-            self._compute_layout(sig, runs)
-        return cache[1]
-
-    @work(thread=True, group="runs-layout", exclusive=True, exit_on_error=False, description="plan columns")
-    def _compute_layout(self, sig: tuple[int, int, int], runs: list[RunRecord]) -> None:
-        out = runs_layout(runs)
-        self.app.call_from_thread(self._layout_done, sig, out)
-
-    def _layout_done(self, sig: tuple[int, int, int], out: tuple[list[str], list[str]]) -> None:
-        if sig != (self._data_version, id(self.runs), len(self.runs)):
-            return  # the runs changed meanwhile: a newer computation is on its way
-        self._keys_cache = (sig, out)
-        self._layout_pending = None
-        self._layout_version += 1
-        self.refresh_table()
-
-    def _primary(self) -> str | None:
-        return self.primary or primary_metric(self._metric_keys())
-
     def _view(self) -> View:
         return View(self.sort_key, self.sort_reverse, self.qualifier, self.metric_cols, self.config_cols,
                     self.gpu_cols)
@@ -371,8 +273,11 @@ class RunsScreen(TrackerScreen):
         """The run's row, its cells made when the table first draws it (or someone reads them)."""
         view, now, ascii_only, _ = self._ctx or (self._view(), self.tapp.clock(), self.tapp.ascii_only, 0.0)
         sparks = self.sparks.get(r.id, [])
+        want = self._want_spark if not sparks and len(self.runs) > SPARKS_EAGER_MAX else None
 
         def build() -> tuple[dict[str, str], dict[str, str]]:
+            if want is not None:
+                want(r.id)
             full = build_row(r, metrics, configs, view, sparks=sparks, now=now, ascii_only=ascii_only)
             return full.cells, full.styles
 
@@ -603,6 +508,7 @@ class RunsScreen(TrackerScreen):
                 self.runs = {}
                 self._runs_version += 1
                 self.sparks = {}
+                self._sparks_asked = set()
                 self.metric_cols = self.config_cols = self.primary = None
                 self.query_one(RunTable).clear_selection()
                 self.load()
@@ -652,6 +558,7 @@ class RunsScreen(TrackerScreen):
                 if sel and self.primary not in sel:
                     self.primary = sel[0]
                     self.sparks = {}
+                    self._sparks_asked = set()
                     self._request_sparks(list(self.runs.values()))
                 self.refresh_table()
 
