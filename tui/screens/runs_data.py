@@ -83,6 +83,9 @@ class RunsData(TrackerScreen):
         flat = self._index.flat
         for r in runs:
             flat(r)
+        import gc
+
+        gc.freeze()  # long-lived like the runs (_after_full_load): kept out of full GC passes
 
     def _request_sparks(self, runs: list[RunRecord], *, background: bool = False) -> None:
         if background and self.tapp.low_bandwidth:  # live runs' sparklines: every SPARKS_INTERVAL
