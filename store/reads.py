@@ -177,11 +177,17 @@ class StoreReads:
         by_rid = {r.rid: r for r in recs if any(k.startswith("system/gpu") for k in r.metrics)}
         if not by_rid:
             return
-        for rid, name, fsum, fn in c.execute(
-            "SELECT b.rid, k.name, sum(b.fsum), sum(b.fn) FROM metric_blocks b JOIN keys k ON k.kid = b.kid "
-            "WHERE k.name LIKE 'system/gpu%/util_percent' GROUP BY b.rid, b.kid"
-        ):
+        names = dict(c.execute("SELECT kid, name FROM keys WHERE name LIKE 'system/gpu%/util_percent'"))
+        if not names:
+            return
+        sql = f"SELECT rid, kid, sum(fsum), sum(fn) FROM metric_blocks WHERE kid IN ({', '.join('?' * len(names))})"
+        args: list[Any] = list(names)
+        if len(by_rid) <= 500:  # a page or a few live runs: their blocks only, not the whole table
+            sql += f" AND rid IN ({', '.join('?' * len(by_rid))})"
+            args += list(by_rid)
+        for rid, kid, fsum, fn in c.execute(sql + " GROUP BY rid, kid", args):
             rec = by_rid.get(rid)
+            name = names[kid]
             if rec is not None and fn and name in rec.metrics:
                 rec.metrics[name].mean = fsum / fn
 
