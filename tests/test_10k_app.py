@@ -4,7 +4,9 @@ runs. The store is made in a second with ``Store.create_run``/``append`` (tests/
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from app_helpers import app_for, settle
 from helpers_10k import config_of, fill
 from test_hostile_screens import screen_text
 
+import tracker
 from tracker.tui.data import StoreReader
 from tracker.tui.screens.runs import FIRST_WINDOW, RunsScreen
 from tracker.tui.widgets.pickers import Picker
@@ -115,3 +118,31 @@ async def test_sort_10k_runs_by_a_metric(big_store):
         await pilot.press("r")
         await settle(pilot, app)
         assert rs.runs[table.rows[0].key].name == "run-0" and len(table.rows) == N
+
+
+async def test_a_live_value_refilters_and_resorts_with_the_cached_values(tmp_path, clean_env):
+    """The per-run values a keystroke reuses (filter mapping, sort order, best-in-column) follow a
+    live run: its new loss moves it into the filtered, sorted table."""
+    store = tmp_path / "live"
+    fill(store, 30, project="live")  # run-0 .. run-29, loss 1/(1+i): run-2 onwards below 0.5
+    live = tracker.init(project="live", name="live-one", dir=store, capture_git=False)
+    live.log({"loss": 3.0})
+    live._writer.flush(5)
+    app = app_for(store, poll_interval=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        rs, table = runs_screen(app), app.screen.query_one(RunTable)
+        await pilot.press("slash", *"loss < 0.5", "enter")
+        rs.sort_key, rs.sort_reverse = "m:loss", False
+        rs.refresh_table()
+        await settle(pilot, app)
+        names = [rs.runs[r.key].name for r in table.rows]
+        assert "live-one" not in names and names[0] == "run-29" and len(names) == 28
+        live.log({"loss": 0.0001})
+        live._writer.flush(5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and rs.runs[table.rows[0].key].name != "live-one":
+            await settle(pilot, app, 1)
+            await asyncio.sleep(0.02)
+        assert [rs.runs[r.key].name for r in table.rows][:2] == ["live-one", "run-29"] and len(table.rows) == 29
+        live.finish()
