@@ -8,12 +8,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, overload
 
 from tracker.store.keys import is_system_metric
+from tracker.store.lookup import missing_last_key
 
-from ._api_compat import ApiRunCompatMixin, Project, entity_ok, matches, sort_runs, split_path, split_run_path
+from ._api_compat import ApiRunCompatMixin, Project, entity_ok, field, matches, split_path, split_run_path
+from ._api_compat import _check_field as check_field
 from ._artifacts_api import ApiRunArtifactsMixin, ArtifactApiMixin
 from ._media_read import RunMediaMixin
 
@@ -56,8 +58,9 @@ class Api(ArtifactApiMixin):
 
     def runs(self, project: str | None = None, filters: dict[str, Any] | None = None,
              order: str | None = None, per_page: int | None = None, include_sweeps: bool = True,
-             **kwargs: Any) -> list[ApiRun]:
-        """Runs, newest first by default.
+             **kwargs: Any) -> Runs:
+        """Runs, newest first by default, as a lazy :class:`Runs` sequence (like wandb's):
+        ``len()``, indexing, slicing and iteration read ``per_page`` runs at a time.
 
         Args:
             project: only this project's runs: ``"project"`` or wandb's ``"entity/project"``
@@ -67,22 +70,22 @@ class Api(ArtifactApiMixin):
                 ``state``, ``name``/``display_name``, ``id``, ``group``, ``job_type``, ``host``,
                 ``entity``, ``created_at`` (seconds or an ISO date-time), ``tags`` (matches if the
                 run has the tag), ``config.<dotted.path>`` and ``summary.<metric>`` /
-                ``summary_metrics.<metric>``. All conditions must hold.
+                ``summary_metrics.<metric>``. All conditions must hold. An unknown field or
+                operator is a ``ValueError`` (with filters, the runs are picked at this call: one
+                streaming pass that keeps only their ids).
             order: a field, ``-`` prefixed for descending, ``+`` or nothing for ascending
                 (default ``-created_at``). An unknown field is a ``ValueError``.
-            per_page, include_sweeps: accepted for wandb code.
+            per_page: runs read (and held) at a time (default 50).
+            include_sweeps: accepted for wandb code.
         """
-        if self._store is None:
-            return []
         entity, project = self.overrides.get("entity"), project or self.overrides.get("project")
         if project is not None and "/" in project and project not in self.projects():
             entity, project = split_path(project)  # a project named "a/b" is that project
-        runs = [ApiRun(self._store, r) for r in self._store.runs(project)]
-        runs = [r for r in runs if entity_ok(r, entity)]
-        if filters:
-            runs = [r for r in runs if matches(r, filters)]
         if order:
-            runs = sort_runs(runs, order)
+            check_field(order.lstrip("+-"))
+        runs = Runs(self._store, project, filters, order, per_page or 50, entity=entity)
+        if filters:
+            len(runs)  # pick them now: a bad filter is an error here, not at the first read
         return runs
 
     def sweep(self, sweep_id: str) -> Any:
@@ -113,6 +116,97 @@ class Api(ArtifactApiMixin):
                 if (project is None or run.project == project) and entity_ok(run, entity):
                     return run
         return ApiRun(self._store, self._store.run(run_id))
+
+
+class Runs(Sequence["ApiRun"]):
+    """The runs of a query, read lazily: which runs (and in what order) is fixed when first
+    needed, from their row ids alone; the runs themselves are read ``per_page`` at a time, so
+    ``len()``, ``runs[i]``, ``runs[a:b]`` and iteration never hold every run's config at once.
+
+    Runs created after that moment are not included (iteration is stable while runs are being
+    logged); a run deleted since is skipped. With ``filters`` or a non-default ``order`` one
+    streaming pass over the runs (a page at a time) picks and orders them first.
+    """
+
+    def __init__(self, store: Any, project: str | None, filters: dict[str, Any] | None, order: str | None,
+                 per_page: int = 50, *, entity: str | None = None) -> None:
+        self._store = store
+        self.project = project
+        self.entity = entity
+        self.filters = filters
+        self.order = order
+        self.per_page = max(1, int(per_page))
+        self._rids: list[int] | None = None
+        self._page: tuple[int, dict[int, ApiRun]] | None = None  # (first index, runs by rid): last page read
+
+    def _ids(self) -> list[int]:
+        if self._rids is None:
+            self._rids = [] if self._store is None else self._select()
+        return self._rids
+
+    def _select(self) -> list[int]:
+        rids: list[int] = self._store.run_rids(self.project)
+        name = self.order.lstrip("+-") if self.order else None
+        desc = bool(self.order and self.order.startswith("-"))
+        if name == "created_at":  # the order run_rids reads them in (newest first)
+            rids, name = (rids if desc else rids[::-1]), None
+        if not self.filters and name is None and self.entity is None:
+            return rids
+        keyed: list[tuple[Any, int]] = []
+        for run in self._read(rids):
+            if not entity_ok(run, self.entity) or (self.filters and not matches(run, self.filters)):
+                continue
+            keyed.append((field(run, name) if name else None, run._rec.rid))
+        if name is None:
+            return [rid for _, rid in keyed]
+        present = [(v, rid) for v, rid in keyed if v is not None]
+        present.sort(key=lambda vr: missing_last_key(vr[0]), reverse=desc)  # missing values last
+        return [rid for _, rid in present] + [rid for v, rid in keyed if v is None]
+
+    def _read(self, rids: list[int]) -> Iterator[ApiRun]:
+        for lo in range(0, len(rids), self.per_page):
+            for rec in self._store.runs_by_rid(rids[lo:lo + self.per_page]):
+                yield ApiRun(self._store, rec)
+
+    def __len__(self) -> int:
+        return len(self._ids())
+
+    def __iter__(self) -> Iterator[ApiRun]:
+        return self._read(self._ids())
+
+    @overload
+    def __getitem__(self, i: int) -> ApiRun: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[ApiRun]: ...
+
+    def __getitem__(self, i: int | slice) -> ApiRun | list[ApiRun]:
+        ids = self._ids()
+        if isinstance(i, slice):
+            return list(self._read(ids[i]))
+        n = len(ids)
+        if not -n <= i < n:
+            raise IndexError("run index out of range")
+        i %= n
+        start = i - i % self.per_page
+        if self._page is None or self._page[0] != start:
+            self._page = (start, {r._rec.rid: r for r in self._read(ids[start:start + self.per_page])})
+        run = self._page[1].get(ids[i])
+        if run is None:  # deleted after the query was fixed
+            from tracker.store import RunNotFound
+
+            raise RunNotFound(f"tracker: run {i} of this query was deleted")
+        return run
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (list, tuple, Runs)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        where = f" project={self.project!r}" if self.project is not None else ""
+        return f"<Runs{where} ({len(self)})>"
 
 
 class ApiRun(ApiRunCompatMixin, ApiRunArtifactsMixin, RunMediaMixin):

@@ -34,9 +34,9 @@ def decode_value(value: Any, flag: int | None) -> Any:
     return value
 
 
-@dataclass
+@dataclass(slots=True)
 class MetricStats:
-    """Summary of one metric of one run."""
+    """Summary of one metric of one run (slots: a project of 10,000 runs holds ~100,000)."""
 
     last: Any
     last_step: int | None

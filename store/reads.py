@@ -81,20 +81,57 @@ class StoreReads:
         ]
 
     @checked
-    def runs(self, project: str | None = None, *, with_metrics: bool = True) -> list[RunRecord]:
-        """Runs (of one project, or all), newest first, with their metric summaries."""
+    def runs(self, project: str | None = None, *, with_metrics: bool = True, limit: int | None = None
+             ) -> list[RunRecord]:
+        """Runs (of one project, or all), newest first, with their metric summaries; only the
+        ``limit`` newest when given (the runs table's first screenful)."""
+        lim = "" if limit is None else f" LIMIT {int(limit)}"
         with self.snapshot() as c:
             if project is None:
-                rows = c.execute(f"SELECT {RUN_COLS} FROM runs ORDER BY created_at DESC, rid DESC").fetchall()
+                rows = c.execute(f"SELECT {RUN_COLS} FROM runs ORDER BY created_at DESC, rid DESC{lim}").fetchall()
             else:
                 rows = c.execute(
-                    f"SELECT {RUN_COLS} FROM runs WHERE project = ? ORDER BY created_at DESC, rid DESC",
+                    f"SELECT {RUN_COLS} FROM runs WHERE project = ? ORDER BY created_at DESC, rid DESC{lim}",
                     (project,),
                 ).fetchall()
             recs = [record(r) for r in rows]
             if with_metrics and recs:
-                self._attach_metrics(c, recs, project)
+                self._attach_metrics(c, recs, project if limit is None else None)
         return recs
+
+    @checked
+    def run_rids(self, project: str | None = None) -> list[int]:
+        """The runs' row ids (of one project, or all), newest first: what :meth:`runs` would
+        return, without reading a single config (``tracker.Api().runs()`` pages over these)."""
+        if project is None:
+            cur = self.conn.execute("SELECT rid FROM runs ORDER BY created_at DESC, rid DESC")
+        else:
+            cur = self.conn.execute("SELECT rid FROM runs WHERE project = ? ORDER BY created_at DESC, rid DESC",
+                                    (project,))
+        return [r for (r,) in cur]
+
+    @checked
+    def runs_by_rid(self, rids: Sequence[int], *, with_metrics: bool = True) -> list[RunRecord]:
+        """These runs as stored now, in the order asked (runs deleted since are left out)."""
+        rids = list(rids)
+        if not rids:
+            return []
+        recs: dict[int, RunRecord] = {}
+        with self.snapshot() as c:
+            for lo in range(0, len(rids), 500):  # SQLite's bound-parameter limit
+                chunk = rids[lo:lo + 500]
+                marks = ", ".join("?" * len(chunk))
+                for row in c.execute(f"SELECT {RUN_COLS} FROM runs WHERE rid IN ({marks})", chunk):
+                    recs[row[0]] = record(row)
+            if with_metrics and recs:
+                self._attach_alerts(c, list(recs.values()))
+                q = ("SELECT s.rid, k.name, s.last, s.last_flag, s.last_step, s.min, s.max, s.count "
+                     "FROM metric_summary s JOIN keys k ON k.kid = s.kid WHERE s.rid = ?")
+                for rid, rec in recs.items():
+                    for _, name, last, flag, last_step, mn, mx, count in c.execute(q, (rid,)):
+                        rec.metrics[name] = MetricStats(decode_value(last, flag), last_step, mn, mx, count)
+                self._attach_gpu_means(c, list(recs.values()))
+        return [recs[r] for r in rids if r in recs]
 
     @checked
     def run(self, id_or_prefix: str) -> RunRecord:
@@ -140,11 +177,17 @@ class StoreReads:
         by_rid = {r.rid: r for r in recs if any(k.startswith("system/gpu") for k in r.metrics)}
         if not by_rid:
             return
-        for rid, name, fsum, fn in c.execute(
-            "SELECT b.rid, k.name, sum(b.fsum), sum(b.fn) FROM metric_blocks b JOIN keys k ON k.kid = b.kid "
-            "WHERE k.name LIKE 'system/gpu%/util_percent' GROUP BY b.rid, b.kid"
-        ):
+        names = dict(c.execute("SELECT kid, name FROM keys WHERE name LIKE 'system/gpu%/util_percent'"))
+        if not names:
+            return
+        sql = f"SELECT rid, kid, sum(fsum), sum(fn) FROM metric_blocks WHERE kid IN ({', '.join('?' * len(names))})"
+        args: list[Any] = list(names)
+        if len(by_rid) <= 500:  # a page or a few live runs: their blocks only, not the whole table
+            sql += f" AND rid IN ({', '.join('?' * len(by_rid))})"
+            args += list(by_rid)
+        for rid, kid, fsum, fn in c.execute(sql + " GROUP BY rid, kid", args):
             rec = by_rid.get(rid)
+            name = names[kid]
             if rec is not None and fn and name in rec.metrics:
                 rec.metrics[name].mean = fsum / fn
 
@@ -157,10 +200,25 @@ class StoreReads:
         )
         if len(recs) == 1:
             cur = c.execute(sql + " WHERE s.rid = ?", (recs[0].rid,))
-        elif project is not None:
-            cur = c.execute(sql + " WHERE s.rid IN (SELECT rid FROM runs WHERE project = ?)", (project,))
+        elif project is None and len(recs) <= 500:  # a window of runs: only theirs
+            cur = c.execute(sql + f" WHERE s.rid IN ({', '.join('?' * len(recs))})", [r.rid for r in recs])
         else:
-            cur = c.execute(sql)
+            # A whole project (or store): key ids joined to names here, so the runs share one
+            # str per metric name instead of one per (run, metric) row (memory at 100,000 runs).
+            names = dict(c.execute("SELECT kid, name FROM keys"))
+            q = "SELECT rid, kid, last, last_flag, last_step, min, max, count FROM metric_summary"
+            if project is not None:
+                cur = c.execute(q + " WHERE rid IN (SELECT rid FROM runs WHERE project = ?)", (project,))
+            else:
+                cur = c.execute(q)
+            ms = MetricStats
+            for rid, kid, last, flag, last_step, mn, mx, count in cur:
+                rec = by_rid.get(rid)
+                if rec is not None and kid in names:
+                    rec.metrics[names[kid]] = ms(last if flag is None else decode_value(last, flag),
+                                                 last_step, mn, mx, count)
+            self._attach_gpu_means(c, recs)
+            return
         for rid, name, last, flag, last_step, mn, mx, count in cur:
             rec = by_rid.get(rid)
             if rec is not None:

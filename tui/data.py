@@ -23,6 +23,7 @@ class Snapshot:
     point_id: int
     full: bool = True
     missing: bool = False
+    partial: bool = False  # only the newest runs (the first screenful); the rest follow
     error: str | None = None
 
 
@@ -71,13 +72,15 @@ class StoreReader:
             was, self._data_version = self._data_version, v
             return was is not None and v != was
 
-    def snapshot(self, project: str | None) -> Snapshot:
+    def snapshot(self, project: str | None, limit: int | None = None) -> Snapshot:
+        """The projects and the runs of ``project`` (default: the most recently active one);
+        with ``limit``, only that many of the newest (``partial`` when there are more)."""
         try:
-            return self._snapshot(project)
+            return self._snapshot(project, limit)
         except (StoreError, RuntimeError, OSError) as e:  # newer schema, network FS, unreadable:
             return Snapshot([], [], 0, 0, missing=True, error=str(e))  # shown, never raised
 
-    def _snapshot(self, project: str | None) -> Snapshot:
+    def _snapshot(self, project: str | None, limit: int | None) -> Snapshot:
         with self._lock:
             s = self._open()
             if s is None:
@@ -85,9 +88,12 @@ class StoreReader:
             projects = s.projects()
             if project is None and projects:
                 project = projects[0][0]
-            runs = s.runs(project) if project is not None else []
-            self._data_version = s.data_version()
-            return Snapshot(projects, runs, s.max_rev(), s.max_point_id())
+            runs = s.runs(project, limit=limit) if project is not None else []
+            partial = (limit is not None and project is not None and len(runs) >= limit
+                       and dict(projects).get(project, 0) > len(runs))
+            if not partial:
+                self._data_version = s.data_version()
+            return Snapshot(projects, runs, s.max_rev(), s.max_point_id(), partial=partial)
 
     def changes(self, project: str | None, after_rev: int) -> Snapshot:
         """Only the runs that changed since ``after_rev`` (plus the project list)."""

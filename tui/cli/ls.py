@@ -85,15 +85,26 @@ def _print_rich(runs: list[Any]) -> None:
     console.print(rich_table(header, rows))
 
 
+def write_json(runs: Any, out: Any) -> None:
+    """One JSON array, written a run at a time (``runs`` is read lazily, a page at a time), so
+    memory stays flat however many runs there are. ASCII: C1 / bidi never reach a terminal raw."""
+    out.write("[")
+    for i, r in enumerate(runs):
+        if i:
+            out.write(", ")
+        json.dump(run_json(r), out)
+    out.write("]\n")
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
     api = open_api(args.store)
     if api is None:
         return 1
-    runs = api.runs(project=args.project)
+    runs = api.runs(project=args.project, per_page=200)
     if args.json:
-        json.dump([run_json(r) for r in runs], sys.stdout)  # ASCII: C1 / bidi never reach a terminal raw
-        sys.stdout.write("\n")
+        write_json(runs, sys.stdout)
         return 0
+    runs = list(runs)
     if not runs:
         where = f" in project {sanitize(args.project)!s}" if args.project else ""
         print(f"no runs{where} in {sanitize(api.dir)}")

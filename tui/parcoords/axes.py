@@ -24,12 +24,19 @@ MISSING = object()
 
 def is_number(v: Any) -> bool:
     """A real number, bools excluded (NumPy scalars, Decimal and Fraction included)."""
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+    t = type(v)
+    if t is float or t is int:  # the common case, without the (slow) ABC check
+        return True
+    return isinstance(v, numbers.Real) and t is not bool and not isinstance(v, bool)
 
 
 def is_missing(v: Any) -> bool:
     """No value to place on an axis: absent, ``None`` or NaN."""
-    return v is MISSING or v is None or (is_number(v) and math.isnan(v))
+    if v is MISSING or v is None:
+        return True
+    if type(v) is float:
+        return v != v
+    return is_number(v) and math.isnan(v)
 
 
 def canon(v: Any) -> tuple[int, Any]:

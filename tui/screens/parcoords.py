@@ -21,9 +21,11 @@ from tracker.tui.widgets.pickers import Picker
 
 def run_values(r: RunRecord, metric: str | None) -> dict[str, Any]:
     """A run's flattened config plus the metric's summary value (keyed by the metric name)."""
-    vals: dict[str, Any] = dict(flatten(r.config))
-    if metric:
-        vals[metric] = r.summary.get(metric)
+    vals: dict[str, Any] = flatten(r.config)
+    if metric:  # as r.summary.get(metric), without building the run's whole summary
+        ov = r.summary_overrides
+        st = r.metrics.get(metric)
+        vals[metric] = ov[metric] if metric in ov else (None if st is None else st.last)
     return vals
 
 

@@ -16,17 +16,16 @@ from textual.widgets import Input, Static
 from tracker.store import RunRecord
 from tracker.tui.diff import lower_is_better
 from tracker.tui.messages import RunsLoaded, SparksLoaded, StoreChanged
-from tracker.tui.screens.base import StatusLine, TrackerScreen
+from tracker.tui.screens.base import StatusLine
+from tracker.tui.screens.runs_data import SPARKS_EAGER_MAX, RunsData
 from tracker.tui.screens.runs_model import (
     QUALIFIERS,
+    RunIndex,
     View,
     best_per_column,
     build_row,
     group_rows,
-    metric_keys,
     plan_columns,
-    primary_metric,
-    sort_runs,
 )
 from tracker.tui.text import sanitize
 from tracker.tui.widgets.key_bar import KeyBar
@@ -41,11 +40,12 @@ if TYPE_CHECKING:
 BACKGROUND_INTERVAL = 2.0
 """Low-bandwidth mode: seconds a row off the cursor keeps its drawn values while live data comes."""
 
-SPARKS_INTERVAL = 5.0
-"""Low-bandwidth mode: seconds between re-reads of the sparklines of live runs."""
+FIRST_WINDOW = 100
+"""Runs read first on opening a project (newest first), drawn before the rest are read."""
 
 
-class RunsScreen(TrackerScreen):
+
+class RunsScreen(RunsData):
     """Runs of the current project. Data arrives as messages from workers (never read here)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -88,8 +88,11 @@ class RunsScreen(TrackerScreen):
         self.gpu_cols = False
         self.expanded: set[str] = set()
         self.sparks: dict[str, list[float]] = {}
+        self._sparks_asked: set[str] = set()  # run ids whose sparkline was read or is being read
+        self._sparks_wanted: list[str] = []  # rows drawn without one, read next (big projects)
         self.shown: list[RunRecord] = []
         self.missing = False
+        self.partial = False  # only the first screenful of runs is in memory yet
         self.error: str | None = None
         self._loaded = False
         # Rows are rebuilt only when their run, the columns or the sparkline change: a filter
@@ -104,7 +107,14 @@ class RunsScreen(TrackerScreen):
         self._cols_version = 0
         self._data_version = 0
         self._sparks_timer: Any = None
-        self._keys_cache: tuple[tuple[int, int, int, int], list[str]] | None = None
+        self._keys_cache: tuple[tuple[int, int, int], tuple[list[str], list[str]]] | None = None
+        self._layout_pending: tuple[int, int, int] | None = None
+        self._layout_version = 0
+        self._index = RunIndex()  # per-run values for filter, sort and best-in-column (issue 19)
+        self._runs_version = 0  # bumped whenever self.runs changes
+        self._ctx: tuple[View, float, bool, float] | None = None  # during a refresh: view, now, ascii, monotonic
+        self._best: tuple[tuple[Any, ...], dict[str, list[str]]] | None = None
+        self._n_running = (-1, 0)  # (runs version, how many are running)
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -124,21 +134,6 @@ class RunsScreen(TrackerScreen):
         # turn "crashed" (at once for a local dead pid, after the heartbeat timeout elsewhere).
         self.set_interval(2.0, self._recheck_running)
 
-    def _recheck_running(self) -> None:
-        ids = [r.id for r in self.runs.values() if r.state == "running"]
-        if ids:
-            self._load_ids(ids)
-
-    @work(thread=True, exclusive=True, group="runs-recheck", exit_on_error=False, description="recheck running")
-    def _load_ids(self, ids: list[str]) -> None:
-        from tracker.tui.data import Snapshot
-
-        recs = self.tapp.reader.runs_by_id(ids)
-        changed = [r for r in recs if r.state != "running"]
-        if changed:
-            self.post_message(RunsLoaded(self.project, Snapshot(self.projects, changed, self.rev, self.point_id,
-                                                                full=False)))
-
     # ------------------------------------------------------------------ loading (workers)
     def load(self, full: bool = True) -> None:
         self._load(self.project, self.rev if not full else None)
@@ -146,6 +141,12 @@ class RunsScreen(TrackerScreen):
     @work(thread=True, exclusive=True, group="runs-load", exit_on_error=False, description="read runs")
     def _load(self, project: str | None, after_rev: int | None) -> None:
         reader = self.tapp.reader
+        if after_rev is None and not self._loaded:
+            # First the screenful of newest runs (what the default sort shows first), then all.
+            snap = reader.snapshot(project, limit=FIRST_WINDOW)
+            self.post_message(RunsLoaded(project, snap))
+            if not snap.partial:
+                return
         snap = reader.snapshot(project) if after_rev is None else reader.changes(project, after_rev)
         self.post_message(RunsLoaded(project, snap))
 
@@ -172,51 +173,26 @@ class RunsScreen(TrackerScreen):
                     old = self.runs.get(r.id)
                     # Columns depend on which runs and metric names exist, and on configs: only
                     # a new run or new metric names re-plan them (a live step does not).
-                    if old is None or old.metrics.keys() != r.metrics.keys() or old.config != r.config:
+                    if (old is None or old.metrics.keys() != r.metrics.keys() or old.config != r.config
+                            or old.summary_overrides.keys() != r.summary_overrides.keys()):
                         layout_changed = True
                     self.runs[r.id] = r
+        self._runs_version += 1
+        if snap.full:
+            self._index.forget(self.runs)
         self.rev = max(self.rev, snap.rev) if not snap.full else snap.rev
         if layout_changed:
             self._data_version += 1
         self.point_id = snap.point_id
-        self._loaded = True
+        self.partial = snap.partial
+        self._loaded = not snap.partial
         self.refresh_table(background=not snap.full)
-        self._request_sparks(list(snap.runs), background=not snap.full)
-        if snap.full:  # the rows go on screen first (a frame is due within ~1/60 s)
+        if snap.full:  # sparklines: the rows in view first, then the others in table order
+            self._request_sparks([r for r in self.shown if r.id not in self.sparks])
+        else:
+            self._request_sparks(list(snap.runs), background=True)
+        if snap.full and not snap.partial:  # the rows go on screen first (a frame is due within ~1/60 s)
             self.set_timer(0.1, self._after_full_load)
-
-    def _after_full_load(self) -> None:
-        """Once the rows are on screen: freeze the long-lived runs out of full GC passes (kept
-        off the keystroke path) and start live updates."""
-        import gc
-
-        gc.unfreeze()  # the app froze start-up as it was: collect its garbage now, off the first paint
-        gc.collect()
-        gc.freeze()
-        self.app.start_watching()
-
-    def _request_sparks(self, runs: list[RunRecord], *, background: bool = False) -> None:
-        if background and self.tapp.low_bandwidth:  # live runs' sparklines: every SPARKS_INTERVAL
-            self._sparks_due.update(r.id for r in runs)
-            if self._sparks_throttle is None:
-                self._sparks_throttle = self.set_timer(SPARKS_INTERVAL, self._due_sparks)
-            return
-        key = self._primary()
-        if key and runs:
-            self._load_sparks(runs, key)
-
-    def _due_sparks(self) -> None:
-        self._sparks_throttle = None
-        runs = [self.runs[i] for i in self._sparks_due if i in self.runs]
-        self._sparks_due.clear()
-        self._request_sparks(runs)
-
-    @work(thread=True, group="sparks", exit_on_error=False, description="sparklines")
-    def _load_sparks(self, runs: list[RunRecord], key: str) -> None:
-        # In chunks so the first rows get their sparklines quickly.
-        for i in range(0, len(runs), 100):
-            chunk = runs[i : i + 100]
-            self.post_message(SparksLoaded(key, self.tapp.reader.sparks(chunk, key), final=i + 100 >= len(runs)))
 
     @on(SparksLoaded)
     def _sparks_loaded(self, msg: SparksLoaded) -> None:
@@ -240,22 +216,12 @@ class RunsScreen(TrackerScreen):
         self.load(full=not self._loaded or self.missing)
 
     # ------------------------------------------------------------------ table building
-    def _metric_keys(self) -> list[str]:
-        """Metric names of the runs in memory (counted once per store revision read)."""
-        sig = (self._data_version, id(self.runs), len(self.runs), self.rev)
-        if self._keys_cache is None or self._keys_cache[0] != sig:
-            self._keys_cache = (sig, metric_keys(self.runs.values()))
-        return self._keys_cache[1]
-
-    def _primary(self) -> str | None:
-        return self.primary or primary_metric(self._metric_keys())
-
     def _view(self) -> View:
         return View(self.sort_key, self.sort_reverse, self.qualifier, self.metric_cols, self.config_cols,
                     self.gpu_cols)
 
     def _columns(self) -> tuple[list[Column], list[str], list[str]]:
-        sig = (self._data_version, self.sort_key, self.qualifier, self.primary, self.gpu_cols,
+        sig = (self._data_version, self._layout_version, self.sort_key, self.qualifier, self.primary, self.gpu_cols,
                tuple(self.metric_cols) if self.metric_cols is not None else None,
                tuple(self.config_cols) if self.config_cols is not None else None)
         if self._cols_cache is not None and self._cols_cache[0] == sig:
@@ -266,19 +232,23 @@ class RunsScreen(TrackerScreen):
         return out
 
     def _columns_uncached(self) -> tuple[list[Column], list[str], list[str]]:
-        return plan_columns(list(self.runs.values()), self._metric_keys(), self._primary(), self._view())
+        keys, varying = self._layout()
+        return plan_columns(list(self.runs.values()), keys, self._primary(), self._view(), varying)
 
-    def _cells(self, r: RunRecord, metrics: list[str], configs: list[str], best: dict[str, str]) -> Row:
+    def _cells(self, r: RunRecord, metrics: list[str], configs: list[str], best: dict[str, list[str]]) -> Row:
         """The run's row, from the cache when nothing it shows has changed."""
+        ctx = self._ctx
+        if ctx is None:  # outside a refresh
+            ctx = (self._view(), self.tapp.clock(), self.tapp.ascii_only, time.monotonic())
         sig = (r.rev, r.state, self._cols_version, len(self.sparks.get(r.id, ())),
-               int(self.tapp.clock()) if r.state == "running" else 0)
+               int(ctx[1]) if r.state == "running" else 0)
         hit = self._row_cache.get(r.id)
         if hit is not None and (hit[0] == sig or self._hold_back(r, hit)):
             row = hit[1]
         else:
             row = self._lazy_row(r, metrics, configs)
-            self._row_cache[r.id] = (sig, row, time.monotonic())
-        marks = [f"m:{m}" for m in metrics if best.get(m) == r.id]
+            self._row_cache[r.id] = (sig, row, ctx[3])
+        marks = best.get(r.id)
         if marks:  # the best-in-column highlight depends on which runs are shown: not cached
             def marked(base: Row = row) -> tuple[dict[str, str], dict[str, str]]:
                 return base.cells, {**base.styles, **dict.fromkeys(marks, "runtable--best")}
@@ -298,10 +268,13 @@ class RunsScreen(TrackerScreen):
 
     def _lazy_row(self, r: RunRecord, metrics: list[str], configs: list[str]) -> Row:
         """The run's row, its cells made when the table first draws it (or someone reads them)."""
-        view, sparks = self._view(), self.sparks.get(r.id, [])
-        now, ascii_only = self.tapp.clock(), self.tapp.ascii_only
+        view, now, ascii_only, _ = self._ctx or (self._view(), self.tapp.clock(), self.tapp.ascii_only, 0.0)
+        sparks = self.sparks.get(r.id, [])
+        want = self._want_spark if not sparks and len(self.runs) > SPARKS_EAGER_MAX else None
 
         def build() -> tuple[dict[str, str], dict[str, str]]:
+            if want is not None:
+                want(r.id)
             full = build_row(r, metrics, configs, view, sparks=sparks, now=now, ascii_only=ascii_only)
             return full.cells, full.styles
 
@@ -311,10 +284,13 @@ class RunsScreen(TrackerScreen):
         """Filter, sort and (re)draw the table from the runs in memory. ``background``: only
         live data changed (low-bandwidth mode may then hold back rows off the cursor)."""
         self._background, self._held_back = background, False
+        # what every row of this refresh shares, made once (not once per run)
+        self._ctx = (self._view(), self.tapp.clock(), self.tapp.ascii_only, time.monotonic())
         try:
             self._refresh_table()
         finally:
             self._background = False
+            self._ctx = None
         if self._held_back and self._catch_up is None:
             self._catch_up = self.set_timer(BACKGROUND_INTERVAL, self._catch_up_rows)
 
@@ -326,10 +302,20 @@ class RunsScreen(TrackerScreen):
     def _refresh_table(self) -> None:
         table = self.query_one(RunTable)
         cols, metrics, configs = self._columns()
-        runs = list(self.runs.values()) if self.flt is None else [r for r in self.runs.values() if self._matches(r)]
-        runs = sort_runs(runs, self._view())
+        index, q = self._index, self.qualifier
+        runs = index.sorted((id(self.runs), self._runs_version), self.runs.values(), self._view())
+        if self.flt is not None:
+            runs = [r for r in runs if self._matches(r)]
         self.shown = runs
-        best = best_per_column(runs, metrics, self.qualifier)
+        # run id -> its best-in-column cells; the same for any order of the same runs (a sort
+        # reorders 10,000 runs without re-reading their values)
+        bsig = (id(self.runs), self._runs_version, self.filter_text if self.flt else None, tuple(metrics), q)
+        if self._best is None or self._best[0] != bsig:
+            best: dict[str, list[str]] = {}
+            for m, rid in best_per_column(runs, metrics, q, index.values(metrics, q)).items():
+                best.setdefault(rid, []).append(f"m:{m}")
+            self._best = (bsig, best)
+        best = self._best[1]
         if self.grouped:
             rows = group_rows(runs, self.expanded, self.tapp.ascii_only,
                               lambda r: self._cells(r, metrics, configs, best))
@@ -358,11 +344,17 @@ class RunsScreen(TrackerScreen):
         if n_proj > 1:
             t.append(f" (+{n_proj - 1} more, p)", style="dim")
         shown, total = len(self.shown), len(self.runs)
-        t.append(f"  {shown}/{total} runs" if shown != total else f"  {total} runs")
+        if self.partial:
+            total = dict(self.projects).get(self.project or "", total)
+            t.append(f"  {len(self.runs)}/{total} runs (reading the rest...)", style="dim")
+        else:
+            t.append(f"  {shown}/{total} runs" if shown != total else f"  {total} runs")
         sel = len(self.query_one(RunTable).selected) if self.is_mounted else 0
         if sel:
             t.append(f"  {sel} selected", style="bold")
-        running = sum(1 for r in self.runs.values() if r.state == "running")
+        if self._n_running[0] != self._runs_version:
+            self._n_running = (self._runs_version, sum(1 for r in self.runs.values() if r.state == "running"))
+        running = self._n_running[1]
         if running:
             t.append(f"  {running} running", style="bold")
         sk = self.sort_key or "created"
@@ -385,7 +377,7 @@ class RunsScreen(TrackerScreen):
     def _matches(self, r: RunRecord) -> bool:
         assert self.flt is not None
         try:
-            return bool(self.flt(r))
+            return bool(self.flt(self._index.flat(r)))
         except Exception:  # a filter must never take the app down; count it as no match
             return False
 
@@ -405,7 +397,7 @@ class RunsScreen(TrackerScreen):
             return False
         err.display = False
         self.filter_text = text
-        self.flt = flt
+        self.flt = flt if text.strip() else None  # blank: every run, no per-run call
         self.refresh_table()
         return True
 
@@ -512,8 +504,11 @@ class RunsScreen(TrackerScreen):
         def chosen(p: str | None) -> None:
             if p and p != self.project:
                 self.project = p
+                self._loaded = False  # its first screenful, then the rest
                 self.runs = {}
+                self._runs_version += 1
                 self.sparks = {}
+                self._sparks_asked = set()
                 self.metric_cols = self.config_cols = self.primary = None
                 self.query_one(RunTable).clear_selection()
                 self.load()
@@ -563,6 +558,7 @@ class RunsScreen(TrackerScreen):
                 if sel and self.primary not in sel:
                     self.primary = sel[0]
                     self.sparks = {}
+                    self._sparks_asked = set()
                     self._request_sparks(list(self.runs.values()))
                 self.refresh_table()
 

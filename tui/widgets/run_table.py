@@ -265,7 +265,7 @@ class RunTable(ScrollView, can_focus=True):
         self._cache.pop(old, None)
         self._cache.pop(i, None)
         # keep the cursor line inside the viewport below the header
-        height = max(1, self.size.height - 1)
+        height = max(1, self.scrollable_content_region.height - 1)  # not under a horizontal scrollbar
         top = int(self.scroll_y)
         if i < top:
             self.scroll_to(y=i, animate=False)
@@ -283,10 +283,10 @@ class RunTable(ScrollView, can_focus=True):
         self._set_cursor(self.cursor + 1)
 
     def action_page_up(self) -> None:
-        self._set_cursor(self.cursor - max(1, self.size.height - 2))
+        self._set_cursor(self.cursor - max(1, self.scrollable_content_region.height - 2))
 
     def action_page_down(self) -> None:
-        self._set_cursor(self.cursor + max(1, self.size.height - 2))
+        self._set_cursor(self.cursor + max(1, self.scrollable_content_region.height - 2))
 
     def action_first(self) -> None:
         self._set_cursor(0)
