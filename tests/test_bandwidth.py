@@ -248,3 +248,18 @@ def test_sgr_compaction_keeps_what_the_terminal_shows() -> None:
     stacked = "\x1b[0m\x1b[1m\x1b[31mA\x1b[0m\x1b[31mB\x1b[0m"
     assert compact_sgr(stacked) == stacked
     assert compact_sgr("no escapes") == "no escapes"
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("utc")
+async def test_the_low_bandwidth_mark_fits_the_status_line_at_80_columns(demo_store: Path) -> None:
+    """At 80 columns the status line still ends with its mode, whole ("low bw"); wider, in full."""
+    from app_helpers import app_for, settle
+
+    for size, mark in (((80, 24), " · low bw]"), ((120, 40), " · low bandwidth]")):
+        app = app_for(demo_store, low_bandwidth=True, poll_interval=1.0)
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot, app)
+            line = str(app.screen.query_one("#status").render()).rstrip()
+            assert line.endswith(mark), line
+            assert len(line) <= size[0]

@@ -341,8 +341,9 @@ class RunsScreen(RunsData):
             return
         t.append(sanitize(self.project or "no project"), style="bold")
         n_proj = len(self.projects)
+        narrow = self.app.size.width < 100  # 80 columns: the short forms, so the mode at the end fits
         if n_proj > 1:
-            t.append(f" (+{n_proj - 1} more, p)", style="dim")
+            t.append(f" (+{n_proj - 1}{'' if narrow else ' more'}, p)", style="dim")
         shown, total = len(self.shown), len(self.runs)
         if self.partial:
             total = dict(self.projects).get(self.project or "", total)
@@ -362,7 +363,8 @@ class RunsScreen(RunsData):
         arrow = ("v" if self.sort_reverse else "^") if self.tapp.ascii_only else ("▼" if self.sort_reverse else "▲")
         t.append(f"  sort: {sanitize(label)} {arrow}", style="dim")
         low = self.tapp.low_bandwidth and self.tapp.live_mode != "off"
-        t.append(f"  [{self.tapp.live_mode}{' · low bandwidth' if low else ''}]", style="dim")
+        mode = (" · low bw" if narrow else " · low bandwidth") if low else ""
+        t.append(f"  [{self.tapp.live_mode}{mode}]", style="dim")
         status.update(t)
 
     # ------------------------------------------------------------------ filter
