@@ -309,7 +309,7 @@ class ApiRunCompatMixin:
         return out
 
     def history(self, samples: Any = None, keys: Iterable[str] | None = None, x_axis: str = "_step",
-                pandas: bool = False, stream: str = "default") -> Any:
+                pandas: bool = True, stream: str = "default") -> Any:
         """One row per step, in step order: ``_step``, ``_timestamp``, the metric values and the
         strings logged at that step (system metrics only with ``stream="system"``).
 
@@ -318,7 +318,10 @@ class ApiRunCompatMixin:
                 A list or tuple here is taken as ``keys`` (tracker's own ``history(keys)``).
             keys: only these metrics (rows without any of them are left out).
             x_axis: the metric rows are keyed by; it is always included.
-            pandas: return a pandas ``DataFrame`` (wandb's default; needs pandas).
+            pandas: return a pandas ``DataFrame`` (the default, as in wandb; one column per key,
+                NaN where a row lacks it). ``pandas=False`` returns the rows as a list of dicts,
+                which needs no pandas. Without pandas installed the default raises an
+                ``ImportError`` that says so.
             stream: ``"default"`` or ``"system"`` (wandb's ``"events"``).
         """
         if samples is not None and not isinstance(samples, int):
@@ -327,8 +330,9 @@ class ApiRunCompatMixin:
             try:
                 import pandas as pd  # type: ignore[import-untyped,import-not-found,unused-ignore]
             except ImportError:
-                raise ImportError("tracker: history(pandas=True) needs pandas (pip install pandas); "
-                                  "history(pandas=False) returns a list of dicts") from None
+                raise ImportError("tracker: run.history() returns a pandas DataFrame (pandas=True is the default, "
+                                  "as in wandb) and pandas is not installed: pip install pandas, or call "
+                                  "run.history(pandas=False) for a list of dicts") from None
         system = stream in ("system", "events")
         if keys is not None:
             keys = list(keys)
@@ -351,7 +355,7 @@ class ApiRunCompatMixin:
         only rows that have all of them (like wandb). ``page_size`` is accepted; the rows are read
         in one query."""
         want = None if keys is None else list(keys)
-        for row in self.history(keys=want):
+        for row in self.history(keys=want, pandas=False):
             step = row["_step"]
             if (min_step is not None and step < min_step) or (max_step is not None and step >= max_step):
                 continue

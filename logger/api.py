@@ -2,7 +2,7 @@
 
     api = tracker.Api()
     for run in api.runs(project="cifar", filters={"state": "finished", "config.lr": {"$lt": 1e-3}}):
-        print(run.name, run.summary["val/acc"], run.history(keys=["val/acc"])[-1])
+        print(run.name, run.summary["val/acc"], run.history(keys=["val/acc"], pandas=False)[-1])
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ def test_module_level_helpers_act_on_the_current_run(store_dir):
 
     r = tracker.Api(store_dir).run(run.id)
     assert r.state == "finished"
-    assert strip_ts(r.history()) == [{"_step": 0, "loss": 2.0}, {"_step": 5, "loss": 1.0}]
+    assert strip_ts(r.history(pandas=False)) == [{"_step": 0, "loss": 2.0}, {"_step": 5, "loss": 1.0}]
     assert r.summary["best"] == 1.0 and r.config == {"lr": 0.1, "bs": 8}
 
 
@@ -105,7 +105,7 @@ def test_context_manager_marks_the_run_failed_on_an_exception(store_dir):
     r = tracker.Api(store_dir).run(run.id)
     assert r.state == "failed" and r.exit_code == 1
     assert "ZeroDivisionError" in r.meta.get("error", "")
-    assert strip_ts(r.history()) == [{"_step": 0, "loss": 1.0}]  # logged points kept
+    assert strip_ts(r.history(pandas=False)) == [{"_step": 0, "loss": 1.0}]  # logged points kept
 
 
 def test_finish_with_nonzero_exit_code_is_failed_for_readers(store_dir):
@@ -200,15 +200,15 @@ def test_history_one_row_per_step_and_key_selection(store_dir):
     run.log({"acc": 0.3, "lr": 1e-3})
     run.finish()
     r = tracker.Api(store_dir).run(run.id)
-    hist = r.history()
+    hist = r.history(pandas=False)
     assert all(isinstance(h["_timestamp"], float) and h["_timestamp"] > 0 for h in hist)
     assert strip_ts(hist) == [
         {"_step": 0, "loss": 1.0, "acc": 0.1},
         {"_step": 1, "loss": 0.5},
         {"_step": 2, "acc": 0.3, "lr": 1e-3},
     ]
-    assert strip_ts(r.history(keys=["acc"])) == [{"_step": 0, "acc": 0.1}, {"_step": 2, "acc": 0.3}]
-    assert r.history(keys=[]) == [] and r.history(keys=["missing"]) == []
+    assert strip_ts(r.history(keys=["acc"], pandas=False)) == [{"_step": 0, "acc": 0.1}, {"_step": 2, "acc": 0.3}]
+    assert r.history(keys=[], pandas=False) == [] and r.history(keys=["missing"], pandas=False) == []
     assert sorted(r.keys()) == ["acc", "loss", "lr"]
 
 
@@ -235,11 +235,11 @@ def test_a_reader_sees_a_live_run_while_it_trains(store_dir):
         run.log({"live": float(i)})
     api = tracker.Api(store_dir)
     deadline = time.time() + 5
-    while time.time() < deadline and len(api.run(run.id).history()) < 5:
+    while time.time() < deadline and len(api.run(run.id).history(pandas=False)) < 5:
         time.sleep(0.02)  # the writer commits every 250 ms
     r = api.run(run.id)
     assert r.state == "running"
-    assert [h["live"] for h in r.history()] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert [h["live"] for h in r.history(pandas=False)] == [0.0, 1.0, 2.0, 3.0, 4.0]
     run.finish()
     assert api.run(run.id).state == "finished"
 
@@ -277,7 +277,7 @@ def test_resume_by_id_appends_after_the_highest_step(store_dir):
     again.finish()
 
     r = tracker.Api(store_dir).run(first.id)
-    assert [h["_step"] for h in r.history()] == [0, 1, 2, 7, 20, 21, 22]
+    assert [h["_step"] for h in r.history(pandas=False)] == [0, 1, 2, 7, 20, 21, 22]
     assert r.state == "finished" and r.exit_code == 0
     assert r.config == {"lr": 0.1, "bs": 32}
     assert r.metric_stats()["loss"] == {"last": 0.25, "last_step": 22, "min": 0.0, "max": 9.0, "count": 7}
@@ -293,7 +293,7 @@ def test_resume_allow_with_id_creates_then_resumes(store_dir):
     b.log({"x": 2.0})
     b.finish()
     r = tracker.Api(store_dir).run("myrun-01")
-    assert strip_ts(r.history()) == [{"_step": 0, "x": 1.0}, {"_step": 1, "x": 2.0}]
+    assert strip_ts(r.history(pandas=False)) == [{"_step": 0, "x": 1.0}, {"_step": 1, "x": 2.0}]
     assert len(tracker.Api(store_dir).runs()) == 1
 
 
@@ -466,7 +466,7 @@ def test_exit_status_is_captured_without_finish(tmp_path, store_dir, ending, cod
     r = tracker.Api(store_dir).run(info["id"])
     assert (r.state, r.exit_code) == (state, code)
     assert r.finished_at is not None
-    assert strip_ts(r.history()) == [{"_step": 0, "loss": 1.0}]
+    assert strip_ts(r.history(pandas=False)) == [{"_step": 0, "loss": 1.0}]
 
 
 def test_secret_looking_arguments_are_masked_in_the_recorded_command(tmp_path, store_dir):
@@ -557,4 +557,4 @@ def test_rank_zero_only_makes_other_ranks_no_ops(store_dir, monkeypatch):
     run.finish()
     r = tracker.Api(store_dir).run(run.id)
     assert (r.rank, r.world_size) == (0, 8)
-    assert [h["loss"] for h in r.history()] == [1.0]
+    assert [h["loss"] for h in r.history(pandas=False)] == [1.0]

@@ -153,7 +153,7 @@ def test_the_api_reads_invalid_utf8(not_utf8):
     run = tracker.Api(d).run(ids[0])
     assert run.name == "bad\ufffd\ufffd \ufffd(" and run.tags == ["b\ufffd"]
     assert run.config == {"l\ufffdr": "\ufffdx"}
-    assert "bad\ufffd\ufffd \ufffd(" in run.history()[0]
+    assert "bad\ufffd\ufffd \ufffd(" in run.history(pandas=False)[0]
 
 
 def test_the_app_lists_a_store_with_invalid_utf8(not_utf8):

@@ -455,7 +455,7 @@ SQL_TRACE = """
     r2.finish(exit_code=2)
     api = tracker.Api(store)
     runs = api.runs()
-    hist = api.run(rid).history()
+    hist = api.run(rid).history(pandas=False)
     # Canary: a write in autocommit mode must be caught by the tracer itself.
     n = len(violations)
     c = sqlite3.connect(store + "/canary.db", isolation_level=None)

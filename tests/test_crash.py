@@ -361,7 +361,7 @@ def test_k4_dead_process_reads_crashed(tmp_path):
         assert run.state == "crashed"
         stored = ro_conn(store).execute("SELECT state FROM runs WHERE id = ?", (rid,)).fetchone()[0]
         assert stored == "running"
-        assert len(run.history()) == 10
+        assert len(run.history(pandas=False)) == 10
 
 
 READ_STATE = """
@@ -514,7 +514,7 @@ def test_k8_fork_after_init(tmp_path):
     assert runs[out["id"]].state == "finished" and runs[out["id"]].exit_code == 0
     for k in kids:
         assert runs[k["own"]].state == "finished"
-        assert [h["own"] for h in runs[k["own"]].history()] == [float(i) for i in range(7)]
+        assert [h["own"] for h in runs[k["own"]].history(pandas=False)] == [float(i) for i in range(7)]
     assert len(runs) == 4
 
 
@@ -677,9 +677,9 @@ def test_k9_log_after_finish_finish_twice_init_twice(tmp_path):
     api = tracker.Api(store)
     a = api.run(ids["a"])
     assert (a.state, a.exit_code) == ("finished", 0)
-    assert [h["x"] for h in a.history()] == [1.0]
+    assert [h["x"] for h in a.history(pandas=False)] == [1.0]
     b = api.run(ids["b"])
-    assert (b.state, b.exit_code) == ("finished", 0) and [h["y"] for h in b.history()] == [1.0]
+    assert (b.state, b.exit_code) == ("finished", 0) and [h["y"] for h in b.history(pandas=False)] == [1.0]
     assert api.run(ids["c"]).state == "finished"
     assert api.store.count_points() == 3
 
@@ -740,7 +740,7 @@ def test_exit_paths_set_the_final_state(tmp_path, how, rc, state, code, error):
     assert (run.state, run.exit_code) == (state, code)
     if error:
         assert error in run.meta.get("error", "")
-    assert len(run.history()) == 50
+    assert len(run.history(pandas=False)) == 50
 
 
 # ------------------------------------------------------------------------------------ S1, S2

@@ -48,7 +48,7 @@ def test_import_reads_back_what_wandb_wrote(tmp_path):
         assert (r.tags, r.notes, r.group, r.job_type) == (w["tags"], w["notes"], w["group"], w["job_type"])
         assert r.exit_code == w["exit_code"] and r.state == ("finished" if w["exit_code"] == 0 else "failed")
         assert r.meta["origin"]["source_id"] in r.meta["origin"]["path"]
-        hist = r.history([k for k in r.keys() if not k.startswith("system/")])
+        hist = r.history([k for k in r.keys() if not k.startswith("system/")], pandas=False)
         assert [h["_step"] for h in hist] == list(range(len(w["logs"])))
         for row, logged in zip(hist, w["logs"]):
             flat = {}
@@ -69,7 +69,7 @@ def test_import_reads_back_what_wandb_wrote(tmp_path):
         assert r.created_at < r.finished_at
     a = got["resnet-a"]
     assert [(x["title"], x["text"]) for x in a.alerts() if x["auto"] is None] == [tuple(expected("wandb")[0]["alert"])]
-    assert math.isnan(a.history(["train/loss"])[2]["train/loss"]) and a.summary["grad/norm"] == -math.inf
+    assert math.isnan(a.history(["train/loss"], pandas=False)[2]["train/loss"]) and a.summary["grad/norm"] == -math.inf
 
 
 def test_reimport_adds_nothing(tmp_path):
@@ -115,7 +115,7 @@ def test_corrupt_chunk_in_the_middle_skips_that_record_only(tmp_path):
     assert out.returncode == 1
     assert "skipped 1 unreadable record: wandb: chunk with a bad CRC" in out.stdout
     r = runs(store)["resnet-a"]
-    assert [h["_step"] for h in r.history(["train/loss"])] == [0, 2, 3, 4]
+    assert [h["_step"] for h in r.history(["train/loss"], pandas=False)] == [0, 2, 3, 4]
     assert r.state == "failed" and r.exit_code == 3  # records after the damage are all read
 
 
@@ -134,7 +134,7 @@ def test_records_spanning_blocks_are_joined(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     r = runs(store)["resnet-b"]
     assert r.summary["notes_blob"] == big and r.state == "finished"
-    assert [h["loss"] for h in r.history(["loss"])] == [2, 1.5]
+    assert [h["loss"] for h in r.history(["loss"], pandas=False)] == [2, 1.5]
 
 
 def test_two_copies_of_one_run_stay_apart(tmp_path):

@@ -42,7 +42,7 @@ def test_a_lone_surrogate_is_stored_as_U_FFFD_with_a_warning(tmp_path, field):
            "tags": r.tags and r.tags[-1], "config value": r.config.get("path"),
            "config key": next(iter(r.config), None), "nested config": r.config.get("data", {}).get("files", [None])[0]}
     assert got[field] == fixed
-    assert r.state == "finished" and r.history()[0]["x"] == 1.0
+    assert r.state == "finished" and r.history(pandas=False)[0]["x"] == 1.0
 
 
 def test_a_config_object_whose_repr_raises_is_stored_as_a_placeholder(tmp_path):
@@ -96,7 +96,7 @@ def test_bools_read_back_as_bools_everywhere(tmp_path):
     run.summary["converged"] = True
     run.finish()
     r = tracker.Api(tmp_path).run(run.id)
-    hist = r.history()
+    hist = r.history(pandas=False)
     assert [h["is_best"] for h in hist] == [True, False, True, False]
     assert {type(h["is_best"]) for h in hist} == {bool} and {type(h["count"]) for h in hist} == {int}
     assert math.isnan(hist[2]["loss"])

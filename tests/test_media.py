@@ -185,7 +185,7 @@ def test_bad_input_warns_naming_the_key_and_logs_the_rest(tmp_path: Path, store_
     assert "HxW" in by_key["shape"][0] and "does not exist" not in by_key["missing"][0]
     assert "No such file" in by_key["missing"][0] and "512" in by_key["bins"][0]
     api_run = tracker.Api(store_dir).run(run.id)
-    assert [m.key for m in api_run.media()] == ["ok"] and api_run.history()[0]["loss"] == 0.5
+    assert [m.key for m in api_run.media()] == ["ok"] and api_run.history(pandas=False)[0]["loss"] == 0.5
     ok = api_run.media()[0].data
     assert ok["nan"] == 3 and sum(ok["counts"]) == 0
 
@@ -196,7 +196,7 @@ def test_a_100_mb_table_is_a_warning_not_a_crash(store_dir: Path) -> None:
     warns = _log(run, {"big": t, "loss": 1.0})
     run.finish()
     assert any("'big' was not logged" in w and "MB" in w for w in warns), warns
-    assert tracker.Api(store_dir).run(run.id).history()[0]["loss"] == 1.0
+    assert tracker.Api(store_dir).run(run.id).history(pandas=False)[0]["loss"] == 1.0
 
 
 def test_history_shows_media_as_type_dicts(store_dir: Path) -> None:
@@ -204,12 +204,12 @@ def test_history_shows_media_as_type_dicts(store_dir: Path) -> None:
     run.log({"loss": 1.0}, step=0)
     run.log({"img": tracker.Image(np.zeros((2, 2), np.uint8), caption="c"), "h": tracker.Histogram([1, 2])}, step=1)
     run.finish()
-    rows = tracker.Api(store_dir).run(run.id).history()
+    rows = tracker.Api(store_dir).run(run.id).history(pandas=False)
     assert [r["_step"] for r in rows] == [0, 1] and rows[0]["loss"] == 1.0
     assert rows[1]["img"]["_type"] == "image-file" and rows[1]["img"]["caption"] == "c"
     assert set(rows[1]["h"]) == {"_type", "values", "bins"} and rows[1]["h"]["_type"] == "histogram"
     assert sum(rows[1]["h"]["values"]) == 2
-    assert tracker.Api(store_dir).run(run.id).history(keys=["loss"]) == [rows[0]]
+    assert tracker.Api(store_dir).run(run.id).history(keys=["loss"], pandas=False) == [rows[0]]
 
 
 def test_gc_keeps_objects_media_rows_reference(store_dir: Path) -> None:
@@ -248,7 +248,7 @@ def test_a_media_write_error_is_a_warning_and_scalars_are_kept(store_dir: Path) 
     msgs = [str(x.message) for x in w]
     assert any("'img' was not logged" in m for m in msgs), msgs
     api_run = tracker.Api(store_dir).run(run.id)
-    assert [r["loss"] for r in api_run.history()] == [0.1, 0.2] and api_run.media() == []
+    assert [r["loss"] for r in api_run.history(pandas=False)] == [0.1, 0.2] and api_run.media() == []
 
 
 def test_pil_images_and_torch_like_chw(store_dir: Path) -> None:

@@ -94,7 +94,7 @@ def test_installed_wheel_logs_and_reads_without_the_source_tree(wheel, tmp_path)
         run.log({"loss": 0.5})
         run.finish()
         (r,) = tracker.Api(sys.argv[1]).runs()
-        print(r.id == run.id, r.history()[0]["loss"])
+        print(r.id == run.id, r.history(pandas=False)[0]["loss"])
         """
     )
     # -S: no site-packages, so neither the editable install nor the repo can satisfy the import

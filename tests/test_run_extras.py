@@ -36,7 +36,7 @@ def test_system_metrics_are_sampled_into_the_run(tmp_path, monkeypatch):
     assert {"system/cpu_percent", "system/ram_used_gib", "system/proc_rss_gib"} <= keys
     assert not any(k.startswith("system/gpu") for k in keys)  # no GPU here, and no error
     assert 0 < r.metric_stats()["system/proc_rss_gib"]["max"] < 64
-    assert [h["loss"] for h in r.history(["loss"])] == [1.0, 0.5, 1 / 3, 0.25, 0.2]  # training untouched
+    assert [h["loss"] for h in r.history(["loss"], pandas=False)] == [1.0, 0.5, 1 / 3, 0.25, 0.2]  # training untouched
 
 
 def test_system_sampler_off_switch(tmp_path, monkeypatch):

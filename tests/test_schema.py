@@ -125,7 +125,7 @@ def test_v1_store_is_backed_up_and_migrated_with_data_intact(store_dir, how):
         "old-one", "legacy", "finished", OLD_CONFIG, ["v1"])
     assert (old.created_at, old.finished_at) == (1000.0, 1010.0)
 
-    hist = old.history()
+    hist = old.history(pandas=False)
     assert [h["_step"] for h in hist] == [0, 1, 2, 3]
     assert [h["loss"] for h in hist[:2]] == [3.0, 1.0] and math.isnan(hist[2]["loss"]) and hist[3]["loss"] == 2.0
     assert math.copysign(1.0, hist[1]["gap"]) == -1.0 and hist[1]["diverged"] == math.inf
@@ -156,7 +156,7 @@ def test_migrated_store_keeps_working_and_is_not_migrated_twice(store_dir):
 
     assert digest(backup) == backup_hash
     old = tracker.Api(store_dir).run("oldrun01")
-    assert [h["_step"] for h in old.history()] == [0, 1, 2, 3, 4]
+    assert [h["_step"] for h in old.history(pandas=False)] == [0, 1, 2, 3, 4]
     assert old.metric_stats()["loss"] == {"last": 0.5, "last_step": 4, "min": 0.5, "max": 3.0, "count": 5}
     assert old.config == OLD_CONFIG
 
@@ -229,7 +229,7 @@ def test_network_filesystem_opt_in_uses_a_rollback_journal(store_dir, on_nfs, mo
     assert not (store_dir / "tracker.db-wal").exists()
     assert pragma(db, "user_version") == SCHEMA_VERSION
     r = tracker.Api(store_dir).run(run.id)
-    assert [h["loss"] for h in r.history()] == [0.0, 1.0, 2.0] and r.state == "finished"
+    assert [h["loss"] for h in r.history(pandas=False)] == [0.0, 1.0, 2.0] and r.state == "finished"
 
 
 def test_local_filesystem_types_are_accepted(store_dir, monkeypatch):

@@ -65,4 +65,4 @@ def test_the_logger_rides_out_a_busy_store_and_loses_nothing(tmp_path, capfd):
     other.close()
     run.finish()
     assert "writable again" in capfd.readouterr().err
-    assert [h["loss"] for h in tracker.Api(tmp_path).run(run.id).history()] == [float(i) for i in range(50)]
+    assert [h["loss"] for h in tracker.Api(tmp_path).run(run.id).history(pandas=False)] == [float(i) for i in range(50)]

@@ -31,7 +31,7 @@ def sampled_run(tmp_path, monkeypatch):
 
 
 def test_user_keys_under_system_stay_in_history(sampled_run):
-    hist = sampled_run.history()
+    hist = sampled_run.history(pandas=False)
     assert [h["system/gpu_memory_mb"] for h in hist if "system/gpu_memory_mb" in h] == [1000.0 + i for i in range(5)]
     assert [h["train/loss"] for h in hist if "train/loss" in h] == [1.0, 0.5, 1 / 3, 0.25, 0.2]
     assert not any("system/cpu_percent" in h for h in hist)

@@ -35,7 +35,7 @@ def start(store_dir: Path, **kw):
 
 
 def history(store_dir: Path, run_id: str, keys=None) -> list[dict]:
-    return tracker.Api(store_dir).run(run_id).history(keys=keys)
+    return tracker.Api(store_dir).run(run_id).history(keys=keys, pandas=False)
 
 
 def tracker_warnings(record) -> list[str]:
@@ -255,7 +255,7 @@ def test_repeated_and_backward_steps_are_all_stored_with_exactly_one_warning(sto
     assert sorted(r[4] for r in stored_points(store_dir, run.id)) == sorted(steps)
     api_run = tracker.Api(store_dir).run(run.id)
     assert len(api_run.points()) == len(steps)
-    hist = api_run.history()
+    hist = api_run.history(pandas=False)
     assert [h["_step"] for h in hist] == sorted(set(steps))
     by_step = {h["_step"]: h["bs_val"] for h in hist}
     # for a step logged twice, the value logged last wins
@@ -599,11 +599,11 @@ def test_unusual_metric_names_are_stored_verbatim_and_selectable(store_dir):
     run.log({k: float(i) for i, k in enumerate(B5_KEYS)})
     run.finish()
     r = tracker.Api(store_dir).run(run.id)
-    (h,) = r.history()
+    (h,) = r.history(pandas=False)
     assert {k: v for k, v in h.items() if not k.startswith("_")} == {k: float(i) for i, k in enumerate(B5_KEYS)}
     assert sorted(r.keys()) == sorted(B5_KEYS)  # NFC and NFD spellings are two metrics
     for i, k in enumerate(B5_KEYS):
-        (row,) = r.history(keys=[k])
+        (row,) = r.history(keys=[k], pandas=False)
         assert row[k] == float(i), k
     # (tracker.db-reserve: free space kept so a finish() on a full disk can still mark its run)
     assert sorted(p.name for p in store_dir.iterdir()) == ["tracker.db", "tracker.db-reserve", "tracker.db-shm",
@@ -615,7 +615,7 @@ def test_a_metric_named_like_a_history_field_does_not_corrupt_history(store_dir)
     run.log({"_step": 100.0, "loss": 1.0})
     run.log({"loss": 2.0})
     run.finish()
-    hist = tracker.Api(store_dir).run(run.id).history()
+    hist = tracker.Api(store_dir).run(run.id).history(pandas=False)
     assert [h["_step"] for h in hist] == [0, 1]
 
 

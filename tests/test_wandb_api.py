@@ -3,7 +3,6 @@ filters, history()/scan_history(), projects, run.update()."""
 
 from __future__ import annotations
 
-import importlib.util
 import time
 
 import pytest
@@ -103,11 +102,11 @@ def test_history_samples_keys_and_texts(tmp_path):
         run.log({"loss": float(i), "epoch": i // 5, **({"note": f"n{i}"} if i % 3 == 0 else {})})
     run.finish()
     r = tracker.Api(tmp_path).run(run.id)
-    rows = r.history()
+    rows = r.history(pandas=False)
     assert len(rows) == 10 and rows[3]["note"] == "n3" and "note" not in rows[1]
-    assert [x["_step"] for x in r.history(samples=4)] == [0, 3, 6, 9]
-    assert set(r.history(keys=["loss"], x_axis="epoch")[0]) == {"_step", "_timestamp", "loss", "epoch"}
-    assert r.history(["loss"])[-1]["loss"] == 9.0  # tracker's own positional keys
+    assert [x["_step"] for x in r.history(samples=4, pandas=False)] == [0, 3, 6, 9]
+    assert set(r.history(keys=["loss"], x_axis="epoch", pandas=False)[0]) == {"_step", "_timestamp", "loss", "epoch"}
+    assert r.history(["loss"], pandas=False)[-1]["loss"] == 9.0  # tracker's own positional keys
     assert r.texts()[:2] == [(0, "note", "n0"), (3, "note", "n3")]
 
 
@@ -119,24 +118,6 @@ def test_scan_history_ranges_and_keys(tmp_path):
     r = tracker.Api(tmp_path).run(run.id)
     assert [x["_step"] for x in r.scan_history(min_step=1, max_step=4)] == [1, 2, 3]
     assert [x["_step"] for x in r.scan_history(keys=["loss", "val"], page_size=2)] == [1, 3, 5]
-
-
-@pytest.mark.skipif(importlib.util.find_spec("pandas") is None, reason="pandas is not installed")
-def test_history_as_a_dataframe(tmp_path):
-    run = tracker.init(project="p", dir=tmp_path, capture_git=False)
-    for i in range(3):
-        run.log({"loss": float(i)})
-    run.finish()
-    df = tracker.Api(tmp_path).run(run.id).history(pandas=True)
-    assert list(df["loss"]) == [0.0, 1.0, 2.0] and list(df["_step"]) == [0, 1, 2]
-
-
-def test_history_pandas_without_pandas_names_the_way_out(tmp_path, monkeypatch):
-    run = tracker.init(project="p", dir=tmp_path, capture_git=False)
-    run.finish()
-    monkeypatch.setitem(__import__("sys").modules, "pandas", None)  # as if not installed
-    with pytest.raises(ImportError, match="pandas=False"):
-        tracker.Api(tmp_path).run(run.id).history(pandas=True)
 
 
 def test_update_persists_edits(store):

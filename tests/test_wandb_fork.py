@@ -27,13 +27,13 @@ def test_fork_shares_history_up_to_step_and_continues(tmp_path, kind):
     child.finish()
     api = tracker.Api(tmp_path)
     p, c = api.run("parentrun1"), api.run("childrun01")
-    rows = c.history()
+    rows = c.history(pandas=False)
     assert [(h["_step"], h["loss"]) for h in rows] == [(0, 10.0), (1, 9.0), (2, 8.0), (3, 7.0), (4, 6.0),
                                                        (5, 0.5), (6, 0.25)]
-    assert [h["_timestamp"] for h in rows[:5]] == [h["_timestamp"] for h in p.history()[:5]]  # wall times kept
+    assert [h["_timestamp"] for h in rows[:5]] == [h["_timestamp"] for h in p.history(pandas=False)[:5]]  # wall times kept
     assert [h.get("acc") for h in rows] == [0.0, None, 0.2, None, 0.4, None, 1.0]
     assert c.summary["loss"] == 0.25 and c.meta[kind] == {"run": "parentrun1", "step": 4, "points": 8}
-    assert len(p.history()) == 10  # the parent is untouched
+    assert len(p.history(pandas=False)) == 10  # the parent is untouched
 
 
 def test_fork_by_id_prefix_and_past_the_parents_last_step(tmp_path):
@@ -41,7 +41,7 @@ def test_fork_by_id_prefix_and_past_the_parents_last_step(tmp_path):
     child = tracker.init(project="p", dir=tmp_path, capture_git=False, fork_from="parentr?_step=100")
     child.log({"loss": -1.0})
     child.finish()
-    rows = tracker.Api(tmp_path).run(child.id).history()
+    rows = tracker.Api(tmp_path).run(child.id).history(pandas=False)
     assert len(rows) == 11 and rows[-1]["_step"] == 101
 
 

@@ -77,7 +77,7 @@ def test_offline_mode_logs_normally(tmp_path):
     run.log({"x": 1.0})
     assert run.offline and not run.disabled
     run.finish()
-    assert tracker.Api(tmp_path).run(run.id).history() == [
+    assert tracker.Api(tmp_path).run(run.id).history(pandas=False) == [
         {"_step": 0, "_timestamp": pytest.approx(run.start_time, abs=60), "x": 1.0}]
 
 
@@ -160,7 +160,7 @@ def test_resume_true_continues_this_scripts_last_unfinished_run(tmp_path):
     assert second.returncode == 0, second.stderr
     assert second.stdout.split()[0] == first.stdout.split()[0]  # the failed run continued
     r = tracker.Api(tmp_path / "store").run(first.stdout.split()[0])
-    assert [h["x"] for h in r.history()] == [0.0, 1.0] and r.state == "finished"
+    assert [h["x"] for h in r.history(pandas=False)] == [0.0, 1.0] and r.state == "finished"
     third = _child(tmp_path, body.replace("{fail}", "False"))
     assert third.stdout.split()[0] != first.stdout.split()[0]  # a finished run is not resumed
 
@@ -175,7 +175,7 @@ def test_resume_true_takes_the_id_from_the_environment(tmp_path):
     for _ in range(2):
         out = _child(tmp_path, body, WANDB_RUN_ID="job-42")
         assert out.returncode == 0 and out.stdout.strip() == "job-42", out.stderr
-    assert len(tracker.Api(tmp_path / "store").run("job-42").history()) == 2
+    assert len(tracker.Api(tmp_path / "store").run("job-42").history(pandas=False)) == 2
     out = _child(tmp_path, body.replace("resume=True", 'resume="never"'), WANDB_RUN_ID="job-42")
     assert out.returncode != 0 and "already exists" in out.stderr
 

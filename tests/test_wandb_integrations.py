@@ -54,7 +54,7 @@ def test_transformers_trainer_callback(tmp_path):
     assert r.config["hidden_size"] == 16 and r.config["max_steps"] == 4
     keys = set(r.keys())
     assert {"train/loss", "eval/loss", "train/global_step"} <= keys
-    steps = [h["_step"] for h in r.history(keys=["train/loss"]) if "train/loss" in h]
+    steps = [h["_step"] for h in r.history(keys=["train/loss"], pandas=False) if "train/loss" in h]
     assert steps == [1, 2, 3, 4]
 
 
@@ -85,7 +85,7 @@ def test_lightning_logger(tmp_path):
     """)
     (r,) = tracker.Api(tmp_path / "store").runs("pl")
     assert (r.name, r.state, r.config["lr"]) == ("tiny", "finished", 0.1)
-    rows = [h for h in r.history() if "train_loss" in h]
+    rows = [h for h in r.history(pandas=False) if "train_loss" in h]
     assert len(rows) == 8 and [h["_step"] for h in rows] == [h["trainer/global_step"] for h in rows]
 
 
@@ -155,7 +155,7 @@ def test_keras_metrics_logger(tmp_path):
         run.finish()
     """, KERAS_BACKEND="torch")
     (r,) = tracker.Api(tmp_path / "store").runs("keras")
-    rows = r.history()
+    rows = r.history(pandas=False)
     epochs = [h for h in rows if "epoch/loss" in h]
     assert [h["epoch/epoch"] for h in epochs] == [0, 1, 2]
     assert epochs[0]["epoch/learning_rate"] == pytest.approx(0.05)
@@ -193,4 +193,4 @@ def test_lightning_logger_with_the_pytorch_lightning_package(tmp_path):
         trainer.fit(Tiny(), torch.utils.data.DataLoader(ds, batch_size=2))
     """)
     (r,) = tracker.Api(tmp_path / "store").runs("plx")
-    assert r.state == "finished" and len([h for h in r.history() if "loss" in h]) == 4
+    assert r.state == "finished" and len([h for h in r.history(pandas=False) if "loss" in h]) == 4

@@ -23,7 +23,7 @@ def test_nested_dicts_are_flattened_with_dots(tmp_path):
     run = _run(tmp_path)
     run.log({"train": {"loss": 0.5, "opt": {"lr": 0.1}}, "epoch": 1})
     run.finish()
-    assert tracker.Api(tmp_path).run(run.id).history()[0] | {"_timestamp": 0} == {
+    assert tracker.Api(tmp_path).run(run.id).history(pandas=False)[0] | {"_timestamp": 0} == {
         "_step": 0, "_timestamp": 0, "train.loss": 0.5, "train.opt.lr": 0.1, "epoch": 1}
 
 
@@ -36,7 +36,7 @@ def test_strings_are_kept_as_text_at_their_step(tmp_path):
     store = tracker.Api(tmp_path).store
     text = [d for _, _, _, kind, d in store.events(None) if kind == "text"]
     assert text == [{"step": 0, "values": {"phase": "warmup"}}, {"step": 1, "values": {"sample": "the cat sat"}}]
-    rows = tracker.Api(tmp_path).run(run.id).history()
+    rows = tracker.Api(tmp_path).run(run.id).history(pandas=False)
     assert [(h["_step"], h.get("loss"), h.get("phase"), h.get("sample")) for h in rows] == [
         (0, 1.0, "warmup", None), (1, None, None, "the cat sat"), (2, 0.5, None, None)]
     assert all("_timestamp" in h for h in rows)
@@ -199,6 +199,6 @@ def test_hostile_nested_and_text_values_never_raise(tmp_path):
     run.log({"big": "y" * 100_000})
     run.finish()
     r = tracker.Api(tmp_path).run(run.id)
-    assert r.history()[0]["x"] == 1.0
+    assert r.history(pandas=False)[0]["x"] == 1.0
     (big,) = [t for _, k, t in r.texts() if k == "big"]
     assert big.startswith("y" * 65_536) and big.endswith("[34464 more characters not stored]")

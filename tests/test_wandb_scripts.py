@@ -36,7 +36,7 @@ def test_basic_loop(tmp_path):
     run_script(tmp_path, "basic_loop.py")
     r = only_run(tmp_path, "quickstart")
     assert r.config == {"learning_rate": 0.02, "architecture": "CNN", "epochs": 5}
-    assert [h["_step"] for h in r.history()] == [0, 1, 2, 3, 4] and r.state == "finished"
+    assert [h["_step"] for h in r.history(pandas=False)] == [0, 1, 2, 3, 4] and r.state == "finished"
     assert 0.75 < r.summary["acc"] < 1
 
 
@@ -51,7 +51,7 @@ def test_context_manager(tmp_path):
 def test_nested_text_commit(tmp_path):
     run_script(tmp_path, "nested_text_commit.py")
     r = only_run(tmp_path, "nested")
-    rows = r.history()
+    rows = r.history(pandas=False)
     assert [(h["_step"], h["train.loss"], h["status"]) for h in rows[:3]] == [
         (0, 1.0, "epoch 0 done"), (1, 0.5, "epoch 1 done"), (2, pytest.approx(1 / 3), "epoch 2 done")]
     assert rows[-1]["_step"] == 10 and rows[-1]["eval.bleu"] == 31.5
@@ -95,7 +95,7 @@ def test_resume_allow(tmp_path):
     for _ in range(2):
         run_script(tmp_path, "resume_allow.py")
     r = tracker.Api(tmp_path / "store").run("resume/job-7")
-    assert [h["loss"] for h in r.history()] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert [h["loss"] for h in r.history(pandas=False)] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
 
 
 def test_api_read(tmp_path):

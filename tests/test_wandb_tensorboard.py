@@ -24,7 +24,7 @@ def test_sync_tensorboard_copies_scalars_at_their_steps(tmp_path):
     w.add_scalars("lr", {"group0": 0.1, "group1": 0.01}, global_step=20)
     w.close()
     run.finish()
-    rows = tracker.Api(tmp_path / "store").run(run.id).history()
+    rows = tracker.Api(tmp_path / "store").run(run.id).history(pandas=False)
     assert [(h["_step"], h.get("train/loss")) for h in rows] == [(0, 1.0), (10, 0.5), (20, pytest.approx(1 / 3))]
     assert (rows[-1]["lr/group0"], rows[-1]["lr/group1"]) == (0.1, 0.01)
     assert list((tmp_path / "tb").iterdir())  # TensorBoard's own files are still written

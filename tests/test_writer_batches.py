@@ -60,7 +60,7 @@ def _assert_batch_kept(run, store) -> None:
     assert any(line.startswith("console line of the batch") for line in run.console())
     titles = [a["title"] for a in run.alerts()]
     assert len(titles) == 1 and titles[0].startswith("checkpoint") and titles[0].endswith("saved"), titles
-    hist = run.history(["loss", "acc"])
+    hist = run.history(["loss", "acc"], pandas=False)
     assert [h["_step"] for h in hist] == list(range(6))
     assert hist[5]["loss"] == 0.1 and hist[5]["acc"] == 0.9
     conn = ro_conn(store)

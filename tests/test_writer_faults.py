@@ -143,7 +143,7 @@ def test_deleted_store_file_is_detected_recreated_and_said(tmp_path):
     run = tracker.Api(store).run(rep["id"])
     assert run.state == "finished" and run.name == rep["name"]
     assert run.config.get("lr") == 0.1
-    steps = [h["_step"] for h in run.history(["k"])]
+    steps = [h["_step"] for h in run.history(["k"], pandas=False)]
     # Every step: those committed before (and into the deleted file after) the deletion were
     # copied from the old file, still open; those after went to the new one.
     assert steps == list(range(rep["calls"]))
@@ -260,7 +260,7 @@ def test_store_replaced_by_a_copy_of_itself_is_written_to_as_it_is(tmp_path):
 
     run = tracker.Api(store).run(rep["id"])
     assert run.state == "finished" and run.config.get("lr") == 0.1
-    steps = [h["_step"] for h in run.history(["k"])]
+    steps = [h["_step"] for h in run.history(["k"], pandas=False)]
     assert steps[0] == 0 and steps[-1] == rep["calls"] - 1
 
 

@@ -59,14 +59,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 def write_jsonl(out: TextIO, runs: list[Any], keys: list[str] | None) -> None:
     """One strict-JSON object per point row: ``run_id``, ``_step``, ``_timestamp`` and the values."""
     for r in runs:
-        for row in r.history(keys):
+        for row in r.history(keys, pandas=False):
             out.write(json.dumps({"run_id": r.id, **json_safe(row)}) + "\n")
 
 
 def write_csv(out: TextIO, runs: list[Any], keys: list[str] | None) -> None:
     """A header (``run_id``, ``run_name``, ``_step``, ``_timestamp``, the metrics sorted) and one
     row per step per run; a metric a step lacks is an empty cell."""
-    histories = [(r, r.history(keys)) for r in runs]
+    histories = [(r, r.history(keys, pandas=False)) for r in runs]
     cols = sorted({k for _, h in histories for row in h for k in row if not k.startswith("_")})
     w = csv.writer(out)
     w.writerow(["run_id", "run_name", "_step", "_timestamp", *(csv_text(k) for k in cols)])
