@@ -145,8 +145,7 @@ def test_a_timed_out_hook_is_stopped_with_the_processes_it_started(tmp_path):
         deadline = time.monotonic() + 20
         while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
             time.sleep(0.01)
-        pid = int(pidfile.read_text())
-        assert _alive(pid)  # started, and the timeout (0.5 s) has not stopped it yet or soon will
+        pid = int(pidfile.read_text())  # it started (on a loaded machine the 0.5 s may be over already)
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
         still = _alive(pid)
