@@ -44,7 +44,8 @@ def test_entity_project_paths(store):
     assert api.run("cv/" + b.id).name == "b" and api.run(f"lab/cv/runs/{b.id}").name == "b"
     with pytest.raises(tracker.store.RunNotFound):
         api.run("lab/nlp/" + b.id)
-    assert tracker.Api(overrides={"entity": "lab", "project": "cv"}, timeout=20).dir == tracker.Api().dir
+    # wandb's keywords are accepted (never the user's own store: the test's)
+    assert tracker.Api(store, overrides={"entity": "lab", "project": "cv"}, timeout=20).dir == tracker.Api(store).dir
 
 
 def test_projects_are_names_with_wandbs_attributes(store):
