@@ -101,7 +101,12 @@ class StoreReader:
             s = self._open()
             if s is None:
                 return Snapshot([], [], after_rev, 0, missing=True)
-            return Snapshot(s.projects(), s.runs_changed(after_rev, project), s.max_rev(), s.max_point_id(), full=False)
+            snap = Snapshot(s.projects(), s.runs_changed(after_rev, project), s.max_rev(), s.max_point_id(),
+                            full=False)
+        if any(r.deleted_at is not None or r.archived for r in snap.runs):
+            # A run moved to the trash or archived leaves the table: read it whole again.
+            return self._snapshot(project, None)
+        return snap
 
     def runs_by_id(self, ids: Sequence[str]) -> list[RunRecord]:
         with self._lock:
