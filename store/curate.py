@@ -2,7 +2,9 @@
 
 A delete only stamps ``runs.deleted_at`` (and bumps the run's revision, so live views drop it):
 metric rows are never rewritten. :func:`purge` is the one hard delete: it removes trashed runs'
-rows, points, summaries, blocks, events and media rows, then their files, then VACUUMs.
+rows, points, summaries, blocks, events and media rows, then their files, then VACUUMs; the
+newest point and event rows of the store, if a purged run's, stay behind owned by no run
+(``rid = 0``) so that ids keep growing for readers that follow ``id > cursor``.
 """
 
 from __future__ import annotations
@@ -98,6 +100,11 @@ def purge(store: Any, runs: Sequence[tuple[int, str, str]]) -> int:
             c.execute("DELETE FROM media_objects WHERE mid IN (SELECT id FROM media WHERE rid IN "
                       f"({', '.join('?' * len(rids))}))", rids)
             tables.append("media")
+        for table in ("metrics", "events"):
+            # Ids only grow (readers follow ``id > cursor``): the newest row, if it is a purged
+            # run's, stays as a marker owned by no run (rid 0), so a new row never reuses its id.
+            c.execute(f"UPDATE {table} SET rid = 0 WHERE id = (SELECT max(id) FROM {table}) AND rid IN "
+                      f"({', '.join('?' * len(rids))})", rids)
         for rid in rids:
             for table in [*tables, "runs"]:
                 c.execute(f"DELETE FROM {table} WHERE rid = ? AND "

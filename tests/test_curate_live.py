@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from test_live import rows, wait_for
 
 import tracker
-from test_live import rows, wait_for
 from tracker.tui.app import make_app
 
 

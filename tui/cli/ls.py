@@ -101,7 +101,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     api = open_api(args.store)
     if api is None:
         return 1
-    runs = api.runs(project=args.project, per_page=200, archived=args.archived)
+    runs = api.runs(project=args.project, per_page=200, archived=getattr(args, "archived", False))
     if args.json:
         write_json(runs, sys.stdout)
         return 0
