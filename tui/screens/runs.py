@@ -17,7 +17,8 @@ from tracker.store import RunRecord
 from tracker.tui.diff import lower_is_better
 from tracker.tui.messages import RunsLoaded, SparksLoaded, StoreChanged
 from tracker.tui.screens.base import StatusLine
-from tracker.tui.screens.runs_data import SPARKS_EAGER_MAX, RunsData
+from tracker.tui.screens.runs_curate import RunsCurate
+from tracker.tui.screens.runs_data import SPARKS_EAGER_MAX
 from tracker.tui.screens.runs_model import (
     QUALIFIERS,
     RunIndex,
@@ -45,7 +46,7 @@ FIRST_WINDOW = 100
 
 
 
-class RunsScreen(RunsData):
+class RunsScreen(RunsCurate):
     """Runs of the current project. Data arrives as messages from workers (never read here)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
