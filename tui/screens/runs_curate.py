@@ -81,7 +81,11 @@ class RunsCurate(RunsData):
         question = Text(f"Move {len(runs)} run{'s' if len(runs) != 1 else ''} to the trash? ")
         question.append(names, style="bold")
         rids = tuple(r.rid for r in runs)
-        self.app.push_screen(ConfirmScreen(question), lambda ok: self._write(rids, True) if ok else None)
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self._write(rids, True)
+
+        self.app.push_screen(ConfirmScreen(question), answered)
 
     def action_undo_delete(self) -> None:
         if not self._last_deleted:
