@@ -79,3 +79,20 @@ async def test_d_refuses_a_running_run(store):
         assert any("still being written" in str(n.message) for n in app._notifications)
         assert "live" in names(app)
     live.finish()
+
+
+async def test_archived_runs_are_hidden_until_the_filter_asks_for_them(store):
+    api = tracker.Api(str(store))
+    from tracker.store.curate import set_archived
+
+    set_archived(api.store, [api.store.run("b").rid])
+    app = app_for(store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app)
+        assert names(app) == {"a", "c"}
+        screen(app).set_filter_text("archived:yes")
+        await until(pilot, app, lambda: names(app) == {"b"})
+        screen(app).set_filter_text("archived:no")
+        await until(pilot, app, lambda: names(app) == {"a", "c"})
+        screen(app).set_filter_text("")
+        await until(pilot, app, lambda: names(app) == {"a", "c"})

@@ -5,6 +5,7 @@ the runs live: a trashed run's revision changes)."""
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from rich.text import Text
@@ -19,6 +20,15 @@ from tracker.store import RunRecord, Store
 from tracker.store.curate import restore, trash
 from tracker.tui.screens.runs_data import RunsData
 from tracker.tui.text import sanitize
+
+_ARCHIVED = re.compile(r"\barchived\s*:", re.IGNORECASE)
+
+
+def unarchived(runs: list[RunRecord], filter_text: str) -> list[RunRecord]:
+    """``runs`` without the archived ones, unless the filter asks about them (``archived:yes``)."""
+    if _ARCHIVED.search(filter_text) or not any(r.archived for r in runs):
+        return runs
+    return [r for r in runs if not r.archived]
 
 
 class ConfirmScreen(ModalScreen[bool]):
