@@ -186,3 +186,21 @@ def test_a_store_from_before_the_trash_is_migrated_and_keeps_its_runs(tmp_path):
         s.close()
     assert cli("rm", r.id, store=str(store)).returncode == 0
     assert ls_ids(str(store)) == []
+
+
+def test_tail_stops_when_the_followed_run_is_trashed(tmp_path):
+    store = str(tmp_path / "store")
+    live = tracker.init(project="p", name="live", dir=store, capture_git=False)
+    live.log({"x": 1})
+    tail = subprocess.Popen([sys.executable, "-m", "tracker.tui.cli", "--store", store, "tail", live.id],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert tail.stdout is not None
+        tail.stdout.readline()  # following: the header is out
+        assert cli("rm", "--force", live.id, store=store).returncode == 0
+        _, err = tail.communicate(timeout=30)
+        assert tail.returncode == 1 and "moved to the trash" in err and "Traceback" not in err
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+            tail.wait()
