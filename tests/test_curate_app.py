@@ -96,3 +96,15 @@ async def test_archived_runs_are_hidden_until_the_filter_asks_for_them(store):
         await until(pilot, app, lambda: names(app) == {"a", "c"})
         screen(app).set_filter_text("")
         await until(pilot, app, lambda: names(app) == {"a", "c"})
+
+
+async def test_the_palette_offers_delete_and_undo(store):
+    app = app_for(store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app)
+        cmds = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert "runs: Delete" in cmds and "runs: Undo delete" in cmds
+        cmds["runs: Delete"].callback()
+        await until(pilot, app, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, app, lambda: len(names(app)) == 2)
