@@ -381,27 +381,19 @@ class ApiRunCompatMixin:
         self.update()
 
     def delete(self, delete_artifacts: bool = False) -> None:
-        """Delete the run for good: its row, points, summaries, events and its files directory
-        (a hard delete: there is no trash). A run still ``running`` is refused.
+        """Move the run to the trash: every reader leaves it out from now on, its points stay
+        until ``tracker-tui purge`` (``tracker-tui restore RUN`` brings it back). A run still
+        ``running`` is refused (``tracker-tui rm --force`` trashes it anyway).
 
         Raises:
             StoreError: the run is still running.
         """
-        import shutil
-        from pathlib import Path
-
         from tracker.store import StoreError
+        from tracker.store.curate import trash
 
         if self.state == "running":  # type: ignore[attr-defined]
             raise StoreError(f"tracker: run {self.id} is still running; finish it before deleting it")
-        rid = self._rec.rid
-
-        def do(c: Any) -> None:
-            for table in ("metrics", "metric_summary", "metric_blocks", "events", "runs"):
-                c.execute(f"DELETE FROM {table} WHERE rid = ?", (rid,))
-
-        self._store._write(self._store.conn, do)
-        shutil.rmtree(Path(self._store.dir, "runs", self.id), ignore_errors=True)
+        trash(self._store, [self._rec.rid])
 
 
 def _with_texts(rows: list[dict[str, Any]], texts: list[tuple[int, float, str, str]],

@@ -58,7 +58,7 @@ class Api(ArtifactApiMixin):
 
     def runs(self, project: str | None = None, filters: dict[str, Any] | None = None,
              order: str | None = None, per_page: int | None = None, include_sweeps: bool = True,
-             **kwargs: Any) -> Runs:
+             archived: bool = False, **kwargs: Any) -> Runs:
         """Runs, newest first by default, as a lazy :class:`Runs` sequence (like wandb's):
         ``len()``, indexing, slicing and iteration read ``per_page`` runs at a time.
 
@@ -77,13 +77,15 @@ class Api(ArtifactApiMixin):
                 (default ``-created_at``). An unknown field is a ``ValueError``.
             per_page: runs read (and held) at a time (default 50).
             include_sweeps: accepted for wandb code.
+            archived: include archived runs (``tracker-tui archive``); runs in the trash
+                (``run.delete()``) are never included.
         """
         entity, project = self.overrides.get("entity"), project or self.overrides.get("project")
         if project is not None and "/" in project and project not in self.projects():
             entity, project = split_path(project)  # a project named "a/b" is that project
         if order:
             check_field(order.lstrip("+-"))
-        runs = Runs(self._store, project, filters, order, per_page or 50, entity=entity)
+        runs = Runs(self._store, project, filters, order, per_page or 50, entity=entity, archived=archived)
         if filters:
             len(runs)  # pick them now: a bad filter is an error here, not at the first read
         return runs
@@ -129,8 +131,9 @@ class Runs(Sequence["ApiRun"]):
     """
 
     def __init__(self, store: Any, project: str | None, filters: dict[str, Any] | None, order: str | None,
-                 per_page: int = 50, *, entity: str | None = None) -> None:
+                 per_page: int = 50, *, entity: str | None = None, archived: bool = False) -> None:
         self._store = store
+        self.archived = archived
         self.project = project
         self.entity = entity
         self.filters = filters
@@ -145,7 +148,7 @@ class Runs(Sequence["ApiRun"]):
         return self._rids
 
     def _select(self) -> list[int]:
-        rids: list[int] = self._store.run_rids(self.project)
+        rids: list[int] = self._store.run_rids(self.project, archived=self.archived)
         name = self.order.lstrip("+-") if self.order else None
         desc = bool(self.order and self.order.startswith("-"))
         if name == "created_at":  # the order run_rids reads them in (newest first)

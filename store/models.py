@@ -101,6 +101,8 @@ class RunRecord:
     rev: int
     metrics: dict[str, MetricStats] = field(default_factory=dict)
     alerts: int = 0  # stored alerts (run.alert() and automatic ones)
+    deleted_at: float | None = None  # in the trash since (readers leave such runs out)
+    archived: bool = False  # hidden from listings unless asked for
 
     @property
     def summary(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from .damage import checked
 from .errors import RunNotFound
 from .liveness import effective_state
 from .models import MetricStats, RunRecord, SeriesData, decode_value
+from .schema_curate import has_curate_columns
 
 RUN_COLS = (
     "rid, id, project, name, group_name, job_type, tags, notes, state, created_at, updated_at, "
@@ -46,6 +47,7 @@ def record(r: Sequence[Any]) -> RunRecord:
         git_commit=r[21], git_branch=r[22], git_dirty=None if r[23] is None else bool(r[23]),
         config=loads(r[24], {}), summary_overrides=loads(r[25], {}), meta=loads(r[26], {}),
         last_step=r[27], rev=r[28],
+        deleted_at=r[29] if len(r) > 30 else None, archived=bool(r[30]) if len(r) > 30 else False,
     )
 
 
@@ -70,28 +72,45 @@ class StoreReads:
         finally:
             c.execute("COMMIT")
 
+    def _cur(self, c: sqlite3.Connection) -> tuple[str, str]:
+        """The run columns to select and the clause that leaves trashed runs out (a store read
+        as it is at an older schema has no trash: every run is live there)."""
+        if getattr(self, "_has_curate", False) or has_curate_columns(c):
+            self._has_curate = True
+            return RUN_COLS + ", deleted_at, archived", "deleted_at IS NULL"
+        return RUN_COLS, "1"
+
+    @staticmethod
+    def _unarchived(live: str, archived: bool) -> str:
+        return live if archived or live == "1" else f"{live} AND archived = 0"
+
     @checked
     def projects(self) -> list[tuple[str, int]]:
         """``(project, number of runs)``, most recently active first."""
+        _, live = self._cur(self.conn)
         return [
             (p, n)
             for p, n, _ in self.conn.execute(
-                "SELECT project, count(*), max(created_at) AS m FROM runs GROUP BY project ORDER BY m DESC"
+                f"SELECT project, count(*), max(created_at) AS m FROM runs WHERE {live} GROUP BY project ORDER BY m DESC"
             )
         ]
 
     @checked
-    def runs(self, project: str | None = None, *, with_metrics: bool = True, limit: int | None = None
-             ) -> list[RunRecord]:
+    def runs(self, project: str | None = None, *, with_metrics: bool = True, limit: int | None = None,
+             archived: bool = False) -> list[RunRecord]:
         """Runs (of one project, or all), newest first, with their metric summaries; only the
-        ``limit`` newest when given (the runs table's first screenful)."""
+        ``limit`` newest when given (the runs table's first screenful). Runs in the trash are
+        left out, and archived runs unless ``archived``."""
         lim = "" if limit is None else f" LIMIT {int(limit)}"
         with self.snapshot() as c:
+            cols, live = self._cur(c)
+            live = self._unarchived(live, archived)
             if project is None:
-                rows = c.execute(f"SELECT {RUN_COLS} FROM runs ORDER BY created_at DESC, rid DESC{lim}").fetchall()
+                rows = c.execute(f"SELECT {cols} FROM runs WHERE {live} ORDER BY created_at DESC, rid DESC{lim}"
+                                 ).fetchall()
             else:
                 rows = c.execute(
-                    f"SELECT {RUN_COLS} FROM runs WHERE project = ? ORDER BY created_at DESC, rid DESC{lim}",
+                    f"SELECT {cols} FROM runs WHERE project = ? AND {live} ORDER BY created_at DESC, rid DESC{lim}",
                     (project,),
                 ).fetchall()
             recs = [record(r) for r in rows]
@@ -100,13 +119,16 @@ class StoreReads:
         return recs
 
     @checked
-    def run_rids(self, project: str | None = None) -> list[int]:
+    def run_rids(self, project: str | None = None, *, archived: bool = False) -> list[int]:
         """The runs' row ids (of one project, or all), newest first: what :meth:`runs` would
         return, without reading a single config (``tracker.Api().runs()`` pages over these)."""
+        _, live = self._cur(self.conn)
+        live = self._unarchived(live, archived)
         if project is None:
-            cur = self.conn.execute("SELECT rid FROM runs ORDER BY created_at DESC, rid DESC")
+            cur = self.conn.execute(f"SELECT rid FROM runs WHERE {live} ORDER BY created_at DESC, rid DESC")
         else:
-            cur = self.conn.execute("SELECT rid FROM runs WHERE project = ? ORDER BY created_at DESC, rid DESC",
+            cur = self.conn.execute(f"SELECT rid FROM runs WHERE project = ? AND {live} "
+                                    "ORDER BY created_at DESC, rid DESC",
                                     (project,))
         return [r for (r,) in cur]
 
@@ -118,10 +140,11 @@ class StoreReads:
             return []
         recs: dict[int, RunRecord] = {}
         with self.snapshot() as c:
+            cols, live = self._cur(c)
             for lo in range(0, len(rids), 500):  # SQLite's bound-parameter limit
                 chunk = rids[lo:lo + 500]
                 marks = ", ".join("?" * len(chunk))
-                for row in c.execute(f"SELECT {RUN_COLS} FROM runs WHERE rid IN ({marks})", chunk):
+                for row in c.execute(f"SELECT {cols} FROM runs WHERE rid IN ({marks}) AND {live}", chunk):
                     recs[row[0]] = record(row)
             if with_metrics and recs:
                 self._attach_alerts(c, list(recs.values()))
@@ -134,15 +157,18 @@ class StoreReads:
         return [recs[r] for r in rids if r in recs]
 
     @checked
-    def run(self, id_or_prefix: str) -> RunRecord:
-        """The run with this id, or the only run whose id or name starts with it."""
+    def run(self, id_or_prefix: str, *, deleted: bool = False) -> RunRecord:
+        """The run with this id, or the only run whose id or name starts with it; a run in the
+        trash only when ``deleted`` (``tracker-tui restore``)."""
         with self.snapshot() as c:
-            row = c.execute(f"SELECT {RUN_COLS} FROM runs WHERE id = ?", (id_or_prefix,)).fetchone()
+            cols, live = self._cur(c)
+            live = "1" if deleted else live
+            row = c.execute(f"SELECT {cols} FROM runs WHERE id = ? AND {live}", (id_or_prefix,)).fetchone()
             if row is None:
                 pat = _like_prefix(id_or_prefix)
                 rows = c.execute(
-                    f"SELECT {RUN_COLS} FROM runs WHERE id LIKE ? ESCAPE '\\' "
-                    "OR name LIKE ? ESCAPE '\\' LIMIT 3",
+                    f"SELECT {cols} FROM runs WHERE (id LIKE ? ESCAPE '\\' "
+                    f"OR name LIKE ? ESCAPE '\\') AND {live} LIMIT 3",
                     (pat, pat),
                 ).fetchall()
                 exact = [r for r in rows if r[3] == id_or_prefix]
@@ -335,13 +361,15 @@ class StoreReads:
 
     @checked
     def runs_changed(self, after_rev: int, project: str | None = None) -> list[RunRecord]:
-        """Runs created or changed since ``after_rev`` (incremental refresh), with summaries."""
+        """Runs created or changed since ``after_rev`` (incremental refresh), with summaries;
+        runs moved to the trash since are in it too (``deleted_at`` set), so a live view drops them."""
         with self.snapshot() as c:
+            cols, _ = self._cur(c)
             if project is None:
-                rows = c.execute(f"SELECT {RUN_COLS} FROM runs WHERE rev > ? ORDER BY rev", (after_rev,)).fetchall()
+                rows = c.execute(f"SELECT {cols} FROM runs WHERE rev > ? ORDER BY rev", (after_rev,)).fetchall()
             else:
                 rows = c.execute(
-                    f"SELECT {RUN_COLS} FROM runs WHERE rev > ? AND project = ? ORDER BY rev", (after_rev, project)
+                    f"SELECT {cols} FROM runs WHERE rev > ? AND project = ? ORDER BY rev", (after_rev, project)
                 ).fetchall()
             recs = [record(r) for r in rows]
             self._attach_alerts(c, recs)
@@ -362,7 +390,9 @@ class StoreReads:
         if not ids:
             return []
         with self.snapshot() as c:
-            rows = c.execute(f"SELECT {RUN_COLS} FROM runs WHERE id IN ({', '.join('?' * len(ids))})", ids).fetchall()
+            cols, live = self._cur(c)
+            marks = ", ".join("?" * len(ids))
+            rows = c.execute(f"SELECT {cols} FROM runs WHERE id IN ({marks}) AND {live}", ids).fetchall()
             recs = [record(r) for r in rows]
             self._attach_alerts(c, recs)
             q = ("SELECT k.name, s.last, s.last_flag, s.last_step, s.min, s.max, s.count "

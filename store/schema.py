@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from .keys import system_metric_sql
 from .schema_artifacts import v4 as _v4
+from .schema_curate import migrate as _curate
 from .schema_media import migrate as _media
 from .schema_sweeps import migrate_sweeps
 
@@ -227,7 +228,7 @@ FROM b JOIN metrics AS m ON m.id = b.mid WHERE true
 """ + _SUMMARY_ON_CONFLICT
 
 #: Ordered migrations; index i migrates version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, migrate_sweeps, _media]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, migrate_sweeps, _media, _curate]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -237,7 +238,8 @@ READABLE_VERSION = 2
 
 #: Migrations that leave every row as it was: a store is backed up before a migration only if
 #: one of its steps is not in here.
-_NO_DATA_CHANGE = frozenset({3, 4, MIGRATIONS.index(migrate_sweeps) + 1, MIGRATIONS.index(_media) + 1})
+_NO_DATA_CHANGE = frozenset({3, 4, MIGRATIONS.index(migrate_sweeps) + 1, MIGRATIONS.index(_media) + 1,
+                            MIGRATIONS.index(_curate) + 1})
 
 
 def needs_backup(current: int, target: int = SCHEMA_VERSION) -> bool:

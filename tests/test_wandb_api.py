@@ -141,21 +141,29 @@ def test_update_persists_edits(store):
     assert tracker.Api(store).run(r.id).name == "third"
 
 
-def test_delete_removes_the_run_and_its_files_and_refuses_a_running_run(store):
-    api = tracker.Api(store)
-    a = api.runs("cv", filters={"display_name": "a"})[0]
+def test_delete_moves_the_run_to_the_trash_and_refuses_a_running_run(store):
     from pathlib import Path
 
+    from tracker.store.curate import purge, restore, trashed
+
+    api = tracker.Api(store)
+    a = api.runs("cv", filters={"display_name": "a"})[0]
     files = Path(store, "runs", a.id)
     files.mkdir(parents=True)
     (files / "x.txt").write_text("x")
     a.delete()
     api = tracker.Api(store)
-    assert sorted(names(api.runs("cv"))) == ["b", "c"] and not files.exists()
+    assert sorted(names(api.runs("cv"))) == ["b", "c"]
     with pytest.raises(tracker.store.RunNotFound):
         api.run(a.id)
-    assert api.store.conn.execute("SELECT count(*) FROM metrics m WHERE m.rid NOT IN (SELECT rid FROM runs)"
-                                  ).fetchone() == (0,)
+    assert files.exists()  # restorable: nothing is removed until purge
+    restore(api.store, [api.store.run(a.id, deleted=True).rid])
+    assert sorted(names(tracker.Api(store).runs("cv"))) == ["a", "b", "c"]
+    tracker.Api(store).run(a.id).delete()
+    purge(api.store, trashed(api.store, 0))
+    assert not files.exists()
+    assert api.store.conn.execute("SELECT count(*) FROM metrics m WHERE m.rid NOT IN (SELECT rid FROM runs) "
+                                  "AND m.rid != 0").fetchone() == (0,)  # rid 0: the id marker kept
     live = tracker.init(project="cv", dir=store, capture_git=False)
     with pytest.raises(tracker.store.StoreError, match="still running"):
         tracker.Api(store).run(live.id).delete()

@@ -292,7 +292,9 @@ class TrackerApp(App[None]):
         yield from super().get_system_commands(screen)
         name = getattr(screen, "HELP_TITLE", type(screen).__name__.replace("Screen", "")).lower()
         for node in [screen, *screen.query("*")]:
-            for b in getattr(node, "BINDINGS", []):
+            # Ours only, base classes too (the runs screen's d / U come from a mixin).
+            ours = [c for c in type(node).__mro__ if c.__module__.startswith("tracker.")]
+            for b in [b for c in ours for b in c.__dict__.get("BINDINGS", [])]:
                 if not isinstance(b, Binding) or not b.id or not b.description:
                     continue
                 action = b.action

@@ -88,7 +88,7 @@ class StoreReader:
             projects = s.projects()
             if project is None and projects:
                 project = projects[0][0]
-            runs = s.runs(project, limit=limit) if project is not None else []
+            runs = s.runs(project, limit=limit, archived=True) if project is not None else []
             partial = (limit is not None and project is not None and len(runs) >= limit
                        and dict(projects).get(project, 0) > len(runs))
             if not partial:
@@ -101,7 +101,12 @@ class StoreReader:
             s = self._open()
             if s is None:
                 return Snapshot([], [], after_rev, 0, missing=True)
-            return Snapshot(s.projects(), s.runs_changed(after_rev, project), s.max_rev(), s.max_point_id(), full=False)
+            snap = Snapshot(s.projects(), s.runs_changed(after_rev, project), s.max_rev(), s.max_point_id(),
+                            full=False)
+        if any(r.deleted_at is not None for r in snap.runs):
+            # A run moved to the trash leaves the table: read it whole again.
+            return self._snapshot(project, None)
+        return snap
 
     def runs_by_id(self, ids: Sequence[str]) -> list[RunRecord]:
         with self._lock:

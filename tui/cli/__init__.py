@@ -9,6 +9,9 @@
     tracker-tui tail RUN | --latest [-n N] [--keys k1,k2]                                        tail.py
     tracker-tui doctor [--quick] [--recover NEW.db]            check the store / copy it out  doctor.py
     tracker-tui artifact ls|show|download|promote|rm|prune|gc|diff     artifact versions  artifact.py
+    tracker-tui rm RUN... [--force] | restore RUN... | archive RUN... [--undo]                 curate.py
+    tracker-tui rename RUN NAME | tag RUN +t -t | note RUN TEXT | mv RUN PROJECT              curate.py
+    tracker-tui purge [--older-than 30d] [--dry-run]   delete trashed runs for good        curate.py
     tracker-tui sweep sweep.yaml | pause|resume|stop|cancel SWEEP; agent SWEEP [--gpus 0,1]     sweep.py
 
 Output for people is a table (Rich on a terminal, plain aligned text when piped); ``--json``,
@@ -23,7 +26,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tracker.tui.cli import artifact, demo, diff, doctor, export, import_, ls, sweep, tail
+from tracker.tui.cli import artifact, curate, demo, diff, doctor, export, import_, ls, sweep, tail
 from tracker.tui.cli.app import cmd_app
 from tracker.tui.text import sanitize
 
@@ -48,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     subs = [demo.configure(sub), diff.configure(sub), ls.configure(sub), export.configure(sub), doctor.configure(sub),
             import_.configure(sub), artifact.configure(sub)]
     subs += sweep.configure(sub)  # sweep, agent
+    subs += curate.configure(sub)  # rm, restore, archive, rename, tag, note, mv, purge
     tl = tail.configure(sub)  # with its own --poll
     # The global options also after the command (``tracker-tui ls --store DIR``); SUPPRESS keeps
     # a value given before the command when it is not repeated after it.

@@ -17,6 +17,7 @@ def configure(sub: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser("ls", help="list runs")
     p.add_argument("--project", "-p", help="only this project's runs")
     p.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+    p.add_argument("--archived", action="store_true", help="archived runs too (tracker-tui archive)")
     p.set_defaults(func=cmd_ls)
     return p
 
@@ -100,7 +101,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     api = open_api(args.store)
     if api is None:
         return 1
-    runs = api.runs(project=args.project, per_page=200)
+    runs = api.runs(project=args.project, per_page=200, archived=getattr(args, "archived", False))
     if args.json:
         write_json(runs, sys.stdout)
         return 0

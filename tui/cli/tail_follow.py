@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tracker.store import StoreBusy
+from tracker.store import RunNotFound, StoreBusy
 
 QUIET = 0.3  #: seconds without new points after which the newest step counts as complete
 STATE_EVERY = 0.5  #: the run's state is re-read at least this often (seconds)
@@ -212,6 +212,11 @@ def _refresh(store: Any, rid: str, follower: Follower) -> Any:
     """The run re-read (its state first, then the points it covers), or None when the store is busy."""
     try:
         fresh = store.run(rid)
+    except RunNotFound:  # moved to the trash (tracker-tui rm --force) while followed
+        raise RunNotFound(f"tracker-tui tail: run {rid} was moved to the trash") from None
+    except StoreBusy:
+        return None
+    try:
         follower.update(fresh)
         follower.read_new()
     except StoreBusy:  # a writer holds the database for a moment (e.g. recovering the WAL): read again soon

@@ -28,6 +28,7 @@ characters) or ? (one character) the value must match the whole text
   id:A                           the id starts with A
   name:A notes:A                 the field contains A
   has:KEY                        KEY is in the summary or config
+  archived:yes archived:no        archived runs (hidden unless asked for)
 Bare words
   resnet  "res net"   name, id, group or a tag contains the text
                       (ignoring case; * and ? as in shorthands); the

@@ -287,6 +287,8 @@ def _field_pred(field: str, test: Callable[[str], bool]) -> Pred:
 
     def pred(row: _Row) -> bool:
         s = row.field(field)
+        if isinstance(s, bool):  # archived:yes|no
+            s = "yes" if s else "no"
         return isinstance(s, str) and test(s.casefold())
 
     return pred

@@ -35,10 +35,10 @@ _SHORTHANDS = {
     "state": ("state", "equal"), "group": ("group", "equal"), "project": ("project", "equal"),
     "job_type": ("job_type", "equal"), "job": ("job_type", "equal"), "host": ("host", "equal"),
     "id": ("id", "prefix"), "name": ("name", "contains"), "notes": ("notes", "contains"),
-    "has": ("", "has"),
+    "has": ("", "has"), "archived": ("archived", "equal"),
 }
 _SHORTHAND_NAMES = ["tag", "state", "group", "project", "job_type", "host", "id", "name", "notes",
-                    "has"]
+                    "has", "archived"]
 _IDENT = re.compile(r"[A-Za-z_]+")
 _ORDER_DIRECTION = {"<": "up", "<=": "up", ">": "down", ">=": "down"}
 _FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "==": "==", "!=": "!="}

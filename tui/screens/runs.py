@@ -17,7 +17,8 @@ from tracker.store import RunRecord
 from tracker.tui.diff import lower_is_better
 from tracker.tui.messages import RunsLoaded, SparksLoaded, StoreChanged
 from tracker.tui.screens.base import StatusLine
-from tracker.tui.screens.runs_data import SPARKS_EAGER_MAX, RunsData
+from tracker.tui.screens.runs_curate import RunsCurate, unarchived
+from tracker.tui.screens.runs_data import SPARKS_EAGER_MAX
 from tracker.tui.screens.runs_model import (
     QUALIFIERS,
     RunIndex,
@@ -45,7 +46,7 @@ FIRST_WINDOW = 100
 
 
 
-class RunsScreen(RunsData):
+class RunsScreen(RunsCurate):
     """Runs of the current project. Data arrives as messages from workers (never read here)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -306,7 +307,7 @@ class RunsScreen(RunsData):
         runs = index.sorted((id(self.runs), self._runs_version), self.runs.values(), self._view())
         if self.flt is not None:
             runs = [r for r in runs if self._matches(r)]
-        self.shown = runs
+        self.shown = runs = unarchived(runs, self.filter_text)
         # run id -> its best-in-column cells; the same for any order of the same runs (a sort
         # reorders 10,000 runs without re-reading their values)
         bsig = (id(self.runs), self._runs_version, self.filter_text if self.flt else None, tuple(metrics), q)

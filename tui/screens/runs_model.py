@@ -216,6 +216,7 @@ def flat_run(r: RunRecord) -> dict[str, Any]:
     d = {f: getattr(r, f) for f in FILTER_FIELDS}
     d["summary"] = r.summary
     d["config"] = r.config
+    d["archived"] = r.archived
     return d
 
 
