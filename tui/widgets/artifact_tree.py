@@ -59,41 +59,33 @@ class _Walker:
         return Node(sanitize(f"{prefix}run {run_id} {self.names[run_id]}"), "run", run_id, expand=True)
 
     def upstream(self, vid: int, seen: set[Any], depth: int) -> list[Node]:
-        out = []
-        for rid in self.a.version_runs(vid, "logged")[:1]:
-            node = self.run_node(rid, "logged by ")
-            out.append(node)
-            if ("run", rid) in seen or depth >= MAX_DEPTH:
-                node.label += "  (shown above)" if ("run", rid) in seen else "  …"
-                continue
-            seen.add(("run", rid))
-            for v in self.a.run_versions(rid, "used"):
-                vn = Node(sanitize(f"used {v.qualified}"), "version", expand=True)
-                node.children.append(vn)
-                if ("ver", v.vid) in seen:
-                    vn.label += "  (shown above)"
-                    continue
-                seen.add(("ver", v.vid))
-                vn.children = self.upstream(v.vid, seen, depth + 2)
-        return out
+        """The run that logged this version, the versions it used, the runs that logged those..."""
+        return self._walk(vid, seen, depth, ("logged", "logged by ", "used"), limit=1)
 
     def downstream(self, vid: int, seen: set[Any], depth: int) -> list[Node]:
+        """The runs that used this version, the versions they logged, the runs that used those..."""
+        return self._walk(vid, seen, depth, ("used", "used by ", "logged"), limit=None)
+
+    def _walk(self, vid: int, seen: set[Any], depth: int, way: tuple[str, str, str], limit: int | None) -> list[Node]:
+        """One direction of the lineage: ``way`` is (how runs relate to this version, the runs'
+        label, how their versions relate to them); a run or version met before is cut."""
+        run_kind, run_label, ver_kind = way
         out = []
-        for rid in self.a.version_runs(vid, "used"):
-            node = self.run_node(rid, "used by ")
+        for rid in self.a.version_runs(vid, run_kind)[:limit]:
+            node = self.run_node(rid, run_label)
             out.append(node)
             if ("run", rid) in seen or depth >= MAX_DEPTH:
                 node.label += "  (shown above)" if ("run", rid) in seen else "  …"
                 continue
             seen.add(("run", rid))
-            for v in self.a.run_versions(rid, "logged"):
-                vn = Node(sanitize(f"logged {v.qualified}"), "version", expand=True)
+            for v in self.a.run_versions(rid, ver_kind):
+                vn = Node(sanitize(f"{ver_kind} {v.qualified}"), "version", expand=True)
                 node.children.append(vn)
                 if ("ver", v.vid) in seen:
                     vn.label += "  (shown above)"
                     continue
                 seen.add(("ver", v.vid))
-                vn.children = self.downstream(v.vid, seen, depth + 2)
+                vn.children = self._walk(v.vid, seen, depth + 2, way, limit)
         return out
 
 
